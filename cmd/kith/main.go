@@ -1,0 +1,101 @@
+// Command kith is Kith's one binary: the server and the commands that look
+// after its data. Run `kith help` for the list.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `Kith — self-hosted SCRM through official channels.
+
+Usage: kith COMMAND [flags]
+
+Commands:
+  serve          run the server (add --sandbox for the local WeCom sandbox)
+  migrate        apply database migrations and exit
+  token create   create an API token: --role ROLE --name NAME
+  token list     list live API tokens
+  token revoke   revoke an API token: --name NAME
+  jobs check     enqueue probe jobs and wait until running servers worked each once
+  version        print the version
+
+Every command that touches data takes --data-dir and --database-url (or
+KITH_DATA_DIR and KITH_DATABASE_URL). Run "kith COMMAND -h" for its flags.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
+	os.Exit(code)
+}
+
+// run executes one command and returns the process exit code: 0 on success,
+// 1 when the command failed, 2 when it was called wrongly.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "serve":
+		err = cmdServe(ctx, args[1:], stdout, stderr, getenv)
+	case "migrate":
+		err = cmdMigrate(ctx, args[1:], stdout, stderr, getenv)
+	case "token":
+		err = cmdToken(ctx, args[1:], stdout, stderr, getenv)
+	case "jobs":
+		err = cmdJobs(ctx, args[1:], stdout, stderr, getenv)
+	case "version", "--version", "-v":
+		err = cmdVersion(stdout)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "kith: unknown command %q; run \"kith help\" for the list\n", args[0])
+		return 2
+	}
+	var ue usageError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "kith %s: %v\n", args[0], err)
+		return 2
+	}
+	fmt.Fprintf(stderr, "kith %s: %v\n", args[0], err)
+	return 1
+}
+
+// usageError is an error in how a command was called (exit code 2).
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+// parseFlags parses args into fs. A wrong flag becomes one line of error; -h
+// prints the flags to stdout.
+func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) error {
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fs.SetOutput(stdout)
+		fmt.Fprintf(stdout, "Usage: kith %s [flags]\n\nFlags:\n", fs.Name())
+		fs.PrintDefaults()
+		return err
+	}
+	if err != nil {
+		return usageError{fmt.Sprintf("%v; run \"kith %s -h\" for the flags", err, fs.Name())}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("unexpected argument %q; run \"kith %s -h\" for the flags", fs.Arg(0), fs.Name())}
+	}
+	return nil
+}

@@ -1,0 +1,178 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/kith-scrm/kith/internal/auth"
+	"github.com/kith-scrm/kith/internal/config"
+	"github.com/kith-scrm/kith/internal/jobs"
+	"github.com/kith-scrm/kith/internal/obs"
+	"github.com/kith-scrm/kith/internal/web"
+)
+
+// ShutdownTimeout bounds a graceful stop: in-flight requests and jobs get
+// this long before they are cancelled, so the process exits within 10 s.
+const ShutdownTimeout = 8 * time.Second
+
+// Listen opens the server's socket, turning the usual failures into one line
+// that says how to fix them.
+func Listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err == nil {
+		return ln, nil
+	}
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		return nil, fmt.Errorf("--addr %s is already in use; stop the other process or choose another address with --addr or KITH_ADDR", addr)
+	case errors.Is(err, syscall.EACCES):
+		return nil, fmt.Errorf("--addr %s may not be used by this user (ports below 1024 need privileges); choose a port above 1024", addr)
+	case strings.Contains(err.Error(), "assign requested address"), strings.Contains(err.Error(), "no such host"):
+		return nil, fmt.Errorf("--addr %s names an address this machine does not have; use 127.0.0.1, 0.0.0.0 or one of its own addresses", addr)
+	}
+	return nil, fmt.Errorf("--addr %s: %v", addr, err)
+}
+
+// Options are the parts of Serve that callers and tests choose.
+type Options struct {
+	Getenv func(string) string // os.Getenv outside tests
+	Stdout io.Writer           // where the first-start notice is printed
+	Log    *slog.Logger
+	// Ready, if set, is called once the instance serves requests.
+	Ready func()
+}
+
+// Serve runs Kith on ln until ctx is cancelled, then stops gracefully: it
+// stops accepting connections, lets in-flight requests and jobs finish (for
+// at most ShutdownTimeout) and closes the database. If the start fails on a
+// data folder it created, it removes the folder again.
+func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) error {
+	defer ln.Close()
+	log := o.Log
+	a, err := Open(ctx, cfg, log, o.Getenv)
+	if err != nil {
+		return err
+	}
+	started := false
+	defer func() {
+		if !started {
+			a.Discard()
+		}
+	}()
+
+	ownerPassword, err := a.Auth.EnsureOwner(ctx, cfg.AdminPassword)
+	if err != nil {
+		return err
+	}
+	metrics := obs.New()
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &jobs.ProbeWorker{DB: a.DB, Node: cfg.NodeName, Clock: a.Clock})
+	river.AddWorker(workers, &auth.PruneWorker{Service: a.Auth})
+	periodic := []*river.PeriodicJob{
+		river.NewPeriodicJob(river.PeriodicInterval(time.Hour), func() (river.JobArgs, *river.InsertOpts) {
+			return auth.PruneArgs{}, nil
+		}, &river.PeriodicJobOpts{RunOnStart: true}),
+	}
+	j, err := jobs.New(a.DB, jobs.Config{Node: cfg.NodeName, Workers: workers, Periodic: periodic, Logger: log, Metrics: metrics})
+	if err != nil {
+		return err
+	}
+	srv, err := web.New(web.Deps{
+		Auth: a.Auth, DB: a.DB, Jobs: j, Metrics: metrics, Log: log, Clock: a.Clock,
+		Version: BuildVersion(), Node: cfg.NodeName, Sandbox: cfg.Sandbox, CookieSecure: cfg.CookieSecure,
+		StartedAt: a.Clock.Now(),
+	})
+	if err != nil {
+		return err
+	}
+	// River cancels running jobs when its start context ends; the graceful stop
+	// below must come first, so the jobs get a context of their own.
+	if err := j.Start(context.WithoutCancel(ctx)); err != nil {
+		return err
+	}
+	httpSrv := srv.HTTPServer()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- httpSrv.Serve(ln) }()
+
+	started = true
+	a.Keep()
+	url := "http://" + displayAddr(ln.Addr())
+	log.Info("kith is serving", "url", url, "database", a.DB.Describe(), "node", cfg.NodeName, "sandbox", cfg.Sandbox, "version", BuildVersion())
+	printWelcome(o.Stdout, url, cfg, ownerPassword)
+	if o.Ready != nil {
+		o.Ready()
+	}
+
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		// The listener failed: stop the jobs and report it.
+		stopCtx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+		defer cancel()
+		j.Stop(stopCtx)
+		a.Close()
+		return fmt.Errorf("http server: %w", err)
+	}
+
+	log.Info("stopping: finishing in-flight requests and jobs", "timeout", ShutdownTimeout)
+	stopCtx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	var httpErr, jobErr error
+	wg.Add(2)
+	go func() { defer wg.Done(); httpErr = httpSrv.Shutdown(stopCtx) }()
+	go func() { defer wg.Done(); jobErr = j.Stop(stopCtx) }()
+	wg.Wait()
+	if httpErr != nil {
+		httpSrv.Close()
+	}
+	closeErr := a.Close()
+	log.Info("stopped")
+	return errors.Join(ignoreDeadline(httpErr), ignoreDeadline(jobErr), closeErr)
+}
+
+// ignoreDeadline drops the error of a shutdown that ran out of time: what
+// was still running has been cancelled, which is the intended outcome.
+func ignoreDeadline(err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return nil
+	}
+	return err
+}
+
+// displayAddr turns a listening address into one a browser can open.
+func displayAddr(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return addr.String()
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+func printWelcome(w io.Writer, url string, cfg *config.Config, ownerPassword string) {
+	fmt.Fprintf(w, "\nKith %s is running at %s\n", BuildVersion(), url)
+	if cfg.Sandbox {
+		fmt.Fprintln(w, "Sandbox mode is on: WeCom calls go to the local sandbox, not to Tencent.")
+	}
+	switch {
+	case ownerPassword != "" && cfg.AdminPassword == "":
+		fmt.Fprintf(w, "\nFirst start. Sign in at %s/login as\n\n    user name: owner\n    password:  %s\n\n", url, ownerPassword)
+		fmt.Fprintln(w, "This one-time password is shown only now; you will choose your own at first sign-in.")
+	case ownerPassword != "":
+		fmt.Fprintf(w, "\nFirst start. Sign in at %s/login as owner with the password in KITH_ADMIN_PASSWORD.\n", url)
+	}
+	fmt.Fprintln(w)
+}

@@ -1,0 +1,83 @@
+package auth
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/kith-scrm/kith/internal/kith"
+)
+
+// Role is what a user or token is allowed to do, as a bundle of permissions.
+type Role string
+
+// The roles of a Kith instance.
+const (
+	RoleOwner    Role = "owner"    // the merchant; everything
+	RoleAdmin    Role = "admin"    // runs the instance; everything but ownership
+	RoleOperator Role = "operator" // plans segments and campaigns
+	RoleAgent    Role = "agent"    // a customer-service member
+	RoleAuditor  Role = "auditor"  // the compliance officer; reads logs and ledgers
+)
+
+// Roles lists every role, most powerful first.
+var Roles = []Role{RoleOwner, RoleAdmin, RoleOperator, RoleAgent, RoleAuditor}
+
+// ParseRole returns the role named s or an EINVALID error listing the roles.
+func ParseRole(s string) (Role, error) {
+	r := Role(strings.TrimSpace(s))
+	if slices.Contains(Roles, r) {
+		return r, nil
+	}
+	names := make([]string, len(Roles))
+	for i, r := range Roles {
+		names[i] = string(r)
+	}
+	return "", kith.Errorf(kith.EINVALID, "unknown role %q; use one of %s", s, strings.Join(names, ", "))
+}
+
+// Permission is one thing a principal may do. Every route names the
+// permission it needs.
+type Permission string
+
+// The permissions. Add one per new capability and grant it below.
+const (
+	PermViewStatus    Permission = "status.view"   // see the dashboard and instance status
+	PermViewMetrics   Permission = "metrics.view"  // scrape /metrics
+	PermRunJobChecks  Permission = "jobs.check"    // enqueue probe jobs
+	PermChangeOwnPass Permission = "self.password" // change one's own password
+)
+
+var grants = map[Role][]Permission{
+	RoleOwner:    {PermViewStatus, PermViewMetrics, PermRunJobChecks, PermChangeOwnPass},
+	RoleAdmin:    {PermViewStatus, PermViewMetrics, PermRunJobChecks, PermChangeOwnPass},
+	RoleOperator: {PermViewStatus, PermChangeOwnPass},
+	RoleAgent:    {PermViewStatus, PermChangeOwnPass},
+	RoleAuditor:  {PermViewStatus, PermChangeOwnPass},
+}
+
+// Can reports whether the role holds the permission.
+func (r Role) Can(p Permission) bool { return slices.Contains(grants[r], p) }
+
+// Principal is who is making a request: a signed-in user or an API token.
+type Principal struct {
+	Kind string // "user" or "token"
+	ID   int64
+	Name string // username or token name
+	Role Role
+	// MustChangePassword is set for a user still on a one-time password.
+	MustChangePassword bool
+	// SessionHash identifies the session of a user principal.
+	SessionHash string
+}
+
+// Can reports whether the principal holds the permission.
+func (p *Principal) Can(perm Permission) bool { return p != nil && p.Role.Can(perm) }
+
+// String names the principal for logs and audit entries.
+func (p *Principal) String() string {
+	if p == nil {
+		return "anonymous"
+	}
+	return fmt.Sprintf("%s:%s", p.Kind, p.Name)
+}

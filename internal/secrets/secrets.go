@@ -1,0 +1,177 @@
+// Package secrets keeps the instance secrets: the keys that sign sessions,
+// encrypt protected fields and compute blind indexes. They are generated on
+// first start into a 0600 file in the data folder, or taken from the
+// environment (for clusters, where every node needs the same keys).
+package secrets
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// FileName is the secrets file inside the data folder.
+const FileName = "secrets.json"
+
+// KeySize is the size of every key in bytes.
+const KeySize = 32
+
+// Environment variables that, when all set, replace the file.
+const (
+	EnvSessionKey    = "KITH_SESSION_KEY"
+	EnvFieldKey      = "KITH_FIELD_KEY"
+	EnvBlindIndexKey = "KITH_BLIND_INDEX_KEY"
+)
+
+// Keys are the instance secrets. Never log them.
+type Keys struct {
+	Session    []byte `json:"session_key"`
+	Field      []byte `json:"field_key"`
+	BlindIndex []byte `json:"blind_index_key"`
+}
+
+// Source says where the keys came from.
+type Source string
+
+// Where keys come from.
+const (
+	FromEnv  Source = "environment"
+	FromFile Source = "file"
+)
+
+// Fingerprint is a short hash of all keys. It is stored in the database so a
+// node started with other keys than the database was made with is stopped
+// before it writes anything it could not read back.
+func (k *Keys) Fingerprint() string {
+	h := sha256.New()
+	h.Write([]byte("kith-secrets-v1\x00"))
+	h.Write(k.Session)
+	h.Write(k.Field)
+	h.Write(k.BlindIndex)
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// String hides the keys from any accidental print.
+func (k *Keys) String() string { return "secrets.Keys{fingerprint " + k.Fingerprint() + "}" }
+
+// Load returns the instance keys from the environment when
+// KITH_SESSION_KEY, KITH_FIELD_KEY and KITH_BLIND_INDEX_KEY are set (base64
+// of 32 bytes each), else from the file in dataDir. It returns nil keys and
+// no error when neither exists, so the caller can decide whether new keys
+// may be made (they may not for a database that already has data).
+func Load(dataDir string, getenv func(string) string) (*Keys, Source, error) {
+	envs := []string{EnvSessionKey, EnvFieldKey, EnvBlindIndexKey}
+	set := 0
+	for _, e := range envs {
+		if getenv(e) != "" {
+			set++
+		}
+	}
+	if set > 0 {
+		if set < len(envs) {
+			return nil, "", fmt.Errorf("secrets: set all of %s, %s and %s, or none", envs[0], envs[1], envs[2])
+		}
+		k := &Keys{}
+		for i, dst := range []*[]byte{&k.Session, &k.Field, &k.BlindIndex} {
+			b, err := decodeKey(getenv(envs[i]))
+			if err != nil {
+				return nil, "", fmt.Errorf("secrets: %s %v", envs[i], err)
+			}
+			*dst = b
+		}
+		return k, FromEnv, nil
+	}
+	path := filepath.Join(dataDir, FileName)
+	b, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return nil, "", nil
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("secrets: read %s: %w", path, err)
+	}
+	k, err := parseFile(b)
+	if err != nil {
+		return nil, "", fmt.Errorf("secrets: %s: %v; restore it from a backup", path, err)
+	}
+	return k, FromFile, nil
+}
+
+// Create generates new keys and writes them atomically, mode 0600, to the
+// file in dataDir.
+func Create(dataDir string) (*Keys, error) {
+	k := &Keys{Session: random(), Field: random(), BlindIndex: random()}
+	if err := writeFile(filepath.Join(dataDir, FileName), k); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+func decodeKey(s string) ([]byte, error) {
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("is not base64 (generate one with: openssl rand -base64 32)")
+	}
+	if len(b) != KeySize {
+		return nil, fmt.Errorf("decodes to %d bytes; it must be %d (openssl rand -base64 32)", len(b), KeySize)
+	}
+	return b, nil
+}
+
+func parseFile(b []byte) (*Keys, error) {
+	var k Keys
+	if err := json.Unmarshal(b, &k); err != nil {
+		return nil, fmt.Errorf("not valid JSON: %v", err)
+	}
+	for name, v := range map[string][]byte{"session_key": k.Session, "field_key": k.Field, "blind_index_key": k.BlindIndex} {
+		if len(v) != KeySize {
+			return nil, fmt.Errorf("%s has %d bytes, want %d", name, len(v), KeySize)
+		}
+	}
+	return &k, nil
+}
+
+func random() []byte {
+	b := make([]byte, KeySize)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return b
+}
+
+// writeFile writes the keys to a temporary file and renames it into place,
+// so a crash never leaves a half-written secrets file.
+func writeFile(path string, k *Keys) error {
+	b, err := json.MarshalIndent(k, "", "  ")
+	if err != nil {
+		return fmt.Errorf("secrets: encode: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".secrets-*.tmp")
+	if err != nil {
+		return fmt.Errorf("secrets: write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return fmt.Errorf("secrets: write %s: %w", path, err)
+	}
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("secrets: write %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("secrets: write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("secrets: write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("secrets: write %s: %w", path, err)
+	}
+	return nil
+}

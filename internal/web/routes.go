@@ -1,0 +1,76 @@
+package web
+
+import (
+	"io/fs"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/kith-scrm/kith/internal/auth"
+)
+
+// Access says how a route authenticates.
+type Access int
+
+const (
+	// Public routes need no principal (health, login, static files).
+	Public Access = iota
+	// Page routes need a console session; without one a GET is sent to the
+	// login page.
+	Page
+	// API routes need an `Authorization: Bearer` token and answer JSON.
+	API
+)
+
+// Route is one registered route.
+type Route struct {
+	Pattern string
+	Access  Access
+	Perm    auth.Permission // empty for Public routes
+}
+
+func (s *Server) buildRoutes() http.Handler {
+	mux := http.NewServeMux()
+	public := func(pattern string, h http.HandlerFunc) {
+		s.routes = append(s.routes, Route{Pattern: pattern, Access: Public})
+		mux.Handle(pattern, h)
+	}
+	page := func(pattern string, perm auth.Permission, h http.HandlerFunc) {
+		s.routes = append(s.routes, Route{Pattern: pattern, Access: Page, Perm: perm})
+		mux.Handle(pattern, s.requirePage(perm, h))
+	}
+	api := func(pattern string, perm auth.Permission, h http.Handler) {
+		s.routes = append(s.routes, Route{Pattern: pattern, Access: API, Perm: perm})
+		mux.Handle(pattern, s.requireAPI(perm, h))
+	}
+
+	static, _ := fs.Sub(staticFS, "static")
+	public("GET /static/", cacheStatic(http.StripPrefix("/static/", http.FileServerFS(static))))
+	public("GET /healthz", s.healthz)
+	public("GET /readyz", s.readyz)
+	public("GET /login", s.loginPage)
+	public("POST /login", s.loginSubmit)
+	public("POST /lang", s.switchLang)
+
+	page("GET /{$}", auth.PermViewStatus, s.dashboard)
+	page("GET /status", auth.PermViewStatus, s.statusFragment)
+	page("POST /logout", auth.PermViewStatus, s.logout)
+	page("GET /account/password", auth.PermChangeOwnPass, s.passwordPage)
+	page("POST /account/password", auth.PermChangeOwnPass, s.passwordSubmit)
+
+	api("GET /api/v1/me", auth.PermViewStatus, http.HandlerFunc(s.apiMe))
+	api("GET /api/v1/status", auth.PermViewStatus, http.HandlerFunc(s.apiStatus))
+	api("POST /api/v1/jobs/probes", auth.PermRunJobChecks, http.HandlerFunc(s.apiEnqueueProbes))
+	api("GET /api/v1/jobs/probes/{batch}", auth.PermRunJobChecks, http.HandlerFunc(s.apiProbeReport))
+	api("GET /metrics", auth.PermViewMetrics, promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{}))
+
+	mux.HandleFunc("/", s.notFound)
+
+	// The metrics middleware reads r.Pattern after the mux has set it on the
+	// same *http.Request, so nothing between them may copy the request.
+	var h http.Handler = http.NewCrossOriginProtection().Handler(mux)
+	h = securityHeaders(h)
+	h = s.observe(h)
+	h = s.recoverPanics(h)
+	return h
+}

@@ -1,0 +1,72 @@
+package web
+
+import (
+	"html/template"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/kith-scrm/kith/internal/auth"
+	"github.com/kith-scrm/kith/internal/i18n"
+	"github.com/kith-scrm/kith/internal/jobs"
+	"github.com/kith-scrm/kith/internal/kith"
+	"github.com/kith-scrm/kith/internal/obs"
+	"github.com/kith-scrm/kith/internal/store"
+)
+
+// Deps are what the web layer serves.
+type Deps struct {
+	Auth    *auth.Service
+	DB      *store.DB
+	Jobs    *jobs.Jobs
+	Metrics *obs.Metrics
+	Log     *slog.Logger
+	Clock   kith.Clock
+
+	Version      string
+	Node         string
+	Sandbox      bool
+	CookieSecure string // auto, always or never
+	StartedAt    time.Time
+}
+
+// Server is Kith's HTTP handler.
+type Server struct {
+	Deps
+	pages   map[i18n.Lang]*template.Template
+	routes  []Route
+	handler http.Handler
+}
+
+// New returns the server with every route registered.
+func New(d Deps) (*Server, error) {
+	s := &Server{Deps: d}
+	pages, err := parseTemplates()
+	if err != nil {
+		return nil, err
+	}
+	s.pages = pages
+	s.handler = s.buildRoutes()
+	return s, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Routes returns every registered route with its permission, for tests and
+// documentation.
+func (s *Server) Routes() []Route { return s.routes }
+
+// HTTPServer wraps the handler in an http.Server with timeouts that keep slow
+// clients from holding connections.
+func (s *Server) HTTPServer() *http.Server {
+	return &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn),
+	}
+}
