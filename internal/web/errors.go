@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 
@@ -77,7 +78,9 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 			return kith.Errorf(kith.EINVALID, "The field %q must be a %s, at byte %d.", typ.Field, typ.Type, typ.Offset)
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			return kith.Errorf(kith.EINVALID, "The body has an unknown field %s.", strings.TrimPrefix(err.Error(), "json: unknown field "))
-		case err.Error() == "EOF":
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return kith.Errorf(kith.EINVALID, "The body is not valid JSON: it ends too early.")
+		case errors.Is(err, io.EOF):
 			return kith.Errorf(kith.EINVALID, "The body is empty; send a JSON object.")
 		}
 		return kith.Errorf(kith.EINVALID, "The body cannot be read: %v.", err)

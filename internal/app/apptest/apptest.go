@@ -6,6 +6,7 @@ package apptest
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
@@ -14,7 +15,10 @@ import (
 	"time"
 
 	"github.com/kith-scrm/kith/internal/app"
+	"github.com/kith-scrm/kith/internal/auth"
 	"github.com/kith-scrm/kith/internal/config"
+	"github.com/kith-scrm/kith/internal/kith"
+	"github.com/kith-scrm/kith/internal/store"
 	"github.com/kith-scrm/kith/internal/store/storetest"
 )
 
@@ -101,6 +105,19 @@ func (in *Instance) Stop(tb testing.TB) {
 	case <-time.After(15 * time.Second):
 		tb.Error("apptest: instance did not stop within 15 s")
 	}
+}
+
+// Auth opens a second handle on the instance's database, as a CLI command
+// beside a running server would, and returns an auth service on it for
+// creating users and tokens in tests.
+func (in *Instance) Auth(tb testing.TB) *auth.Service {
+	tb.Helper()
+	db, err := store.Open(context.Background(), store.Options{DataDir: in.Config.DataDir, URL: in.Config.DatabaseURL})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return auth.NewService(db, kith.SystemClock{}, auth.HashParams{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 }
 
 // Stdout returns what the instance printed for people.
