@@ -21,6 +21,14 @@ func cmdJobs(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	a, err := openData(ctx, "jobs check", args[1:], stdout, stderr, getenv, func(fs *flag.FlagSet) {
 		fs.IntVar(&count, "count", 20, fmt.Sprintf("probe jobs to enqueue (1 to %d)", jobs.MaxProbes))
 		fs.DurationVar(&timeout, "timeout", time.Minute, "how long to wait for running servers to work them")
+	}, func() error {
+		if count < 1 || count > jobs.MaxProbes {
+			return usageError{fmt.Sprintf("--count is %d; use a number from 1 to %d", count, jobs.MaxProbes)}
+		}
+		if timeout <= 0 {
+			return usageError{fmt.Sprintf("--timeout is %s; use a positive duration such as 60s", timeout)}
+		}
+		return nil
 	})
 	if err != nil {
 		return err
@@ -31,13 +39,14 @@ func cmdJobs(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		return err
 	}
 	batch := "cli-" + rand.Text()
-	if _, err := j.EnqueueProbes(ctx, batch, count); err != nil {
+	ids, err := j.EnqueueProbes(ctx, batch, count)
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "Enqueued %d probe jobs (batch %s); waiting for running servers to work them…\n", count, batch)
 	deadline := time.Now().Add(timeout)
 	var rep jobs.ProbeReport
-	for {
+	for interrupted := false; !interrupted; {
 		if rep, err = jobs.Probes(ctx, a.DB, batch); err != nil {
 			return err
 		}
@@ -46,8 +55,21 @@ func cmdJobs(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			interrupted = true
 		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	if rep.Distinct < count {
+		// Leave no probe behind for a server that starts later.
+		cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if n, err := j.CancelUnrun(cleanup, batch, ids); err != nil {
+			fmt.Fprintf(stderr, "could not cancel the probe jobs that did not run: %v\n", err)
+		} else if n > 0 {
+			fmt.Fprintf(stdout, "Cancelled %d probe jobs that did not run.\n", n)
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
 		}
 	}
 	nodes := make([]string, 0, len(rep.ByNode))

@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/kith-scrm/kith/internal/kith"
 )
 
 const usage = `Kith — self-hosted SCRM through official channels.
@@ -33,6 +35,12 @@ KITH_DATA_DIR and KITH_DATABASE_URL). Run "kith COMMAND -h" for its flags.
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// After the first signal starts a graceful stop, a second one kills the
+	// process the default way.
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
 	os.Exit(code)
 }
@@ -70,6 +78,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "kith %s: %v\n", args[0], err)
 		return 2
+	}
+	// An application error carries a message meant for people; print that,
+	// not its "kith: code:" prefix. Wrong input is a wrong call (exit 2).
+	if ke := (*kith.Error)(nil); errors.As(err, &ke) {
+		fmt.Fprintf(stderr, "kith %s: %s\n", args[0], ke.Message)
+		if ke.Code == kith.EINVALID {
+			return 2
+		}
+		return 1
 	}
 	fmt.Fprintf(stderr, "kith %s: %v\n", args[0], err)
 	return 1

@@ -26,7 +26,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if err != nil {
 		return err
 	}
-	return app.Serve(ctx, cfg, ln, app.Options{Getenv: getenv, Stdout: stdout, Log: app.NewLogger(cfg, stderr)})
+	return app.Serve(ctx, cfg, ln, app.Options{Stdout: stdout, Log: app.NewLogger(cfg, stderr)})
 }
 
 func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -39,7 +39,7 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	if err != nil {
 		return usageError{err.Error()}
 	}
-	a, err := app.Open(ctx, cfg, app.NewLogger(cfg, stderr), getenv)
+	a, err := app.Open(ctx, cfg, app.NewLogger(cfg, stderr), app.ForMigrate)
 	if err != nil {
 		return err
 	}
@@ -53,8 +53,10 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 }
 
 // openData loads the data options and opens the instance for commands that
-// read or change data beside a running server.
-func openData(ctx context.Context, name string, args []string, stdout, stderr io.Writer, getenv func(string) string, extra func(*flag.FlagSet)) (*app.App, error) {
+// read or change data beside a running server. check, if set, validates the
+// command's own flags before anything is opened or created, so a wrong flag
+// leaves no data folder behind.
+func openData(ctx context.Context, name string, args []string, stdout, stderr io.Writer, getenv func(string) string, extra func(*flag.FlagSet), check func() error) (*app.App, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	flags := config.Bind(fs, config.Data)
 	if extra != nil {
@@ -63,9 +65,14 @@ func openData(ctx context.Context, name string, args []string, stdout, stderr io
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return nil, err
 	}
+	if check != nil {
+		if err := check(); err != nil {
+			return nil, err
+		}
+	}
 	cfg, err := flags.Load(getenv)
 	if err != nil {
 		return nil, usageError{err.Error()}
 	}
-	return app.Open(ctx, cfg, app.NewLogger(cfg, stderr), getenv)
+	return app.Open(ctx, cfg, app.NewLogger(cfg, stderr), app.ForCommand)
 }

@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/kith-scrm/kith/internal/auth"
+	"github.com/kith-scrm/kith/internal/kith"
 )
 
 func cmdToken(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -17,21 +18,24 @@ func cmdToken(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	var role, name string
 	switch args[0] {
 	case "create":
+		var r auth.Role
 		a, err := openData(ctx, "token create", args[1:], stdout, stderr, getenv, func(fs *flag.FlagSet) {
 			fs.StringVar(&role, "role", "", "owner, admin, operator, agent or auditor")
 			fs.StringVar(&name, "name", "", "what the token is for, such as \"erp-sync\"")
+		}, func() error {
+			if name == "" {
+				return usageError{"--name is required: say what the token is for"}
+			}
+			var err error
+			if r, err = auth.ParseRole(role); err != nil {
+				return usageError{"--role: " + kith.ErrorMessage(err)}
+			}
+			return nil
 		})
 		if err != nil {
 			return err
 		}
 		defer a.Close()
-		if name == "" {
-			return usageError{"--name is required: say what the token is for"}
-		}
-		r, err := auth.ParseRole(role)
-		if err != nil {
-			return usageError{"--role: " + err.Error()}
-		}
 		t, secret, err := a.Auth.CreateToken(ctx, name, r)
 		if err != nil {
 			return err
@@ -41,7 +45,7 @@ func cmdToken(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		fmt.Fprintln(stdout, secret)
 		return nil
 	case "list":
-		a, err := openData(ctx, "token list", args[1:], stdout, stderr, getenv, nil)
+		a, err := openData(ctx, "token list", args[1:], stdout, stderr, getenv, nil, nil)
 		if err != nil {
 			return err
 		}
@@ -63,14 +67,16 @@ func cmdToken(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	case "revoke":
 		a, err := openData(ctx, "token revoke", args[1:], stdout, stderr, getenv, func(fs *flag.FlagSet) {
 			fs.StringVar(&name, "name", "", "the token's name")
+		}, func() error {
+			if name == "" {
+				return usageError{"--name is required: say which token to revoke"}
+			}
+			return nil
 		})
 		if err != nil {
 			return err
 		}
 		defer a.Close()
-		if name == "" {
-			return usageError{"--name is required"}
-		}
 		if err := a.Auth.RevokeToken(ctx, name); err != nil {
 			return err
 		}

@@ -54,11 +54,26 @@ func NewLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// Open prepares the instance: it creates the data folder (mode 0700) if
-// needed, opens and migrates the database, and loads or generates the
-// secrets. On failure it closes what it opened and removes what it created,
-// so a failed first start leaves nothing half-made.
-func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, getenv func(string) string) (a *App, err error) {
+// Purpose says what an opened instance is for, which decides what Open may
+// create.
+type Purpose int
+
+const (
+	// ForServe may create the data folder and generate the secrets of a new
+	// database.
+	ForServe Purpose = iota
+	// ForMigrate may create the data folder; it leaves the secrets alone.
+	ForMigrate
+	// ForCommand needs an existing instance (on SQLite, its database file);
+	// it loads the secrets when they exist and never makes new ones.
+	ForCommand
+)
+
+// Open prepares the instance: it creates the data folder (mode 0700) if the
+// purpose allows, opens and migrates the database, and loads (or, to serve,
+// generates) the secrets. On failure it closes what it opened and removes
+// what it created, so a failed first start leaves nothing half-made.
+func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, purpose Purpose) (a *App, err error) {
 	a = &App{Config: cfg, Log: log, Clock: kith.SystemClock{}}
 	defer func() {
 		if err != nil {
@@ -66,8 +81,12 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, getenv func
 			a = nil
 		}
 	}()
-	envKeys := getenv(secrets.EnvSessionKey) != "" || getenv(secrets.EnvFieldKey) != "" || getenv(secrets.EnvBlindIndexKey) != ""
-	if !cfg.Postgres() || !envKeys {
+	if purpose == ForCommand && !cfg.Postgres() {
+		if _, err := os.Stat(filepath.Join(cfg.DataDir, store.SQLiteFile)); err != nil {
+			return a, fmt.Errorf("--data-dir %s holds no Kith database (%s); start Kith there first (kith serve or kith migrate) or point --data-dir or KITH_DATA_DIR at its data folder", cfg.DataDir, store.SQLiteFile)
+		}
+	}
+	if !cfg.Postgres() || (purpose == ForServe && cfg.EnvKeys == nil) {
 		if err := a.prepareDataDir(); err != nil {
 			return a, err
 		}
@@ -83,8 +102,10 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, getenv func
 	if n > 0 {
 		log.Info("applied migrations", "count", n)
 	}
-	if err := a.loadSecrets(ctx, getenv); err != nil {
-		return a, err
+	if purpose != ForMigrate {
+		if err := a.loadSecrets(ctx, purpose == ForServe); err != nil {
+			return a, err
+		}
 	}
 	a.Auth = auth.NewService(a.DB, a.Clock, auth.HashParams{}, log)
 	return a, nil
@@ -134,10 +155,11 @@ func unwrapPathErr(err error) error {
 	return err
 }
 
-// loadSecrets loads the keys, or makes them on a database that has none yet,
-// and refuses keys that differ from those the database was started with.
-func (a *App) loadSecrets(ctx context.Context, getenv func(string) string) error {
-	keys, src, err := secrets.Load(a.Config.DataDir, getenv)
+// loadSecrets loads the keys, or makes them for a database that has none
+// yet when generate is set, and refuses keys that differ from those the
+// database was set up with.
+func (a *App) loadSecrets(ctx context.Context, generate bool) error {
+	keys, src, err := secrets.Load(a.Config.DataDir, a.Config.EnvKeys)
 	if err != nil {
 		return err
 	}
@@ -151,14 +173,17 @@ func (a *App) loadSecrets(ctx context.Context, getenv func(string) string) error
 			return fmt.Errorf("the secrets file %s is missing but this database was set up with secrets; restore the file from a backup or set %s, %s and %s",
 				filepath.Join(a.Config.DataDir, secrets.FileName), secrets.EnvSessionKey, secrets.EnvFieldKey, secrets.EnvBlindIndexKey)
 		}
+		if !generate {
+			return nil // a command on an instance not yet served: nothing to check
+		}
 		if keys, err = secrets.Create(a.Config.DataDir); err != nil {
 			return err
 		}
-		src = "generated"
+		src = secrets.Generated
 		a.Log.Info("generated instance secrets", "file", filepath.Join(a.Config.DataDir, secrets.FileName))
 	}
 	fp := keys.Fingerprint()
-	if stored == "" {
+	if stored == "" && generate {
 		if _, err := a.DB.W.ExecContext(ctx, "INSERT INTO instance_meta (key, value) VALUES ('secrets_fingerprint', $1) ON CONFLICT (key) DO NOTHING", fp); err != nil {
 			return fmt.Errorf("app: store secrets fingerprint: %w", err)
 		}
@@ -166,8 +191,13 @@ func (a *App) loadSecrets(ctx context.Context, getenv func(string) string) error
 		if err := a.DB.W.QueryRowContext(ctx, "SELECT value FROM instance_meta WHERE key = 'secrets_fingerprint'").Scan(&stored); err != nil {
 			return fmt.Errorf("app: read secrets fingerprint: %w", err)
 		}
+		if a.DB.Dialect == store.Postgres {
+			// The database outlives this process and now names these keys:
+			// the folder holding them must survive a failed start.
+			a.Keep()
+		}
 	}
-	if stored != fp {
+	if stored != "" && stored != fp {
 		return fmt.Errorf("the instance secrets (from %s) are not the ones this database was set up with; every node must use the same secrets: copy %s from the first node or set %s, %s and %s to its keys",
 			src, secrets.FileName, secrets.EnvSessionKey, secrets.EnvFieldKey, secrets.EnvBlindIndexKey)
 	}

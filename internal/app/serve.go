@@ -45,8 +45,7 @@ func Listen(addr string) (net.Listener, error) {
 
 // Options are the parts of Serve that callers and tests choose.
 type Options struct {
-	Getenv func(string) string // os.Getenv outside tests
-	Stdout io.Writer           // where the first-start notice is printed
+	Stdout io.Writer // where the first-start notice is printed
 	Log    *slog.Logger
 	// Ready, if set, is called once the instance serves requests.
 	Ready func()
@@ -59,8 +58,11 @@ type Options struct {
 func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) error {
 	defer ln.Close()
 	log := o.Log
-	a, err := Open(ctx, cfg, log, o.Getenv)
+	a, err := Open(ctx, cfg, log, ForServe)
 	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("the start was interrupted (%v); start again to finish it", err)
+		}
 		return err
 	}
 	started := false
@@ -70,10 +72,6 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 		}
 	}()
 
-	ownerPassword, err := a.Auth.EnsureOwner(ctx, cfg.AdminPassword)
-	if err != nil {
-		return err
-	}
 	metrics := obs.New()
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &jobs.ProbeWorker{DB: a.DB, Node: cfg.NodeName, Clock: a.Clock})
@@ -98,6 +96,15 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 	// River cancels running jobs when its start context ends; the graceful stop
 	// below must come first, so the jobs get a context of their own.
 	if err := j.Start(context.WithoutCancel(ctx)); err != nil {
+		return err
+	}
+	// The owner is created last, so that no failure after it can leave an
+	// owner whose one-time password nobody saw.
+	ownerPassword, err := a.Auth.EnsureOwner(ctx, cfg.AdminPassword)
+	if err != nil {
+		stopCtx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+		defer cancel()
+		j.Stop(stopCtx)
 		return err
 	}
 	httpSrv := srv.HTTPServer()

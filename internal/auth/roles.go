@@ -43,14 +43,15 @@ type Permission string
 // The permissions. Add one per new capability and grant it below.
 const (
 	PermViewStatus    Permission = "status.view"   // see the dashboard and instance status
+	PermViewInfra     Permission = "status.infra"  // see where the data lives (paths, hosts)
 	PermViewMetrics   Permission = "metrics.view"  // scrape /metrics
 	PermRunJobChecks  Permission = "jobs.check"    // enqueue probe jobs
 	PermChangeOwnPass Permission = "self.password" // change one's own password
 )
 
 var grants = map[Role][]Permission{
-	RoleOwner:    {PermViewStatus, PermViewMetrics, PermRunJobChecks, PermChangeOwnPass},
-	RoleAdmin:    {PermViewStatus, PermViewMetrics, PermRunJobChecks, PermChangeOwnPass},
+	RoleOwner:    {PermViewStatus, PermViewInfra, PermViewMetrics, PermRunJobChecks, PermChangeOwnPass},
+	RoleAdmin:    {PermViewStatus, PermViewInfra, PermViewMetrics, PermRunJobChecks, PermChangeOwnPass},
 	RoleOperator: {PermViewStatus, PermChangeOwnPass},
 	RoleAgent:    {PermViewStatus, PermChangeOwnPass},
 	RoleAuditor:  {PermViewStatus, PermChangeOwnPass},

@@ -15,6 +15,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/kith-scrm/kith/internal/secrets"
 )
 
 // Config is the validated configuration of one Kith process.
@@ -27,6 +29,9 @@ type Config struct {
 	LogFormat    string     // --log-format / KITH_LOG_FORMAT: text or json
 	CookieSecure string     // --cookie-secure / KITH_COOKIE_SECURE: auto, always or never
 	NodeName     string     // --node-name / KITH_NODE_NAME; defaults to host name and pid
+
+	// EnvKeys are the instance secrets given in the environment, or nil.
+	EnvKeys *secrets.Keys
 
 	// AdminPassword is the owner's first password (KITH_ADMIN_PASSWORD only:
 	// a password on the command line would show in the process list).
@@ -172,6 +177,11 @@ func (f *Flags) Load(getenv func(string) string) (*Config, error) {
 		}
 		c.NodeName = v
 	}
+	keys, err := secrets.FromEnv(getenv)
+	if err != nil {
+		return nil, err
+	}
+	c.EnvKeys = keys
 	if c.AdminPassword != "" && len(c.AdminPassword) < 12 {
 		return nil, fmt.Errorf("KITH_ADMIN_PASSWORD is shorter than 12 characters; choose a longer password or unset it to have one generated")
 	}

@@ -78,26 +78,59 @@ type ProbeReport struct {
 	ByNode   map[string]int // runs per node
 }
 
-// Probes reports the runs of a batch so far.
+// Probes reports the runs of a batch so far. One statement reads all
+// figures, so they come from one snapshot and always add up.
 func Probes(ctx context.Context, db *store.DB, batch string) (ProbeReport, error) {
 	r := ProbeReport{ByNode: map[string]int{}}
-	rows, err := db.R.QueryContext(ctx, "SELECT node, count(*), count(DISTINCT job_id) FROM job_probes WHERE batch = $1 GROUP BY node", batch)
+	rows, err := db.R.QueryContext(ctx, `SELECT node, count(*),
+		(SELECT count(DISTINCT job_id) FROM job_probes WHERE batch = $1)
+		FROM job_probes WHERE batch = $1 GROUP BY node`, batch)
 	if err != nil {
 		return r, fmt.Errorf("jobs: probe report: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var node string
-		var runs, distinct int
-		if err := rows.Scan(&node, &runs, &distinct); err != nil {
+		var runs int
+		if err := rows.Scan(&node, &runs, &r.Distinct); err != nil {
 			return r, fmt.Errorf("jobs: probe report: %w", err)
 		}
 		r.ByNode[node] = runs
 		r.Runs += runs
 	}
 	if err := rows.Err(); err != nil {
-		return r, err
+		return r, fmt.Errorf("jobs: probe report: %w", err)
 	}
-	err = db.R.QueryRowContext(ctx, "SELECT count(DISTINCT job_id) FROM job_probes WHERE batch = $1", batch).Scan(&r.Distinct)
-	return r, err
+	return r, nil
+}
+
+// CancelUnrun cancels the jobs among ids that have not recorded a run, so a
+// check that gave up leaves nothing behind in the queue. It returns how many
+// it cancelled.
+func (j *Jobs) CancelUnrun(ctx context.Context, batch string, ids []int64) (int, error) {
+	ran := map[int64]bool{}
+	rows, err := j.db.R.QueryContext(ctx, "SELECT job_id FROM job_probes WHERE batch = $1", batch)
+	if err != nil {
+		return 0, fmt.Errorf("jobs: cancel probes: %w", err)
+	}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("jobs: cancel probes: %w", err)
+		}
+		ran[id] = true
+	}
+	rows.Close()
+	n := 0
+	for _, id := range ids {
+		if ran[id] {
+			continue
+		}
+		if _, err := j.client.JobCancel(ctx, id); err != nil {
+			return n, fmt.Errorf("jobs: cancel probe %d: %w", id, err)
+		}
+		n++
+	}
+	return n, nil
 }

@@ -40,8 +40,9 @@ type Source string
 
 // Where keys come from.
 const (
-	FromEnv  Source = "environment"
-	FromFile Source = "file"
+	FromEnvironment Source = "environment"
+	FromFile        Source = "file"
+	Generated       Source = "generated"
 )
 
 // Fingerprint is a short hash of all keys. It is stored in the database so a
@@ -59,12 +60,10 @@ func (k *Keys) Fingerprint() string {
 // String hides the keys from any accidental print.
 func (k *Keys) String() string { return "secrets.Keys{fingerprint " + k.Fingerprint() + "}" }
 
-// Load returns the instance keys from the environment when
-// KITH_SESSION_KEY, KITH_FIELD_KEY and KITH_BLIND_INDEX_KEY are set (base64
-// of 32 bytes each), else from the file in dataDir. It returns nil keys and
-// no error when neither exists, so the caller can decide whether new keys
-// may be made (they may not for a database that already has data).
-func Load(dataDir string, getenv func(string) string) (*Keys, Source, error) {
+// FromEnv returns the keys given in KITH_SESSION_KEY, KITH_FIELD_KEY and
+// KITH_BLIND_INDEX_KEY (base64 of 32 bytes each), nil when none is set, and
+// an error naming the variable when one is missing or malformed.
+func FromEnv(getenv func(string) string) (*Keys, error) {
 	envs := []string{EnvSessionKey, EnvFieldKey, EnvBlindIndexKey}
 	set := 0
 	for _, e := range envs {
@@ -72,19 +71,30 @@ func Load(dataDir string, getenv func(string) string) (*Keys, Source, error) {
 			set++
 		}
 	}
-	if set > 0 {
-		if set < len(envs) {
-			return nil, "", fmt.Errorf("secrets: set all of %s, %s and %s, or none", envs[0], envs[1], envs[2])
+	if set == 0 {
+		return nil, nil
+	}
+	if set < len(envs) {
+		return nil, fmt.Errorf("set all of %s, %s and %s, or none", envs[0], envs[1], envs[2])
+	}
+	k := &Keys{}
+	for i, dst := range []*[]byte{&k.Session, &k.Field, &k.BlindIndex} {
+		b, err := decodeKey(getenv(envs[i]))
+		if err != nil {
+			return nil, fmt.Errorf("%s %v", envs[i], err)
 		}
-		k := &Keys{}
-		for i, dst := range []*[]byte{&k.Session, &k.Field, &k.BlindIndex} {
-			b, err := decodeKey(getenv(envs[i]))
-			if err != nil {
-				return nil, "", fmt.Errorf("secrets: %s %v", envs[i], err)
-			}
-			*dst = b
-		}
-		return k, FromEnv, nil
+		*dst = b
+	}
+	return k, nil
+}
+
+// Load returns the instance keys: envKeys when given (from FromEnv), else
+// those in the file in dataDir. It returns nil keys and no error when
+// neither exists, so the caller can decide whether new keys may be made
+// (they may not for a database that already has data).
+func Load(dataDir string, envKeys *Keys) (*Keys, Source, error) {
+	if envKeys != nil {
+		return envKeys, FromEnvironment, nil
 	}
 	path := filepath.Join(dataDir, FileName)
 	b, err := os.ReadFile(path)

@@ -8,11 +8,9 @@ import (
 	"testing"
 )
 
-func noEnv(string) string { return "" }
-
 func TestGenerateThenLoad(t *testing.T) {
 	dir := t.TempDir()
-	k0, _, err := Load(dir, noEnv)
+	k0, _, err := Load(dir, nil)
 	if k0 != nil || err != nil {
 		t.Fatalf("Load on an empty folder: %v, %v; want nil, nil", k0, err)
 	}
@@ -27,7 +25,7 @@ func TestGenerateThenLoad(t *testing.T) {
 	if fi.Mode().Perm() != 0o600 {
 		t.Fatalf("secrets file mode %v, want 0600", fi.Mode().Perm())
 	}
-	k2, src, err := Load(dir, noEnv)
+	k2, src, err := Load(dir, nil)
 	if err != nil || src != FromFile {
 		t.Fatalf("second call: %v, %v", src, err)
 	}
@@ -52,8 +50,12 @@ func TestFromEnvironment(t *testing.T) {
 	}
 	env := map[string]string{EnvSessionKey: key('a'), EnvFieldKey: key('b'), EnvBlindIndexKey: key('c')}
 	dir := t.TempDir()
-	k, src, err := Load(dir, func(s string) string { return env[s] })
-	if err != nil || src != FromEnv {
+	ek, err := FromEnv(func(s string) string { return env[s] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, src, err := Load(dir, ek)
+	if err != nil || src != FromEnvironment {
 		t.Fatalf("%v %v", src, err)
 	}
 	if string(k.Field) != strings.Repeat("b", KeySize) {
@@ -73,7 +75,7 @@ func TestBadEnvironment(t *testing.T) {
 	}
 	want := map[string]string{"partial": "or none", "short": EnvFieldKey, "notbase64": EnvBlindIndexKey}
 	for name, env := range cases {
-		_, _, err := Load(t.TempDir(), func(s string) string { return env[s] })
+		_, err := FromEnv(func(s string) string { return env[s] })
 		if err == nil || !strings.Contains(err.Error(), want[name]) {
 			t.Errorf("%s: error %v, want it to mention %q", name, err, want[name])
 		}
@@ -83,7 +85,7 @@ func TestBadEnvironment(t *testing.T) {
 func TestCorruptFileIsRefused(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, FileName), []byte(`{"session_key": "AAAA"}`), 0o600)
-	_, _, err := Load(dir, noEnv)
+	_, _, err := Load(dir, nil)
 	if err == nil || !strings.Contains(err.Error(), FileName) {
 		t.Fatalf("error %v, want one naming the file", err)
 	}

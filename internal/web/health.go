@@ -6,6 +6,9 @@ import (
 	"time"
 )
 
+// migrationsTrust is how long /readyz trusts a schema it found current.
+const migrationsTrust = 30 * time.Second
+
 // healthz answers 200 while the process runs.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -21,11 +24,18 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if err := s.DB.Ping(ctx); err != nil {
 		checks["database"], ok = "unreachable", false
 		s.Log.Warn("readyz: database", "err", err)
-	} else if m, err := s.DB.Migrations(ctx); err != nil {
-		checks["migrations"], ok = "unknown", false
-		s.Log.Warn("readyz: migrations", "err", err)
-	} else if !m.Current() {
-		checks["migrations"], ok = "pending", false
+	} else if time.Now().UnixNano() >= s.migrationsCurrentUntil.Load() {
+		// Reading the schema state costs a connection and a transaction on
+		// SQLite; a schema found current is trusted for a while, since only a
+		// newer binary moves it on.
+		if m, err := s.DB.Migrations(ctx); err != nil {
+			checks["migrations"], ok = "unknown", false
+			s.Log.Warn("readyz: migrations", "err", err)
+		} else if !m.Current() {
+			checks["migrations"], ok = "pending", false
+		} else {
+			s.migrationsCurrentUntil.Store(time.Now().Add(migrationsTrust).UnixNano())
+		}
 	}
 	if !s.Jobs.Running() {
 		checks["jobs"], ok = "stopped", false

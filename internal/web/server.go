@@ -4,6 +4,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/kith-scrm/kith/internal/auth"
@@ -36,6 +37,8 @@ type Server struct {
 	pages   map[i18n.Lang]*template.Template
 	routes  []Route
 	handler http.Handler
+
+	migrationsCurrentUntil atomic.Int64 // unix nanoseconds; see readyz
 }
 
 // New returns the server with every route registered.

@@ -4,6 +4,9 @@ import (
 	"context"
 	"net/http"
 	"time"
+
+	"github.com/kith-scrm/kith/internal/auth"
+	"github.com/kith-scrm/kith/internal/store"
 )
 
 // Status is the instance status the dashboard and /api/v1/status show.
@@ -23,9 +26,15 @@ type Status struct {
 	Uptime            string         `json:"uptime"`
 }
 
-func (s *Server) status(ctx context.Context) (*Status, error) {
+// status gathers the instance status as p may see it: only roles that run
+// the instance see where the data lives.
+func (s *Server) status(ctx context.Context, p *auth.Principal) (*Status, error) {
+	db := map[store.Dialect]string{store.SQLite: "SQLite", store.Postgres: "PostgreSQL"}[s.DB.Dialect]
+	if p.Can(auth.PermViewInfra) {
+		db = s.DB.Describe()
+	}
 	st := &Status{
-		Version: s.Version, Node: s.Node, Database: s.DB.Describe(), Dialect: string(s.DB.Dialect),
+		Version: s.Version, Node: s.Node, Database: db, Dialect: string(s.DB.Dialect),
 		JobsRunning: s.Jobs.Running(), Sandbox: s.Sandbox, StartedAt: s.StartedAt,
 		Uptime: s.Clock.Now().Sub(s.StartedAt).Round(time.Second).String(), Jobs: map[string]int{},
 	}
@@ -48,7 +57,7 @@ func (s *Server) status(ctx context.Context) (*Status, error) {
 }
 
 func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
-	st, err := s.status(r.Context())
+	st, err := s.status(r.Context(), principal(r))
 	if err != nil {
 		s.pageError(w, r, err)
 		return
@@ -58,7 +67,7 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 
 // statusFragment renders the status card alone, for htmx to refresh.
 func (s *Server) statusFragment(w http.ResponseWriter, r *http.Request) {
-	st, err := s.status(r.Context())
+	st, err := s.status(r.Context(), principal(r))
 	if err != nil {
 		s.pageError(w, r, err)
 		return
@@ -67,7 +76,7 @@ func (s *Server) statusFragment(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) apiStatus(w http.ResponseWriter, r *http.Request) {
-	st, err := s.status(r.Context())
+	st, err := s.status(r.Context(), principal(r))
 	if err != nil {
 		s.apiError(w, r, err)
 		return

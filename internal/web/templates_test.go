@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"testing"
 
+	"github.com/riverqueue/river/rivertype"
+
 	"github.com/kith-scrm/kith/internal/auth"
 	"github.com/kith-scrm/kith/internal/i18n"
 )
@@ -43,6 +45,9 @@ func TestTemplateKeysExist(t *testing.T) {
 	}
 	for _, l := range i18n.Langs {
 		dynamic = append(dynamic, "lang."+string(l))
+	}
+	for _, st := range rivertype.JobStates() {
+		dynamic = append(dynamic, "jobstate."+string(st))
 	}
 	for _, key := range dynamic {
 		if !i18n.Has(i18n.En, key) || !i18n.Has(i18n.ZhCN, key) {

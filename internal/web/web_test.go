@@ -369,6 +369,14 @@ func TestStatusAPI(t *testing.T) {
 	if !st.Sandbox || st.Dialect != "sqlite" || !st.MigrationsCurrent || !st.JobsRunning || st.Users != 1 {
 		t.Fatalf("status %+v", st)
 	}
+	if st.Database != "SQLite" {
+		t.Fatalf("an agent sees the database as %q, want only \"SQLite\"", st.Database)
+	}
+	_, admin, _ := in.Auth(t).CreateToken(context.Background(), "admin", auth.RoleAdmin)
+	_, body = c.do("GET", "/api/v1/status", nil, map[string]string{"Authorization": "Bearer " + admin})
+	if !strings.Contains(body, in.Config.DataDir) {
+		t.Fatalf("an admin should see the database file: %s", body)
+	}
 	resp, body = c.do("GET", "/api/v1/me", nil, map[string]string{"Authorization": "Bearer " + secret})
 	if resp.StatusCode != 200 || !strings.Contains(body, `"role": "agent"`) {
 		t.Fatalf("me: %d %s", resp.StatusCode, body)

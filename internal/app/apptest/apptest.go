@@ -18,6 +18,7 @@ import (
 	"github.com/kith-scrm/kith/internal/auth"
 	"github.com/kith-scrm/kith/internal/config"
 	"github.com/kith-scrm/kith/internal/kith"
+	"github.com/kith-scrm/kith/internal/secrets"
 	"github.com/kith-scrm/kith/internal/store"
 	"github.com/kith-scrm/kith/internal/store/storetest"
 )
@@ -60,6 +61,11 @@ func Start(tb testing.TB, o Options) *Instance {
 		Addr: "127.0.0.1:0", DataDir: tb.TempDir(), Sandbox: o.Sandbox, LogLevel: slog.LevelWarn,
 		LogFormat: "text", CookieSecure: "auto", NodeName: "test-" + tb.Name(), AdminPassword: env["KITH_ADMIN_PASSWORD"],
 	}
+	keys, err := secrets.FromEnv(func(k string) string { return env[k] })
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cfg.EnvKeys = keys
 	if o.Postgres {
 		cfg.DatabaseURL = storetest.NewPostgresDatabase(tb)
 	}
@@ -74,7 +80,6 @@ func Start(tb testing.TB, o Options) *Instance {
 	logger := slog.New(slog.NewTextHandler(testWriter{tb}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	go func() {
 		in.done <- app.Serve(ctx, cfg, ln, app.Options{
-			Getenv: func(k string) string { return env[k] },
 			Stdout: in.stdout, Log: logger, Ready: func() { close(ready) },
 		})
 	}()
