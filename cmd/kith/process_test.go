@@ -20,10 +20,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kith-scrm/kith/internal/app/apptest"
 )
 
 // kithBin is the binary TestMain built.
@@ -134,30 +135,12 @@ func runKith(t *testing.T, env map[string]string, args ...string) result {
 	return result{code: cmd.ProcessState.ExitCode(), stdout: stdout.String(), stderr: stderr.String(), dir: cmd.Dir}
 }
 
-// syncBuffer collects a running process's output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // proc is a kith process running in the background, killed when the test
 // ends.
 type proc struct {
 	name           string
 	cmd            *exec.Cmd
-	stdout, stderr *syncBuffer
+	stdout, stderr *apptest.SyncBuffer
 	done           chan struct{} // closed once the process was reaped
 	addr, url      string        // for servers
 	dataDir        string
@@ -166,7 +149,7 @@ type proc struct {
 
 func startKith(t *testing.T, name string, env map[string]string, args ...string) *proc {
 	t.Helper()
-	p := &proc{name: name, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{}), env: env}
+	p := &proc{name: name, stdout: &apptest.SyncBuffer{}, stderr: &apptest.SyncBuffer{}, done: make(chan struct{}), env: env}
 	p.cmd = exec.Command(kithBin, args...)
 	p.cmd.Env = envList(env)
 	p.cmd.Dir = t.TempDir()
@@ -217,7 +200,7 @@ func (p *proc) wait(t *testing.T, d time.Duration) int {
 }
 
 // waitOutput waits up to d until buf contains s.
-func (p *proc) waitOutput(t *testing.T, buf *syncBuffer, s string, d time.Duration) {
+func (p *proc) waitOutput(t *testing.T, buf *apptest.SyncBuffer, s string, d time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !strings.Contains(buf.String(), s) {

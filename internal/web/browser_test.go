@@ -80,7 +80,7 @@ func browserStart(t *testing.T, base, acceptLang string) *browser {
 	t.Helper()
 	execPath := browserExecPath(t)
 	timeout, cancelTimeout := context.WithTimeout(context.Background(), browserTimeout)
-	chromeOut := &browserLockedWriter{}
+	chromeOut := &apptest.SyncBuffer{}
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(timeout,
 		chromedp.ExecPath(execPath),
 		chromedp.Headless,
@@ -119,25 +119,6 @@ func browserStart(t *testing.T, base, acceptLang string) *browser {
 	// browser is still there.
 	t.Cleanup(b.checkConsole)
 	return b
-}
-
-// browserLockedWriter lets Chromium's output goroutine and the test share a
-// buffer.
-type browserLockedWriter struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *browserLockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *browserLockedWriter) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }
 
 // onEvent records console errors and uncaught exceptions. It runs on the

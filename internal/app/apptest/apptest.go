@@ -31,7 +31,7 @@ type Instance struct {
 	URL     string // http://127.0.0.1:PORT
 	Config  *config.Config
 	Env     map[string]string
-	stdout  *syncBuffer
+	stdout  *SyncBuffer
 	cancel  context.CancelFunc
 	done    chan error
 	stopped bool
@@ -73,7 +73,7 @@ func Start(tb testing.TB, o Options) *Instance {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	in := &Instance{URL: "http://" + ln.Addr().String(), Config: cfg, Env: env, stdout: &syncBuffer{}, done: make(chan error, 1)}
+	in := &Instance{URL: "http://" + ln.Addr().String(), Config: cfg, Env: env, stdout: &SyncBuffer{}, done: make(chan error, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
 	in.cancel = cancel
 	ready := make(chan struct{})
@@ -135,18 +135,22 @@ func (in *Instance) Client() *http.Client {
 	return &http.Client{Jar: jar, Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
-type syncBuffer struct {
+// SyncBuffer is a bytes.Buffer that a writing goroutine (a server, a child
+// process's output copier) and the test can share.
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+// Write appends p.
+func (s *SyncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+// String returns what was written so far.
+func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
