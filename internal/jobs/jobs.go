@@ -43,6 +43,8 @@ type Config struct {
 	Metrics  *obs.Metrics // optional
 	// MaxWorkers bounds jobs running at once on this node; 0 means 10.
 	MaxWorkers int
+	// RetryPolicy, if set, replaces River's backoff (tests make it fast).
+	RetryPolicy river.ClientRetryPolicy
 }
 
 // Jobs is a River client on a Kith database.
@@ -63,6 +65,7 @@ func New(db *store.DB, cfg Config) (*Jobs, error) {
 		Logger:       cfg.Logger,
 		PeriodicJobs: cfg.Periodic,
 		JobTimeout:   5 * time.Minute,
+		RetryPolicy:  cfg.RetryPolicy,
 	}
 	if db.Dialect == store.SQLite {
 		driver = riversqlite.New(db.W)

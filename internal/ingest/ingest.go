@@ -1,0 +1,212 @@
+package ingest
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/kith-scrm/kith/internal/jobs"
+	"github.com/kith-scrm/kith/internal/kith"
+	"github.com/kith-scrm/kith/internal/store"
+)
+
+// Event statuses.
+const (
+	StatusPending = "pending" // waiting to be applied, or being retried
+	StatusApplied = "applied" // its effects are in the database
+	StatusStored  = "stored"  // kept and shown, but nothing applies it (unknown or later kinds)
+	StatusFailed  = "failed"  // every attempt failed; Error says why
+)
+
+// MaxAttempts is how often applying an event is tried before it is marked
+// failed. River's backoff spreads the attempts over about a day.
+const MaxAttempts = 12
+
+// Inbound is a verified event to store.
+type Inbound struct {
+	Source    string // "wecom"
+	DedupeKey string
+	Kind      string
+	Body      []byte
+}
+
+// Event is a stored inbound event.
+type Event struct {
+	ID         int64
+	Source     string
+	Kind       string
+	Body       string
+	ReceivedAt time.Time
+	Status     string
+	Attempts   int
+	Error      string
+	AppliedAt  *time.Time
+}
+
+// Service stores and lists inbound events.
+type Service struct {
+	// MaxAttempts overrides the package's MaxAttempts when set.
+	MaxAttempts int
+
+	db    *store.DB
+	jobs  *jobs.Jobs
+	clock kith.Clock
+	log   *slog.Logger
+}
+
+// NewService returns a Service.
+func NewService(db *store.DB, j *jobs.Jobs, clock kith.Clock, log *slog.Logger) *Service {
+	return &Service{db: db, jobs: j, clock: clock, log: log}
+}
+
+// ApplyArgs is the job that applies one stored event.
+type ApplyArgs struct {
+	EventID int64 `json:"event_id"`
+}
+
+// Kind implements river.JobArgs.
+func (ApplyArgs) Kind() string { return "ingest.apply" }
+
+// Accept stores an event and enqueues the job that applies it, in one
+// transaction. An event seen before (same source and dedupe key) is not
+// stored again: Accept returns its id and duplicate = true.
+func (s *Service) Accept(ctx context.Context, in Inbound) (id int64, duplicate bool, err error) {
+	if in.Source == "" || in.DedupeKey == "" || in.Kind == "" {
+		return 0, false, kith.Errorf(kith.EINVALID, "an inbound event needs a source, a dedupe key and a kind")
+	}
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, `INSERT INTO inbound_events (source, dedupe_key, kind, body, received_at)
+			VALUES ($1, $2, $3, $4, $5) ON CONFLICT (source, dedupe_key) DO NOTHING RETURNING id`,
+			in.Source, in.DedupeKey, in.Kind, string(in.Body), s.clock.Now()).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			duplicate = true
+			return tx.QueryRowContext(ctx, "SELECT id FROM inbound_events WHERE source = $1 AND dedupe_key = $2", in.Source, in.DedupeKey).Scan(&id)
+		}
+		if err != nil {
+			return err
+		}
+		attempts := MaxAttempts
+		if s.MaxAttempts > 0 {
+			attempts = s.MaxAttempts
+		}
+		_, err = s.jobs.Client().InsertTx(ctx, tx, ApplyArgs{EventID: id}, &river.InsertOpts{MaxAttempts: attempts})
+		return err
+	})
+	if err != nil {
+		return 0, false, fmt.Errorf("ingest: accept %s event: %w", in.Source, err)
+	}
+	return id, duplicate, nil
+}
+
+// ListFilter narrows an event list.
+type ListFilter struct {
+	Status string // one of the statuses, or "" for all
+	Before int64  // keyset: events with a smaller id; 0 from the newest
+	Limit  int    // 1–500; 0 means 50
+}
+
+// List returns events, newest first, and the Before of the next page (0 at
+// the end).
+func (s *Service) List(ctx context.Context, f ListFilter) ([]Event, int64, error) {
+	if f.Limit == 0 {
+		f.Limit = 50
+	}
+	if f.Limit < 1 || f.Limit > 500 {
+		return nil, 0, kith.Errorf(kith.EINVALID, "limit must be from 1 to 500, not %d", f.Limit)
+	}
+	switch f.Status {
+	case "", StatusPending, StatusApplied, StatusStored, StatusFailed:
+	default:
+		return nil, 0, kith.Errorf(kith.EINVALID, "unknown status %q; use pending, applied, stored or failed", f.Status)
+	}
+	var where []string
+	var args []any
+	if f.Status != "" {
+		args = append(args, f.Status)
+		where = append(where, fmt.Sprintf("status = $%d", len(args)))
+	}
+	if f.Before > 0 {
+		args = append(args, f.Before)
+		where = append(where, fmt.Sprintf("id < $%d", len(args)))
+	}
+	q := "SELECT id, source, kind, body, received_at, status, attempts, error, applied_at FROM inbound_events"
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	args = append(args, f.Limit+1)
+	q += fmt.Sprintf(" ORDER BY id DESC LIMIT $%d", len(args))
+	rows, err := s.db.R.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("ingest: list: %w", err)
+	}
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, *e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("ingest: list: %w", err)
+	}
+	var next int64
+	if len(out) > f.Limit {
+		out = out[:f.Limit]
+		next = out[len(out)-1].ID
+	}
+	return out, next, nil
+}
+
+// Get returns one event.
+func (s *Service) Get(ctx context.Context, id int64) (*Event, error) {
+	row := s.db.R.QueryRowContext(ctx, "SELECT id, source, kind, body, received_at, status, attempts, error, applied_at FROM inbound_events WHERE id = $1", id)
+	e, err := scanEvent(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, kith.Errorf(kith.ENOTFOUND, "no event %d", id)
+	}
+	return e, err
+}
+
+// Counts returns the number of events in each status.
+func (s *Service) Counts(ctx context.Context) (map[string]int, error) {
+	rows, err := s.db.R.QueryContext(ctx, "SELECT status, count(*) FROM inbound_events GROUP BY status")
+	if err != nil {
+		return nil, fmt.Errorf("ingest: counts: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var st string
+		var n int
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, fmt.Errorf("ingest: counts: %w", err)
+		}
+		out[st] = n
+	}
+	return out, rows.Err()
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanEvent(r scanner) (*Event, error) {
+	var e Event
+	var applied sql.NullTime
+	if err := r.Scan(&e.ID, &e.Source, &e.Kind, &e.Body, &e.ReceivedAt, &e.Status, &e.Attempts, &e.Error, &applied); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("ingest: read event: %w", err)
+	}
+	if applied.Valid {
+		e.AppliedAt = &applied.Time
+	}
+	return &e, nil
+}

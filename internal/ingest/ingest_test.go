@@ -1,0 +1,166 @@
+package ingest_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/kith-scrm/kith/internal/ingest"
+	"github.com/kith-scrm/kith/internal/jobs"
+	"github.com/kith-scrm/kith/internal/kith"
+	"github.com/kith-scrm/kith/internal/store"
+	"github.com/kith-scrm/kith/internal/store/storetest"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// fastRetry retries failed jobs at once, so tests need not wait for River's
+// backoff.
+type fastRetry struct{}
+
+func (fastRetry) NextRetry(*rivertype.JobRow) time.Time { return time.Now().Add(20 * time.Millisecond) }
+
+// fakeApplier writes the event's body into instance_meta, fails the first
+// `fail` attempts, and panics on the body "panic".
+type fakeApplier struct {
+	fail     atomic.Int32
+	prepared atomic.Int32
+}
+
+func (a *fakeApplier) Prepare(ctx context.Context, source, kind string, body []byte) (ingest.Write, error) {
+	a.prepared.Add(1)
+	if string(body) == "panic" {
+		panic("boom")
+	}
+	if a.fail.Add(-1) >= 0 {
+		return nil, errors.New("the WeCom API is unreachable")
+	}
+	if kind == "unknown" {
+		return nil, nil
+	}
+	return func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, "INSERT INTO instance_meta (key, value) VALUES ($1, $2)", "ev:"+string(body), kind)
+		return err
+	}, nil
+}
+
+func setup(t *testing.T, db *store.DB, a ingest.Applier) *ingest.Service {
+	t.Helper()
+	workers := river.NewWorkers()
+	j, err := jobs.New(db, jobs.Config{Node: "n", Workers: workers, Logger: quiet, RetryPolicy: fastRetry{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := ingest.NewService(db, j, kith.SystemClock{}, quiet)
+	svc.MaxAttempts = 4
+	river.AddWorker(workers, &ingest.ApplyWorker{Service: svc, Applier: a})
+	if err := j.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		j.Stop(ctx)
+	})
+	return svc
+}
+
+func waitStatus(t *testing.T, svc *ingest.Service, id int64, want string) *ingest.Event {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ev, err := svc.Get(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Status == want {
+			return ev
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("event %d is %s (%s), want %s", id, ev.Status, ev.Error, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestAcceptDedupesAndApplies(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		a := &fakeApplier{}
+		svc := setup(t, db, a)
+		ctx := context.Background()
+		id, dup, err := svc.Accept(ctx, ingest.Inbound{Source: "wecom", DedupeKey: "k1", Kind: "change_external_contact/add_external_contact", Body: []byte("one")})
+		if err != nil || dup {
+			t.Fatalf("Accept: %v dup=%v", err, dup)
+		}
+		again, dup, err := svc.Accept(ctx, ingest.Inbound{Source: "wecom", DedupeKey: "k1", Kind: "x", Body: []byte("one")})
+		if err != nil || !dup || again != id {
+			t.Fatalf("retry of the same event: id %d dup %v err %v", again, dup, err)
+		}
+		ev := waitStatus(t, svc, id, ingest.StatusApplied)
+		if ev.AppliedAt == nil || ev.Attempts != 1 {
+			t.Fatalf("applied event %+v", ev)
+		}
+		var n int
+		db.R.QueryRow("SELECT count(*) FROM instance_meta WHERE key = 'ev:one'").Scan(&n)
+		if n != 1 {
+			t.Fatalf("effect applied %d times", n)
+		}
+		if a.prepared.Load() != 1 {
+			t.Fatalf("prepared %d times for one event", a.prepared.Load())
+		}
+		if _, _, err := svc.Accept(ctx, ingest.Inbound{Source: "wecom", Kind: "x"}); kith.ErrorCode(err) != kith.EINVALID {
+			t.Fatalf("no dedupe key: %v", err)
+		}
+	})
+}
+
+func TestFailuresAreRetriedAndRecorded(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		a := &fakeApplier{}
+		a.fail.Store(2)
+		svc := setup(t, db, a)
+		ctx := context.Background()
+		id, _, err := svc.Accept(ctx, ingest.Inbound{Source: "wecom", DedupeKey: "k2", Kind: "k", Body: []byte("two")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev := waitStatus(t, svc, id, ingest.StatusApplied)
+		if ev.Attempts != 3 || ev.Error != "" {
+			t.Fatalf("after two failures: %+v", ev)
+		}
+		// A panic is an error like any other: the event stays and is retried
+		// until it is marked failed with the reason.
+		id, _, _ = svc.Accept(ctx, ingest.Inbound{Source: "wecom", DedupeKey: "k3", Kind: "k", Body: []byte("panic")})
+		ev = waitStatus(t, svc, id, ingest.StatusFailed)
+		if ev.Attempts != svc.MaxAttempts || ev.Error == "" || !strings.Contains(ev.Error, "panic") {
+			t.Fatalf("failed event %+v", ev)
+		}
+		// Unknown kinds are kept and shown, not rejected.
+		id, _, _ = svc.Accept(ctx, ingest.Inbound{Source: "wecom", DedupeKey: "k4", Kind: "unknown", Body: []byte("?")})
+		waitStatus(t, svc, id, ingest.StatusStored)
+		counts, err := svc.Counts(ctx)
+		if err != nil || counts[ingest.StatusApplied] != 1 || counts[ingest.StatusFailed] != 1 || counts[ingest.StatusStored] != 1 {
+			t.Fatalf("counts %v %v", counts, err)
+		}
+		list, next, err := svc.List(ctx, ingest.ListFilter{Limit: 2})
+		if err != nil || len(list) != 2 || next == 0 || list[0].ID <= list[1].ID {
+			t.Fatalf("list %+v next %d err %v", list, next, err)
+		}
+		failed, _, _ := svc.List(ctx, ingest.ListFilter{Status: ingest.StatusFailed})
+		if len(failed) != 1 || failed[0].Body != "panic" {
+			t.Fatalf("failed list %+v", failed)
+		}
+		if _, _, err := svc.List(ctx, ingest.ListFilter{Status: "weird"}); kith.ErrorCode(err) != kith.EINVALID {
+			t.Fatalf("bad status: %v", err)
+		}
+	})
+}
