@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/kith-scrm/kith/internal/secrets"
+	"github.com/kith-scrm/kith/internal/settings"
 )
 
 // Config is the validated configuration of one Kith process.
@@ -32,6 +33,9 @@ type Config struct {
 
 	// EnvKeys are the instance secrets given in the environment, or nil.
 	EnvKeys *secrets.Keys
+	// WeComEnv holds the WeCom connection settings given in the
+	// environment (KITH_WECOM_*); they win over those saved in the console.
+	WeComEnv settings.WeCom
 
 	// AdminPassword is the owner's first password (KITH_ADMIN_PASSWORD only:
 	// a password on the command line would show in the process list).
@@ -182,6 +186,9 @@ func (f *Flags) Load(getenv func(string) string) (*Config, error) {
 		return nil, err
 	}
 	c.EnvKeys = keys
+	if c.WeComEnv, err = settings.WeComFromEnv(getenv); err != nil {
+		return nil, err
+	}
 	if c.AdminPassword != "" && len(c.AdminPassword) < 12 {
 		return nil, fmt.Errorf("KITH_ADMIN_PASSWORD is shorter than 12 characters; choose a longer password or unset it to have one generated")
 	}

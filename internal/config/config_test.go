@@ -69,6 +69,7 @@ func TestBadValuesNameTheFlagAndVariable(t *testing.T) {
 		{[]string{"--data-dir", " "}, nil, []string{"--data-dir", "empty"}},
 		{nil, map[string]string{"KITH_ADMIN_PASSWORD": "short"}, []string{"KITH_ADMIN_PASSWORD", "12"}},
 		{nil, map[string]string{"KITH_SESSION_KEY": "AAAA"}, []string{"KITH_FIELD_KEY", "or none"}},
+		{nil, map[string]string{"KITH_WECOM_CORP_ID": "not-a-corp"}, []string{"corp ID", "KITH_WECOM"}},
 		{nil, map[string]string{"KITH_SESSION_KEY": "AAAA", "KITH_FIELD_KEY": "AAAA", "KITH_BLIND_INDEX_KEY": "AAAA"}, []string{"KITH_SESSION_KEY", "32"}},
 	}
 	for _, c := range cases {
