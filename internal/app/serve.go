@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"syscall"
@@ -16,10 +17,17 @@ import (
 
 	"github.com/kith-scrm/kith/internal/auth"
 	"github.com/kith-scrm/kith/internal/config"
+	"github.com/kith-scrm/kith/internal/fieldcrypt"
+	"github.com/kith-scrm/kith/internal/ingest"
 	"github.com/kith-scrm/kith/internal/jobs"
 	"github.com/kith-scrm/kith/internal/obs"
+	"github.com/kith-scrm/kith/internal/settings"
 	"github.com/kith-scrm/kith/internal/web"
+	"github.com/kith-scrm/kith/internal/wecom/wecomsync"
 )
+
+// FullSyncEvery is how often a full sync with WeCom runs.
+const FullSyncEvery = 6 * time.Hour
 
 // ShutdownTimeout bounds a graceful stop: in-flight requests and jobs get
 // this long before they are cancelled, so the process exits within 10 s.
@@ -73,20 +81,37 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 	}()
 
 	metrics := obs.New()
+	sealer, err := fieldcrypt.New(a.Keys.Field)
+	if err != nil {
+		return err
+	}
+	settingsStore := settings.NewStore(a.DB, sealer, a.Clock, cfg.WeComEnv)
+	conn := wecomsync.NewConn(settingsStore, &http.Client{}, log)
+	syncer := wecomsync.NewSyncer(a.DB, conn, a.Clock, log)
+
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &jobs.ProbeWorker{DB: a.DB, Node: cfg.NodeName, Clock: a.Clock})
 	river.AddWorker(workers, &auth.PruneWorker{Service: a.Auth})
+	river.AddWorker(workers, &wecomsync.SyncWorker{Syncer: syncer})
 	periodic := []*river.PeriodicJob{
 		river.NewPeriodicJob(river.PeriodicInterval(time.Hour), func() (river.JobArgs, *river.InsertOpts) {
 			return auth.PruneArgs{}, nil
 		}, &river.PeriodicJobOpts{RunOnStart: true}),
+		// Events keep Kith current; a full sync now and then mends what
+		// was missed (events lost while WeCom could not reach Kith).
+		river.NewPeriodicJob(river.PeriodicInterval(FullSyncEvery), func() (river.JobArgs, *river.InsertOpts) {
+			return wecomsync.SyncArgs{Trigger: "schedule"}, nil
+		}, nil),
 	}
 	j, err := jobs.New(a.DB, jobs.Config{Node: cfg.NodeName, Workers: workers, Periodic: periodic, Logger: log, Metrics: metrics})
 	if err != nil {
 		return err
 	}
+	ingestSvc := ingest.NewService(a.DB, j, a.Clock, log)
+	river.AddWorker(workers, &ingest.ApplyWorker{Service: ingestSvc, Applier: syncer})
 	srv, err := web.New(web.Deps{
 		Auth: a.Auth, DB: a.DB, Jobs: j, Metrics: metrics, Log: log, Clock: a.Clock,
+		Ingest: ingestSvc, CallbackCrypto: conn.Crypto,
 		Version: BuildVersion(), Node: cfg.NodeName, Sandbox: cfg.Sandbox, CookieSecure: cfg.CookieSecure,
 		StartedAt: a.Clock.Now(),
 	})

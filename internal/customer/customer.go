@@ -49,6 +49,9 @@ type Follow struct {
 	TagIDs       []string
 	Status       string
 	EndedAt      *time.Time
+	// Synced marks a relation seen by a full sync (ApplyFollow records when);
+	// EndUnseenFollows ends the active relations a sync did not see.
+	Synced bool
 }
 
 // TagGroup is a group of corp tags.

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -71,12 +72,16 @@ func ApplyCustomer(ctx context.Context, q Querier, c Customer, now time.Time) (i
 // ApplyFollow inserts or updates the relation between a customer and a
 // member, makes it active, and replaces its tags.
 func ApplyFollow(ctx context.Context, q Querier, customerID int64, f Follow, now time.Time) error {
-	_, err := q.ExecContext(ctx, `INSERT INTO follows (customer_id, member_userid, remark, description, add_way, state, oper_userid, added_at, status, ended_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', NULL, $9)
+	var synced *time.Time
+	if f.Synced {
+		synced = &now
+	}
+	_, err := q.ExecContext(ctx, `INSERT INTO follows (customer_id, member_userid, remark, description, add_way, state, oper_userid, added_at, status, ended_at, updated_at, synced_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', NULL, $9, $10)
 		ON CONFLICT (customer_id, member_userid) DO UPDATE SET remark = excluded.remark, description = excluded.description,
 			add_way = excluded.add_way, state = excluded.state, oper_userid = excluded.oper_userid, added_at = excluded.added_at,
-			status = 'active', ended_at = NULL, updated_at = excluded.updated_at`,
-		customerID, f.MemberUserID, f.Remark, f.Description, f.AddWay, f.State, f.OperUserID, f.AddedAt, now)
+			status = 'active', ended_at = NULL, updated_at = excluded.updated_at, synced_at = COALESCE(excluded.synced_at, follows.synced_at)`,
+		customerID, f.MemberUserID, f.Remark, f.Description, f.AddWay, f.State, f.OperUserID, f.AddedAt, now, synced)
 	if err != nil {
 		return fmt.Errorf("customer: apply follow %d/%s: %w", customerID, f.MemberUserID, err)
 	}
@@ -137,6 +142,73 @@ func EndFollow(ctx context.Context, q Querier, externalUserID, member, status st
 		status, at, member, externalUserID)
 	if err != nil {
 		return fmt.Errorf("customer: end follow %s/%s: %w", externalUserID, member, err)
+	}
+	return nil
+}
+
+// EndUnseenFollows ends, as deleted by the member, the active relations that
+// a full sync which started at since did not see and that nothing else
+// touched since; it returns how many it ended.
+func EndUnseenFollows(ctx context.Context, q Querier, since, now time.Time) (int64, error) {
+	res, err := q.ExecContext(ctx, `UPDATE follows SET status = 'deleted_by_member', ended_at = $1, updated_at = $1
+		WHERE status = 'active' AND updated_at < $2 AND (synced_at IS NULL OR synced_at < $2)`, now, since)
+	if err != nil {
+		return 0, fmt.Errorf("customer: end unseen relations: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+// EndCustomerFollowsExcept ends, as deleted by the member, a customer's
+// active relations with members other than those listed: what WeCom no
+// longer reports after a change.
+func EndCustomerFollowsExcept(ctx context.Context, q Querier, customerID int64, keep []string, now time.Time) error {
+	rows, err := q.QueryContext(ctx, "SELECT member_userid FROM follows WHERE customer_id = $1 AND status = 'active'", customerID)
+	if err != nil {
+		return fmt.Errorf("customer: relations of %d: %w", customerID, err)
+	}
+	var gone []string
+	for rows.Next() {
+		var m string
+		if err := rows.Scan(&m); err != nil {
+			rows.Close()
+			return fmt.Errorf("customer: relations of %d: %w", customerID, err)
+		}
+		if !slices.Contains(keep, m) {
+			gone = append(gone, m)
+		}
+	}
+	rows.Close()
+	for _, m := range gone {
+		if _, err := q.ExecContext(ctx, "UPDATE follows SET status = 'deleted_by_member', ended_at = $1, updated_at = $1 WHERE customer_id = $2 AND member_userid = $3",
+			now, customerID, m); err != nil {
+			return fmt.Errorf("customer: end relation %d/%s: %w", customerID, m, err)
+		}
+	}
+	return nil
+}
+
+// MemberLeft records that a member left the company. Their relations stay
+// until the customers are transferred.
+func MemberLeft(ctx context.Context, q Querier, userID string, at time.Time) error {
+	_, err := q.ExecContext(ctx, `INSERT INTO members (userid, status, left_at, updated_at) VALUES ($1, 5, $2, $2)
+		ON CONFLICT (userid) DO UPDATE SET status = 5, left_at = excluded.left_at, updated_at = excluded.updated_at`, userID, at)
+	if err != nil {
+		return fmt.Errorf("customer: member %s left: %w", userID, err)
+	}
+	return nil
+}
+
+// SetRemark sets a relation's remark and description, as a write through
+// the API does (WeCom sends no callback for it).
+func SetRemark(ctx context.Context, q Querier, externalUserID, member, remark, description string, now time.Time) error {
+	res, err := q.ExecContext(ctx, `UPDATE follows SET remark = $1, description = $2, updated_at = $3
+		WHERE member_userid = $4 AND customer_id = (SELECT id FROM customers WHERE external_userid = $5)`,
+		remark, description, now, member, externalUserID)
+	if err != nil {
+		return fmt.Errorf("customer: set remark: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return kith.Errorf(kith.ENOTFOUND, "%s does not follow customer %s", member, externalUserID)
 	}
 	return nil
 }

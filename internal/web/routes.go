@@ -51,6 +51,9 @@ func (s *Server) buildRoutes() http.Handler {
 	public("GET /login", s.loginPage)
 	public("POST /login", s.loginSubmit)
 	public("POST /lang", s.switchLang)
+	// WeCom's servers call these; the signature, not a session, is checked.
+	public("GET /wecom/callback", s.wecomVerify)
+	public("POST /wecom/callback", s.wecomReceive)
 
 	page("GET /{$}", auth.PermViewStatus, s.dashboard)
 	page("GET /status", auth.PermViewStatus, s.statusFragment)

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"html/template"
 	"log/slog"
 	"net/http"
@@ -9,10 +10,12 @@ import (
 
 	"github.com/kith-scrm/kith/internal/auth"
 	"github.com/kith-scrm/kith/internal/i18n"
+	"github.com/kith-scrm/kith/internal/ingest"
 	"github.com/kith-scrm/kith/internal/jobs"
 	"github.com/kith-scrm/kith/internal/kith"
 	"github.com/kith-scrm/kith/internal/obs"
 	"github.com/kith-scrm/kith/internal/store"
+	"github.com/kith-scrm/kith/internal/wecom/callback"
 )
 
 // Deps are what the web layer serves.
@@ -21,8 +24,12 @@ type Deps struct {
 	DB      *store.DB
 	Jobs    *jobs.Jobs
 	Metrics *obs.Metrics
-	Log     *slog.Logger
-	Clock   kith.Clock
+	Ingest  *ingest.Service
+	// CallbackCrypto returns the crypto of the configured WeCom callback,
+	// or an EUNAVAILABLE error while WeCom is not configured.
+	CallbackCrypto func(ctx context.Context) (*callback.Crypto, error)
+	Log            *slog.Logger
+	Clock          kith.Clock
 
 	Version      string
 	Node         string

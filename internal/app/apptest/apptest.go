@@ -19,6 +19,7 @@ import (
 	"github.com/kith-scrm/kith/internal/config"
 	"github.com/kith-scrm/kith/internal/kith"
 	"github.com/kith-scrm/kith/internal/secrets"
+	"github.com/kith-scrm/kith/internal/settings"
 	"github.com/kith-scrm/kith/internal/store"
 	"github.com/kith-scrm/kith/internal/store/storetest"
 )
@@ -66,6 +67,9 @@ func Start(tb testing.TB, o Options) *Instance {
 		tb.Fatal(err)
 	}
 	cfg.EnvKeys = keys
+	if cfg.WeComEnv, err = settings.WeComFromEnv(func(k string) string { return env[k] }); err != nil {
+		tb.Fatal(err)
+	}
 	if o.Postgres {
 		cfg.DatabaseURL = storetest.NewPostgresDatabase(tb)
 	}

@@ -42,6 +42,7 @@ CREATE TABLE follows (
     status        TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'deleted_by_member', 'deleted_by_customer')),
     ended_at      TIMESTAMPTZ,
     updated_at    TIMESTAMPTZ NOT NULL,
+    synced_at     TIMESTAMPTZ,              -- when a full sync last saw it
     PRIMARY KEY (customer_id, member_userid)
 );
 CREATE INDEX follows_member ON follows (member_userid, customer_id);
