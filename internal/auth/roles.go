@@ -42,19 +42,27 @@ type Permission string
 
 // The permissions. Add one per new capability and grant it below.
 const (
-	PermViewStatus    Permission = "status.view"   // see the dashboard and instance status
-	PermViewInfra     Permission = "status.infra"  // see where the data lives (paths, hosts)
-	PermViewMetrics   Permission = "metrics.view"  // scrape /metrics
-	PermRunJobChecks  Permission = "jobs.check"    // enqueue probe jobs
-	PermChangeOwnPass Permission = "self.password" // change one's own password
+	PermViewStatus    Permission = "status.view"     // see the dashboard and instance status
+	PermViewInfra     Permission = "status.infra"    // see where the data lives (paths, hosts)
+	PermViewMetrics   Permission = "metrics.view"    // scrape /metrics
+	PermRunJobChecks  Permission = "jobs.check"      // enqueue probe jobs
+	PermChangeOwnPass Permission = "self.password"   // change one's own password
+	PermViewCustomers Permission = "customers.view"  // list and open customers
+	PermTagCustomers  Permission = "customers.tag"   // tag customers and edit remarks
+	PermManageTags    Permission = "tags.manage"     // create, rename and delete corp tags
+	PermViewEvents    Permission = "events.view"     // see received platform events
+	PermRunSync       Permission = "sync.run"        // start a full sync with WeCom
+	PermManageConfig  Permission = "settings.manage" // change instance settings (the WeCom connection)
 )
 
 var grants = map[Role][]Permission{
-	RoleOwner:    {PermViewStatus, PermViewInfra, PermViewMetrics, PermRunJobChecks, PermChangeOwnPass},
-	RoleAdmin:    {PermViewStatus, PermViewInfra, PermViewMetrics, PermRunJobChecks, PermChangeOwnPass},
-	RoleOperator: {PermViewStatus, PermChangeOwnPass},
-	RoleAgent:    {PermViewStatus, PermChangeOwnPass},
-	RoleAuditor:  {PermViewStatus, PermChangeOwnPass},
+	RoleOwner: {PermViewStatus, PermViewInfra, PermViewMetrics, PermRunJobChecks, PermChangeOwnPass,
+		PermViewCustomers, PermTagCustomers, PermManageTags, PermViewEvents, PermRunSync, PermManageConfig},
+	RoleAdmin: {PermViewStatus, PermViewInfra, PermViewMetrics, PermRunJobChecks, PermChangeOwnPass,
+		PermViewCustomers, PermTagCustomers, PermManageTags, PermViewEvents, PermRunSync, PermManageConfig},
+	RoleOperator: {PermViewStatus, PermChangeOwnPass, PermViewCustomers, PermTagCustomers, PermManageTags},
+	RoleAgent:    {PermViewStatus, PermChangeOwnPass, PermViewCustomers, PermTagCustomers},
+	RoleAuditor:  {PermViewStatus, PermChangeOwnPass, PermViewEvents},
 }
 
 // Can reports whether the role holds the permission.

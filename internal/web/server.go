@@ -9,13 +9,16 @@ import (
 	"time"
 
 	"github.com/kith-scrm/kith/internal/auth"
+	"github.com/kith-scrm/kith/internal/customer"
 	"github.com/kith-scrm/kith/internal/i18n"
 	"github.com/kith-scrm/kith/internal/ingest"
 	"github.com/kith-scrm/kith/internal/jobs"
 	"github.com/kith-scrm/kith/internal/kith"
 	"github.com/kith-scrm/kith/internal/obs"
+	"github.com/kith-scrm/kith/internal/settings"
 	"github.com/kith-scrm/kith/internal/store"
 	"github.com/kith-scrm/kith/internal/wecom/callback"
+	"github.com/kith-scrm/kith/internal/wecom/wecomsync"
 )
 
 // Deps are what the web layer serves.
@@ -25,6 +28,15 @@ type Deps struct {
 	Jobs    *jobs.Jobs
 	Metrics *obs.Metrics
 	Ingest  *ingest.Service
+	// Customers reads customers, members and tags.
+	Customers *customer.Directory
+	// Syncer runs full syncs and writes tag and remark changes through to
+	// WeCom.
+	Syncer *wecomsync.Syncer
+	// Settings holds the WeCom connection; Conn must be invalidated after a
+	// save.
+	Settings *settings.Store
+	Conn     *wecomsync.Conn
 	// CallbackCrypto returns the crypto of the configured WeCom callback,
 	// or an EUNAVAILABLE error while WeCom is not configured.
 	CallbackCrypto func(ctx context.Context) (*callback.Crypto, error)
