@@ -26,6 +26,8 @@ Commands:
   token list     list live API tokens
   token revoke   revoke an API token: --name NAME
   jobs check     enqueue probe jobs and wait until running servers worked each once
+  sync           pull members, corp tags and customers from WeCom now
+  events list    list received platform events: [--status S] [--limit N] [--json]
   version        print the version
 
 Every command that touches data takes --data-dir and --database-url (or
@@ -62,6 +64,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = cmdToken(ctx, args[1:], stdout, stderr, getenv)
 	case "jobs":
 		err = cmdJobs(ctx, args[1:], stdout, stderr, getenv)
+	case "sync":
+		err = cmdSync(ctx, args[1:], stdout, stderr, getenv)
+	case "events":
+		err = cmdEvents(ctx, args[1:], stdout, stderr, getenv)
 	case "version", "--version", "-v":
 		err = cmdVersion(stdout)
 	case "help", "-h", "--help":

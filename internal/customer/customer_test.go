@@ -194,10 +194,19 @@ func TestRelationsEndAndTagsChange(t *testing.T) {
 		if p, _ := dir.List(ctx, customer.Filter{TagID: "etVIP"}); len(p.Rows) != 0 {
 			t.Fatal("a deleted tag is still on relations")
 		}
+		// WeCom still reports a relation the customer deleted (one-way): seeing
+		// it again keeps it ended; only a new add (a later add time) revives it.
+		inTx(t, db, func(tx *sql.Tx) error {
+			id, _ := customer.ApplyCustomer(ctx, tx, customer.Customer{ExternalUserID: "wm000", Name: "王小明"}, now)
+			return customer.ApplyFollow(ctx, tx, id, customer.Follow{MemberUserID: "lisi", AddedAt: now, Synced: true}, now.Add(2*time.Hour))
+		})
+		if p, _ := dir.List(ctx, customer.Filter{Member: "lisi"}); len(p.Rows) != 0 {
+			t.Fatal("a one-way relation seen by a sync became active")
+		}
 		// A relation seen again becomes active again.
 		inTx(t, db, func(tx *sql.Tx) error {
 			id, _ := customer.ApplyCustomer(ctx, tx, customer.Customer{ExternalUserID: "wm000", Name: "王小明"}, now)
-			return customer.ApplyFollow(ctx, tx, id, customer.Follow{MemberUserID: "lisi", AddedAt: now}, now)
+			return customer.ApplyFollow(ctx, tx, id, customer.Follow{MemberUserID: "lisi", AddedAt: now.Add(3 * time.Hour)}, now.Add(3*time.Hour))
 		})
 		if p, _ := dir.List(ctx, customer.Filter{Member: "lisi"}); len(p.Rows) != 1 {
 			t.Fatal("a re-added relation is not active")

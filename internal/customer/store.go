@@ -69,8 +69,14 @@ func ApplyCustomer(ctx context.Context, q Querier, c Customer, now time.Time) (i
 	return id, nil
 }
 
+// keepOneWay is true for a relation the customer deleted that WeCom still
+// reports (it keeps a one-way relation): it stays ended until the customer
+// adds the member again, which gives the relation a newer add time.
+const keepOneWay = `follows.status = 'deleted_by_customer' AND excluded.added_at <= follows.ended_at`
+
 // ApplyFollow inserts or updates the relation between a customer and a
-// member, makes it active, and replaces its tags.
+// member, makes it active (unless the customer deleted the member and has not
+// added them again), and replaces its tags.
 func ApplyFollow(ctx context.Context, q Querier, customerID int64, f Follow, now time.Time) error {
 	var synced *time.Time
 	if f.Synced {
@@ -80,7 +86,9 @@ func ApplyFollow(ctx context.Context, q Querier, customerID int64, f Follow, now
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', NULL, $9, $10)
 		ON CONFLICT (customer_id, member_userid) DO UPDATE SET remark = excluded.remark, description = excluded.description,
 			add_way = excluded.add_way, state = excluded.state, oper_userid = excluded.oper_userid, added_at = excluded.added_at,
-			status = 'active', ended_at = NULL, updated_at = excluded.updated_at, synced_at = COALESCE(excluded.synced_at, follows.synced_at)`,
+			status = CASE WHEN `+keepOneWay+` THEN follows.status ELSE 'active' END,
+			ended_at = CASE WHEN `+keepOneWay+` THEN follows.ended_at ELSE NULL END,
+			updated_at = excluded.updated_at, synced_at = COALESCE(excluded.synced_at, follows.synced_at)`,
 		customerID, f.MemberUserID, f.Remark, f.Description, f.AddWay, f.State, f.OperUserID, f.AddedAt, now, synced)
 	if err != nil {
 		return fmt.Errorf("customer: apply follow %d/%s: %w", customerID, f.MemberUserID, err)
@@ -148,10 +156,12 @@ func EndFollow(ctx context.Context, q Querier, externalUserID, member, status st
 
 // EndUnseenFollows ends, as deleted by the member, the active relations that
 // a full sync which started at since did not see and that nothing else
-// touched since; it returns how many it ended.
+// touched since; it returns how many it ended. Relations of members who
+// left stay: WeCom hides them until they are transferred.
 func EndUnseenFollows(ctx context.Context, q Querier, since, now time.Time) (int64, error) {
 	res, err := q.ExecContext(ctx, `UPDATE follows SET status = 'deleted_by_member', ended_at = $1, updated_at = $1
-		WHERE status = 'active' AND updated_at < $2 AND (synced_at IS NULL OR synced_at < $2)`, now, since)
+		WHERE status = 'active' AND updated_at < $2 AND (synced_at IS NULL OR synced_at < $2)
+			AND member_userid NOT IN (SELECT userid FROM members WHERE left_at IS NOT NULL)`, now, since)
 	if err != nil {
 		return 0, fmt.Errorf("customer: end unseen relations: %w", err)
 	}

@@ -2,6 +2,7 @@ package wecom
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -109,7 +110,7 @@ func (c *Client) refreshToken(ctx context.Context) (string, error) {
 		c.tokens.entries[c.tokenKey] = e
 	}
 	if err != nil {
-		if we, ok := err.(*Error); ok && credentialsRejected(we.Code) {
+		if we := (*Error)(nil); errors.As(err, &we) && credentialsRejected(we.Code) {
 			e.err, e.errUntil = we, now.Add(credentialPause)
 			c.log.Error("wecom: gettoken refused the corp ID or secret; pausing", "errcode", we.Code, "pause", credentialPause)
 		}

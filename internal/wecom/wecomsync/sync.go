@@ -186,6 +186,7 @@ func (s *Syncer) fullSync(ctx context.Context, client *wecom.Client, run *Run, p
 		return nil
 	}
 	// batch/get_by_user takes at most 100 members at a time.
+	var unlicensed []string
 	for start := 0; start < len(userIDs); start += 100 {
 		chunk := userIDs[start:min(start+100, len(userIDs))]
 		err := client.AllByUser(ctx, chunk, func(item wecom.ExternalContactWithFollow) error {
@@ -195,12 +196,25 @@ func (s *Syncer) fullSync(ctx context.Context, client *wecom.Client, run *Run, p
 			}
 			return nil
 		})
+		var ue *wecom.UnlicensedError
+		if errors.As(err, &ue) {
+			// WeCom left out members without an interop licence; the rest
+			// was read. Their relations are kept as they were.
+			unlicensed = append(unlicensed, ue.UserIDs...)
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("customers of members %d–%d: %w", start+1, start+len(chunk), err)
 		}
 	}
 	if err := flush(); err != nil {
 		return err
+	}
+	if len(unlicensed) > 0 {
+		// Without every member's relations, "not seen" does not mean gone.
+		run.Error = fmt.Sprintf("%d members have no interop licence, so WeCom did not list their customers: %v; their relations were left as they were", len(unlicensed), unlicensed)
+		s.log.Warn("full sync: members without licence", "members", unlicensed)
+		return nil
 	}
 	ended, err := customer.EndUnseenFollows(ctx, s.db.W, run.StartedAt, s.clock.Now())
 	if err != nil {
