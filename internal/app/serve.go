@@ -58,6 +58,9 @@ type Options struct {
 	Log    *slog.Logger
 	// Ready, if set, is called once the instance serves requests.
 	Ready func()
+	// SandboxCustomers sizes the sandbox's demo company; 0 means the full
+	// 5,000 (tests choose fewer).
+	SandboxCustomers int
 }
 
 // Serve runs Kith on ln until ctx is cancelled, then stops gracefully: it
@@ -67,6 +70,18 @@ type Options struct {
 func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) error {
 	defer ln.Close()
 	log := o.Log
+	var sandboxLn net.Listener
+	if cfg.Sandbox {
+		addr := cfg.SandboxAddr
+		if addr == "" {
+			addr = "127.0.0.1:0"
+		}
+		var err error
+		if sandboxLn, err = listenSandbox(addr); err != nil {
+			return err
+		}
+		defer sandboxLn.Close()
+	}
 	a, err := Open(ctx, cfg, log, ForServe)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -86,7 +101,21 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 	if err != nil {
 		return err
 	}
-	settingsStore := settings.NewStore(a.DB, sealer, a.Clock, cfg.WeComEnv)
+	kithURL := "http://" + displayAddr(ln.Addr())
+	wecomEnv := cfg.WeComEnv
+	var sb *sandbox
+	if cfg.Sandbox {
+		if sb, err = startSandbox(sandboxLn, kithURL, o.SandboxCustomers, log); err != nil {
+			return err
+		}
+		defer func() {
+			stopCtx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			sb.stop(stopCtx)
+		}()
+		wecomEnv = sb.conn // the sandbox's corp replaces any configured one
+	}
+	settingsStore := settings.NewStore(a.DB, sealer, a.Clock, wecomEnv)
 	conn := wecomsync.NewConn(settingsStore, &http.Client{}, log)
 	syncer := wecomsync.NewSyncer(a.DB, conn, a.Clock, log)
 
@@ -125,6 +154,12 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 	if err := j.Start(context.WithoutCancel(ctx)); err != nil {
 		return err
 	}
+	if sb != nil {
+		// Pull the demo company now; events keep it current afterwards.
+		if _, err := j.Client().Insert(ctx, wecomsync.SyncArgs{Trigger: "start"}, nil); err != nil {
+			log.Warn("could not enqueue the first sync with the sandbox", "err", err)
+		}
+	}
 	// The owner is created last, so that no failure after it can leave an
 	// owner whose one-time password nobody saw.
 	ownerPassword, err := a.Auth.EnsureOwner(ctx, cfg.AdminPassword)
@@ -140,9 +175,13 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 
 	started = true
 	a.Keep()
-	url := "http://" + displayAddr(ln.Addr())
+	url := kithURL
 	log.Info("kith is serving", "url", url, "database", a.DB.Describe(), "node", cfg.NodeName, "sandbox", cfg.Sandbox, "version", BuildVersion())
-	printWelcome(o.Stdout, url, cfg, ownerPassword)
+	sandboxURL := ""
+	if sb != nil {
+		sandboxURL = sb.url
+	}
+	printWelcome(o.Stdout, url, sandboxURL, cfg, ownerPassword)
 	if o.Ready != nil {
 		o.Ready()
 	}
@@ -196,10 +235,11 @@ func displayAddr(addr net.Addr) string {
 	return net.JoinHostPort(host, port)
 }
 
-func printWelcome(w io.Writer, url string, cfg *config.Config, ownerPassword string) {
+func printWelcome(w io.Writer, url, sandboxURL string, cfg *config.Config, ownerPassword string) {
 	fmt.Fprintf(w, "\nKith %s is running at %s\n", BuildVersion(), url)
-	if cfg.Sandbox {
+	if sandboxURL != "" {
 		fmt.Fprintln(w, "Sandbox mode is on: WeCom calls go to the local sandbox, not to Tencent.")
+		fmt.Fprintf(w, "The sandbox's demo company is being synced; make things happen in it at %s/sandbox/\n", sandboxURL)
 	}
 	switch {
 	case ownerPassword != "" && cfg.AdminPassword == "":

@@ -1,12 +1,16 @@
 package app_test
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kith-scrm/kith/internal/app/apptest"
+	"github.com/kith-scrm/kith/internal/customer"
+	"github.com/kith-scrm/kith/internal/store"
 )
 
 func TestServeAnswersHealthAndReady(t *testing.T) {
@@ -24,5 +28,37 @@ func TestServeAnswersHealthAndReady(t *testing.T) {
 	}
 	if !strings.Contains(in.Stdout(), "KITH_ADMIN_PASSWORD") {
 		t.Fatalf("first-start notice should point at KITH_ADMIN_PASSWORD; got %q", in.Stdout())
+	}
+}
+
+func TestSandboxModeSyncsTheDemoCompany(t *testing.T) {
+	in := apptest.Start(t, apptest.Options{Sandbox: true})
+	db, err := store.Open(context.Background(), store.Options{DataDir: in.Config.DataDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	dir := customer.NewDirectory(db)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		n, err := dir.Count(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 300 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d customers synced from the sandbox after 60 s, want 300", n)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	members, _ := dir.Members(context.Background())
+	groups, _ := dir.TagGroups(context.Background())
+	if len(members) < 8 || len(groups) < 5 {
+		t.Fatalf("%d members and %d tag groups synced", len(members), len(groups))
+	}
+	if !strings.Contains(in.Stdout(), "/sandbox/") {
+		t.Fatalf("the welcome does not say where the sandbox page is: %q", in.Stdout())
 	}
 }

@@ -26,6 +26,7 @@ type Config struct {
 	DataDir      string     // --data-dir / KITH_DATA_DIR
 	DatabaseURL  string     // --database-url / KITH_DATABASE_URL; empty means embedded SQLite
 	Sandbox      bool       // --sandbox / KITH_SANDBOX
+	SandboxAddr  string     // --sandbox-addr / KITH_SANDBOX_ADDR: where the sandbox's WeCom API and page listen
 	LogLevel     slog.Level // --log-level / KITH_LOG_LEVEL
 	LogFormat    string     // --log-format / KITH_LOG_FORMAT: text or json
 	CookieSecure string     // --cookie-secure / KITH_COOKIE_SECURE: auto, always or never
@@ -95,6 +96,7 @@ func Bind(fs *flag.FlagSet, sets Set) *Flags {
 	add(Data, "log-format", "KITH_LOG_FORMAT", "text", "text or json")
 	add(Server, "addr", "KITH_ADDR", "127.0.0.1:8080", "host:port to listen on")
 	add(Server, "sandbox", "KITH_SANDBOX", "false", "also run the local WeCom sandbox (true or false)")
+	add(Server, "sandbox-addr", "KITH_SANDBOX_ADDR", "127.0.0.1:8081", "host:port of the sandbox's WeCom API and control page (with --sandbox)")
 	add(Server, "cookie-secure", "KITH_COOKIE_SECURE", "auto", "auto (Secure over HTTPS), always or never")
 	add(Server, "node-name", "KITH_NODE_NAME", "", "name of this node in logs and job reports (default host-pid)")
 	return f
@@ -157,6 +159,12 @@ func (f *Flags) Load(getenv func(string) string) (*Config, error) {
 			return nil, bad("addr", "is %q: %v; use host:port such as 127.0.0.1:8080 or :8080", v, err)
 		}
 		c.Addr = v
+	}
+	if v, ok := val["sandbox-addr"]; ok {
+		if err := checkAddr(v); err != nil {
+			return nil, bad("sandbox-addr", "is %q: %v; use host:port such as 127.0.0.1:8081", v, err)
+		}
+		c.SandboxAddr = v
 	}
 	if v, ok := val["sandbox"]; ok {
 		b, err := strconv.ParseBool(v)

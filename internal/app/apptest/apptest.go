@@ -84,7 +84,7 @@ func Start(tb testing.TB, o Options) *Instance {
 	logger := slog.New(slog.NewTextHandler(testWriter{tb}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	go func() {
 		in.done <- app.Serve(ctx, cfg, ln, app.Options{
-			Stdout: in.stdout, Log: logger, Ready: func() { close(ready) },
+			Stdout: in.stdout, Log: logger, Ready: func() { close(ready) }, SandboxCustomers: 300,
 		})
 	}()
 	select {
