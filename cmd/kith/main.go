@@ -28,6 +28,7 @@ Commands:
   jobs check     enqueue probe jobs and wait until running servers worked each once
   sync           pull members, corp tags and customers from WeCom now
   events list    list received platform events: [--status S] [--limit N] [--json]
+  sandbox        run the local WeCom sandbox alone, with its control page
   version        print the version
 
 Every command that touches data takes --data-dir and --database-url (or
@@ -66,6 +67,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = cmdJobs(ctx, args[1:], stdout, stderr, getenv)
 	case "sync":
 		err = cmdSync(ctx, args[1:], stdout, stderr, getenv)
+	case "sandbox":
+		err = cmdSandbox(ctx, args[1:], stdout, stderr, getenv)
 	case "events":
 		err = cmdEvents(ctx, args[1:], stdout, stderr, getenv)
 	case "version", "--version", "-v":
