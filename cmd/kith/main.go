@@ -29,6 +29,7 @@ Commands:
   sync           pull members, corp tags and customers from WeCom now
   events list    list received platform events: [--status S] [--limit N] [--json]
   sandbox        run the local WeCom sandbox alone, with its control page
+  bench callbacks  measure callback intake against a no-op handler: [--json]
   version        print the version
 
 Every command that touches data takes --data-dir and --database-url (or
@@ -69,6 +70,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = cmdSync(ctx, args[1:], stdout, stderr, getenv)
 	case "sandbox":
 		err = cmdSandbox(ctx, args[1:], stdout, stderr, getenv)
+	case "bench":
+		err = cmdBench(ctx, args[1:], stdout, stderr, getenv)
 	case "events":
 		err = cmdEvents(ctx, args[1:], stdout, stderr, getenv)
 	case "version", "--version", "-v":

@@ -11,16 +11,13 @@ import (
 	"time"
 
 	"github.com/kith-scrm/kith/internal/kith"
+	"github.com/kith-scrm/kith/internal/store"
 )
 
-// Querier is what the Apply… methods write through: a *sql.Tx, so that the
-// caller commits them together with whatever caused them (an event marked
-// applied, a sync cursor).
-type Querier interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
+// Querier is what the Apply… functions write through: a transaction
+// (*sql.Tx or *store.CachedTx), so that the caller commits them together
+// with whatever caused them (an event marked applied, a sync cursor).
+type Querier = store.Querier
 
 func joinIDs(ids []int64) string {
 	parts := make([]string, len(ids))

@@ -58,6 +58,7 @@ type Service struct {
 	jobs  *jobs.Jobs
 	clock kith.Clock
 	log   *slog.Logger
+	group groupCommit
 }
 
 // NewService returns a Service.
@@ -65,43 +66,112 @@ func NewService(db *store.DB, j *jobs.Jobs, clock kith.Clock, log *slog.Logger) 
 	return &Service{db: db, jobs: j, clock: clock, log: log}
 }
 
-// ApplyArgs is the job that applies one stored event.
+// ApplyArgs is the job that applies stored events: the events one group
+// commit stored, in order, or one event being retried.
 type ApplyArgs struct {
-	EventID int64 `json:"event_id"`
+	EventIDs []int64 `json:"event_ids,omitempty"`
+	// EventID is a single event given another try after it failed in a
+	// batch (or a job enqueued by an older version).
+	EventID int64 `json:"event_id,omitempty"`
 }
 
 // Kind implements river.JobArgs.
 func (ApplyArgs) Kind() string { return "ingest.apply" }
 
+func (a ApplyArgs) ids() []int64 {
+	if a.EventID != 0 {
+		return append([]int64{a.EventID}, a.EventIDs...)
+	}
+	return a.EventIDs
+}
+
+func (s *Service) maxAttempts() int {
+	if s.MaxAttempts > 0 {
+		return s.MaxAttempts
+	}
+	return MaxAttempts
+}
+
 // Accept stores an event and enqueues the job that applies it, in one
-// transaction. An event seen before (same source and dedupe key) is not
-// stored again: Accept returns its id and duplicate = true.
+// transaction, and returns once that transaction committed. An event seen
+// before (same source and dedupe key) is not stored again: Accept returns
+// its id and duplicate = true.
+//
+// Concurrent calls share transactions (group commit): while one caller
+// commits, the others queue, and the next committer writes them all at once.
+// That keeps the single SQLite writer from being the limit of how many
+// callbacks a second Kith can take, without answering any before its event
+// is durable.
 func (s *Service) Accept(ctx context.Context, in Inbound) (id int64, duplicate bool, err error) {
 	if in.Source == "" || in.DedupeKey == "" || in.Kind == "" {
 		return 0, false, kith.Errorf(kith.EINVALID, "an inbound event needs a source, a dedupe key and a kind")
 	}
-	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, `INSERT INTO inbound_events (source, dedupe_key, kind, body, received_at)
-			VALUES ($1, $2, $3, $4, $5) ON CONFLICT (source, dedupe_key) DO NOTHING RETURNING id`,
-			in.Source, in.DedupeKey, in.Kind, string(in.Body), s.clock.Now()).Scan(&id)
+	r := &acceptReq{in: in, done: make(chan struct{})}
+	// The batch is committed even if this caller's context ends meanwhile:
+	// others wait on the same transaction.
+	s.group.submit(r, func(batch []*acceptReq) { s.commit(context.WithoutCancel(ctx), batch) })
+	if r.err != nil {
+		return 0, false, fmt.Errorf("ingest: accept %s event: %w", in.Source, r.err)
+	}
+	return r.id, r.dup, nil
+}
+
+// commit writes a batch in one transaction; if that fails, each request is
+// tried alone so one bad request fails no other.
+func (s *Service) commit(ctx context.Context, batch []*acceptReq) {
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error { return s.insert(ctx, tx, batch) })
+	if err == nil || len(batch) == 1 {
+		for _, r := range batch {
+			if err != nil {
+				r.id, r.dup = 0, false
+			}
+			r.err = err
+			close(r.done)
+		}
+		return
+	}
+	for _, r := range batch {
+		r.err = s.db.InTx(ctx, func(tx *sql.Tx) error { return s.insert(ctx, tx, []*acceptReq{r}) })
+		close(r.done)
+	}
+}
+
+func (s *Service) insert(ctx context.Context, tx *sql.Tx, batch []*acceptReq) error {
+	now := s.clock.Now()
+	// Statements prepared once per batch: parsing SQL is most of the cost
+	// of a small insert on SQLite.
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO inbound_events (source, dedupe_key, kind, body, received_at)
+		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (source, dedupe_key) DO NOTHING RETURNING id`)
+	if err != nil {
+		return err
+	}
+	defer ins.Close()
+	var sel *sql.Stmt
+	var fresh []int64
+	for _, r := range batch {
+		err := ins.QueryRowContext(ctx, r.in.Source, r.in.DedupeKey, r.in.Kind, string(r.in.Body), now).Scan(&r.id)
 		if errors.Is(err, sql.ErrNoRows) {
-			duplicate = true
-			return tx.QueryRowContext(ctx, "SELECT id FROM inbound_events WHERE source = $1 AND dedupe_key = $2", in.Source, in.DedupeKey).Scan(&id)
+			r.dup = true
+			if sel == nil {
+				if sel, err = tx.PrepareContext(ctx, "SELECT id FROM inbound_events WHERE source = $1 AND dedupe_key = $2"); err != nil {
+					return err
+				}
+				defer sel.Close()
+			}
+			err = sel.QueryRowContext(ctx, r.in.Source, r.in.DedupeKey).Scan(&r.id)
 		}
 		if err != nil {
 			return err
 		}
-		attempts := MaxAttempts
-		if s.MaxAttempts > 0 {
-			attempts = s.MaxAttempts
+		if !r.dup {
+			fresh = append(fresh, r.id)
 		}
-		_, err = s.jobs.Client().InsertTx(ctx, tx, ApplyArgs{EventID: id}, &river.InsertOpts{MaxAttempts: attempts})
-		return err
-	})
-	if err != nil {
-		return 0, false, fmt.Errorf("ingest: accept %s event: %w", in.Source, err)
 	}
-	return id, duplicate, nil
+	if len(fresh) == 0 {
+		return nil
+	}
+	_, err = s.jobs.Client().InsertTx(ctx, tx, ApplyArgs{EventIDs: fresh}, &river.InsertOpts{MaxAttempts: s.maxAttempts()})
+	return err
 }
 
 // ListFilter narrows an event list.

@@ -2,11 +2,12 @@ package ingest_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -47,7 +48,7 @@ func (a *fakeApplier) Prepare(ctx context.Context, source, kind string, body []b
 	if kind == "unknown" {
 		return nil, nil
 	}
-	return func(ctx context.Context, tx *sql.Tx) error {
+	return func(ctx context.Context, tx store.Querier) error {
 		_, err := tx.ExecContext(ctx, "INSERT INTO instance_meta (key, value) VALUES ($1, $2)", "ev:"+string(body), kind)
 		return err
 	}, nil
@@ -161,6 +162,70 @@ func TestFailuresAreRetriedAndRecorded(t *testing.T) {
 		}
 		if _, _, err := svc.List(ctx, ingest.ListFilter{Status: "weird"}); kith.ErrorCode(err) != kith.EINVALID {
 			t.Fatalf("bad status: %v", err)
+		}
+	})
+}
+
+func TestConcurrentAcceptsShareTransactions(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		a := &fakeApplier{}
+		svc := setup(t, db, a)
+		ctx := context.Background()
+		const n = 300
+		type result struct {
+			id  int64
+			dup bool
+			err error
+		}
+		results := make([]result, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				key := i % 200 // keys 0–99 arrive twice
+				id, dup, err := svc.Accept(ctx, ingest.Inbound{Source: "wecom", DedupeKey: fmt.Sprint("k", key), Kind: "k", Body: []byte(fmt.Sprint("b", key))})
+				results[i] = result{id, dup, err}
+			}()
+		}
+		wg.Wait()
+		byKey := map[int]int64{}
+		dups := 0
+		for i, r := range results {
+			if r.err != nil {
+				t.Fatalf("accept %d: %v", i, r.err)
+			}
+			if prev, ok := byKey[i%200]; ok && prev != r.id {
+				t.Fatalf("key %d got ids %d and %d", i%200, prev, r.id)
+			}
+			byKey[i%200] = r.id
+			if r.dup {
+				dups++
+			}
+		}
+		if dups != 100 {
+			t.Fatalf("%d accepts were duplicates, want 100", dups)
+		}
+		var stored int
+		db.R.QueryRow("SELECT count(*) FROM inbound_events").Scan(&stored)
+		if stored != 200 {
+			t.Fatalf("%d events stored, want 200", stored)
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			counts, _ := svc.Counts(ctx)
+			if counts[ingest.StatusApplied] == 200 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("after 30 s: %v", counts)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		var effects int
+		db.R.QueryRow("SELECT count(*) FROM instance_meta WHERE key LIKE 'ev:%'").Scan(&effects)
+		if effects != 200 || a.prepared.Load() != 200 {
+			t.Fatalf("%d effects from %d preparations, want 200 each", effects, a.prepared.Load())
 		}
 	})
 }

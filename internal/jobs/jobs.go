@@ -41,7 +41,7 @@ type Config struct {
 	Periodic []*river.PeriodicJob
 	Logger   *slog.Logger
 	Metrics  *obs.Metrics // optional
-	// MaxWorkers bounds jobs running at once on this node; 0 means 10.
+	// MaxWorkers bounds jobs running at once on this node; 0 means 20.
 	MaxWorkers int
 	// RetryPolicy, if set, replaces River's backoff (tests make it fast).
 	RetryPolicy river.ClientRetryPolicy
@@ -69,15 +69,18 @@ func New(db *store.DB, cfg Config) (*Jobs, error) {
 	}
 	if db.Dialect == store.SQLite {
 		driver = riversqlite.New(db.W)
-		// SQLite has no LISTEN/NOTIFY: poll often so jobs start promptly.
-		rc.FetchPollInterval = 200 * time.Millisecond
+		// SQLite has no LISTEN/NOTIFY: poll often so jobs start promptly,
+		// and fetch again soon after a fetch, so a burst of small jobs (one
+		// per group commit of callbacks) is worked at the rate it arrives.
+		rc.FetchPollInterval = 100 * time.Millisecond
+		rc.FetchCooldown = 10 * time.Millisecond
 	} else {
 		driver = riverdatabasesql.NewWithPgxListener(db.W, db.Pgx)
 	}
 	if cfg.Workers != nil {
 		n := cfg.MaxWorkers
 		if n <= 0 {
-			n = 10
+			n = 20
 		}
 		rc.Workers = cfg.Workers
 		rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: n}}

@@ -2,11 +2,11 @@ package wecomsync
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 
 	"github.com/kith-scrm/kith/internal/customer"
 	"github.com/kith-scrm/kith/internal/ingest"
+	"github.com/kith-scrm/kith/internal/store"
 	"github.com/kith-scrm/kith/internal/wecom"
 	"github.com/kith-scrm/kith/internal/wecom/callback"
 )
@@ -52,7 +52,7 @@ func (s *Syncer) prepareContact(ctx context.Context, ev *callback.Event) (ingest
 		if err != nil {
 			return nil, err
 		}
-		return func(ctx context.Context, tx *sql.Tx) error {
+		return func(ctx context.Context, tx store.Querier) error {
 			now := s.clock.Now()
 			id, err := customer.ApplyCustomer(ctx, tx, toCustomer(detail.ExternalContact), now)
 			if err != nil {
@@ -68,11 +68,11 @@ func (s *Syncer) prepareContact(ctx context.Context, ev *callback.Event) (ingest
 			return customer.EndCustomerFollowsExcept(ctx, tx, id, keep, now)
 		}, nil
 	case callback.ChangeDelExternalContact:
-		return func(ctx context.Context, tx *sql.Tx) error {
+		return func(ctx context.Context, tx store.Querier) error {
 			return customer.EndFollow(ctx, tx, ev.ExternalUserID, ev.UserID, customer.FollowDeletedByMember, at)
 		}, nil
 	case callback.ChangeDelFollowUser:
-		return func(ctx context.Context, tx *sql.Tx) error {
+		return func(ctx context.Context, tx store.Querier) error {
 			return customer.EndFollow(ctx, tx, ev.ExternalUserID, ev.UserID, customer.FollowDeletedByCustomer, at)
 		}, nil
 	case callback.ChangeTransferFail:
@@ -91,7 +91,7 @@ const (
 )
 
 // noop applies an event that needs no change.
-func noop(context.Context, *sql.Tx) error { return nil }
+func noop(context.Context, store.Querier) error { return nil }
 
 // fetchContact reads a customer with every follower, across pages.
 func fetchContact(ctx context.Context, client *wecom.Client, externalUserID string) (*wecom.ExternalContactDetail, error) {
@@ -114,7 +114,7 @@ func (s *Syncer) prepareTag(ctx context.Context, ev *callback.Event) (ingest.Wri
 	isGroup := ev.TagType == callback.TagTypeGroup
 	switch ev.ChangeType {
 	case callback.TagDelete:
-		return func(ctx context.Context, tx *sql.Tx) error {
+		return func(ctx context.Context, tx store.Querier) error {
 			if isGroup {
 				return customer.DeleteTags(ctx, tx, nil, []string{ev.ID})
 			}
@@ -137,7 +137,7 @@ func (s *Syncer) prepareTag(ctx context.Context, ev *callback.Event) (ingest.Wri
 		if err != nil {
 			return nil, err
 		}
-		return func(ctx context.Context, tx *sql.Tx) error {
+		return func(ctx context.Context, tx store.Querier) error {
 			now := s.clock.Now()
 			if ev.ChangeType == callback.TagShuffle {
 				var all []customer.TagGroup
@@ -167,7 +167,7 @@ func (s *Syncer) prepareMember(ctx context.Context, ev *callback.Event) (ingest.
 		return nil, nil
 	}
 	at := ev.Time().UTC()
-	return func(ctx context.Context, tx *sql.Tx) error {
+	return func(ctx context.Context, tx store.Querier) error {
 		return customer.MemberLeft(ctx, tx, ev.UserID, at)
 	}, nil
 }

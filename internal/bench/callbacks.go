@@ -1,0 +1,219 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/kith-scrm/kith/internal/app"
+	"github.com/kith-scrm/kith/internal/config"
+	"github.com/kith-scrm/kith/internal/ingest"
+	"github.com/kith-scrm/kith/internal/kith"
+	"github.com/kith-scrm/kith/internal/settings"
+	"github.com/kith-scrm/kith/internal/store"
+	"github.com/kith-scrm/kith/internal/wecom/callback"
+)
+
+// The callback settings of the benchmark's own corp.
+const (
+	benchCorp  = "wwkithbench0001"
+	benchToken = "kithbench"
+	benchKey   = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+)
+
+// CallbackOptions shape `kith bench callbacks`.
+type CallbackOptions struct {
+	Concurrency int           // senders at once; 0 means 32
+	Duration    time.Duration // how long each side is loaded; 0 means 10 s
+	// DataDir is where the measured Kith keeps its SQLite database; it
+	// should be an empty temporary folder.
+	DataDir string
+	// Deliveries is how many distinct deliveries are sealed in advance;
+	// 0 means DefaultDeliveries. Kith's run ends early if it takes them all.
+	Deliveries int
+	Log     *slog.Logger
+}
+
+// CallbackReport is the outcome of `kith bench callbacks`.
+type CallbackReport struct {
+	Concurrency int    `json:"concurrency"`
+	Baseline    Result `json:"noop_handler"`
+	Kith        Result `json:"kith"`
+	// Ratio is Kith's accepted callbacks per second over the no-op
+	// handler's answers per second.
+	Ratio float64 `json:"ratio"`
+	// Distinct events among those sent (every tenth delivery repeats an
+	// earlier event, as WeCom's retries do).
+	Distinct int `json:"distinct_events"`
+	Repeats  int `json:"repeated_deliveries"`
+	Stored   int `json:"stored_events"`
+	Applied  int `json:"applied_events"`
+	// DedupeOK says every distinct event was stored and applied exactly
+	// once, and no repeat was stored again.
+	DedupeOK    bool    `json:"dedupe_ok"`
+	RatioGoal   bool    `json:"ratio_goal_met"` // Ratio ≥ 0.40
+	LatencyGoal bool    `json:"p99_goal_met"`   // Kith's p99 < 100 ms
+	SecondsWait float64 `json:"apply_wait_seconds"`
+}
+
+// DefaultDeliveries is how many distinct deliveries are sealed in advance:
+// more than Kith takes in a 10-second run on this machine.
+const DefaultDeliveries = 250_000
+
+// Goals of the benchmark.
+const (
+	GoalRatio = 0.40
+	GoalP99   = 100 * time.Millisecond
+)
+
+// eventFor returns the plaintext of benchmark event i: a customer deleting
+// a member, which applies without calling WeCom's API.
+func eventFor(i int, created int64) []byte {
+	return fmt.Appendf(nil, `<xml><ToUserName><![CDATA[%s]]></ToUserName><FromUserName><![CDATA[sys]]></FromUserName><CreateTime>%d</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[change_external_contact]]></Event><ChangeType><![CDATA[del_follow_user]]></ChangeType><UserID><![CDATA[bench%02d]]></UserID><ExternalUserID><![CDATA[wmbench%08d]]></ExternalUserID></xml>`,
+		benchCorp, created, i%50, i)
+}
+
+// eventIndex maps a delivery to the event it carries: every tenth delivery
+// repeats the event of five deliveries before.
+func eventIndex(i int) int {
+	if i%10 == 9 {
+		return i - 5
+	}
+	return i
+}
+
+// Callbacks measures how fast a Kith on SQLite accepts signed, encrypted
+// WeCom callbacks over loopback HTTP, against a no-op handler loaded the
+// same way in the same run, and checks that repeats are never stored or
+// applied twice.
+func Callbacks(ctx context.Context, o CallbackOptions) (*CallbackReport, error) {
+	if o.Concurrency <= 0 {
+		o.Concurrency = 32
+	}
+	if o.Duration <= 0 {
+		o.Duration = 10 * time.Second
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	crypto, err := callback.NewCrypto(benchToken, benchKey, benchCorp)
+	if err != nil {
+		return nil, err
+	}
+	// The deliveries are sealed before the clock starts, so the senders
+	// measure the servers, not their own encryption. The no-op handler
+	// cycles through them; Kith gets each once.
+	created := time.Now().Unix()
+	if o.Deliveries <= 0 {
+		o.Deliveries = DefaultDeliveries
+	}
+	pool := make([]Request, o.Deliveries)
+	ts := strconv.FormatInt(created, 10)
+	for i := range pool {
+		nonce := strconv.Itoa(i)
+		body, sig, err := crypto.Seal(eventFor(eventIndex(i), created), ts, nonce)
+		if err != nil {
+			return nil, err
+		}
+		q := url.Values{"msg_signature": {sig}, "timestamp": {ts}, "nonce": {nonce}}
+		pool[i] = Request{URL: "/wecom/callback?" + q.Encode(), Body: body}
+	}
+	next := func(base string) func(i int) Request {
+		return func(i int) Request {
+			r := pool[i%len(pool)]
+			return Request{URL: base + r.URL, Body: r.Body}
+		}
+	}
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: o.Concurrency, MaxConnsPerHost: o.Concurrency}}
+	rep := &CallbackReport{Concurrency: o.Concurrency}
+
+	// The baseline: a handler that reads the body and answers 200.
+	noop, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	noopSrv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusOK)
+	})}
+	go noopSrv.Serve(noop)
+	rep.Baseline = load(ctx, client, o.Concurrency, o.Duration, math.MaxInt, next("http://"+noop.Addr().String()))
+	noopSrv.Close()
+
+	// Kith, with its own SQLite database in DataDir.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	cfg := &config.Config{
+		Addr: ln.Addr().String(), DataDir: o.DataDir, LogFormat: "text", CookieSecure: "auto", NodeName: "bench",
+		AdminPassword: "kith bench password",
+		WeComEnv: settings.WeCom{CorpID: benchCorp, Secret: "unused", CallbackToken: benchToken, CallbackAESKey: benchKey,
+			APIBase: "http://127.0.0.1:1", FromEnv: map[string]bool{"corp_id": true, "secret": true, "callback_token": true, "callback_aes_key": true, "api_base": true}},
+	}
+	kctx, stop := context.WithCancel(ctx)
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- app.Serve(kctx, cfg, ln, app.Options{Stdout: io.Discard, Log: o.Log, Ready: func() { close(ready) }})
+	}()
+	select {
+	case <-ready:
+	case err := <-done:
+		stop()
+		return nil, fmt.Errorf("bench: start Kith: %w", err)
+	}
+	defer func() {
+		stop()
+		<-done
+	}()
+	rep.Kith = load(ctx, client, o.Concurrency, o.Duration, len(pool), next("http://"+ln.Addr().String()))
+	if rep.Baseline.PerSecond > 0 {
+		rep.Ratio = rep.Kith.PerSecond / rep.Baseline.PerSecond
+	}
+	for i := range rep.Kith.Sent {
+		if eventIndex(i) == i {
+			rep.Distinct++
+		} else {
+			rep.Repeats++
+		}
+	}
+
+	// Wait for the jobs to apply every stored event, then check that each
+	// distinct event was stored and applied once.
+	db, err := store.Open(ctx, store.Options{DataDir: o.DataDir})
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	svc := ingest.NewService(db, nil, kith.SystemClock{}, o.Log)
+	waitStart := time.Now()
+	for {
+		counts, err := svc.Counts(ctx)
+		if err != nil {
+			return nil, err
+		}
+		rep.Applied = counts[ingest.StatusApplied]
+		rep.Stored = rep.Applied + counts[ingest.StatusPending] + counts[ingest.StatusStored] + counts[ingest.StatusFailed]
+		if counts[ingest.StatusPending] == 0 || time.Since(waitStart) > 5*time.Minute || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	rep.SecondsWait = time.Since(waitStart).Seconds()
+	rep.DedupeOK = rep.Kith.Failed == 0 && rep.Stored == rep.Distinct && rep.Applied == rep.Stored
+	rep.RatioGoal = rep.Ratio >= GoalRatio
+	rep.LatencyGoal = rep.Kith.OK > 0 && rep.Kith.P99 < GoalP99
+	if rep.Kith.OK == 0 {
+		return rep, errors.New("bench: Kith accepted no callback: " + rep.Kith.FirstError)
+	}
+	return rep, nil
+}
