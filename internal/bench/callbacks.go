@@ -39,7 +39,7 @@ type CallbackOptions struct {
 	// Deliveries is how many distinct deliveries are sealed in advance;
 	// 0 means DefaultDeliveries. Kith's run ends early if it takes them all.
 	Deliveries int
-	Log     *slog.Logger
+	Log        *slog.Logger
 }
 
 // CallbackReport is the outcome of `kith bench callbacks`.
