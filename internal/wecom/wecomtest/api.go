@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -65,12 +66,13 @@ var endpoints = map[string]endpoint{
 	"/cgi-bin/externalcontact/mark_tag":             {post: true, handle: (*Sandbox).apiMarkTag},
 }
 
-// APIs returns the paths of the WeCom APIs the sandbox serves.
+// APIs returns the paths of the WeCom APIs the sandbox serves, sorted.
 func APIs() []string {
 	out := make([]string, 0, len(endpoints))
 	for p := range endpoints {
 		out = append(out, p)
 	}
+	slices.Sort(out)
 	return out
 }
 
@@ -128,10 +130,11 @@ func (s *Sandbox) serveAPI(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
-// ok wraps a successful answer: errcode 0, errmsg "ok" and the fields.
+// okFields are the fields of a successful answer besides errcode and errmsg.
 type okFields map[string]any
 
-func ok(fields okFields) okFields {
+// success is a successful answer: errcode 0, errmsg "ok" and the fields.
+func success(fields okFields) okFields {
 	out := okFields{"errcode": CodeOK, "errmsg": msgOK}
 	for k, v := range fields {
 		out[k] = v

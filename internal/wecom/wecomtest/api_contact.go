@@ -113,7 +113,7 @@ func (s *Sandbox) apiUserGet(c *apiCall) (any, *apiError) {
 	if len(m.Department) > 0 {
 		main = m.Department[0]
 	}
-	return ok(okFields{
+	return success(okFields{
 		"userid": m.UserID, "name": m.Name, "department": slices.Clone(m.Department),
 		"main_department": main, "position": m.Position, "status": m.Status,
 	}), nil
@@ -129,7 +129,7 @@ func (s *Sandbox) apiFollowUserList(*apiCall) (any, *apiError) {
 			ids = append(ids, m.UserID)
 		}
 	}
-	return ok(okFields{"follow_user": ids}), nil
+	return success(okFields{"follow_user": ids}), nil
 }
 
 // apiContactList is GET /cgi-bin/externalcontact/list?userid= (path/92113).
@@ -151,7 +151,7 @@ func (s *Sandbox) apiContactList(c *apiCall) (any, *apiError) {
 	if len(ids) == 0 {
 		return nil, errf(CodeNoRelation, "not external contact")
 	}
-	return ok(okFields{"external_userid": ids}), nil
+	return success(okFields{"external_userid": ids}), nil
 }
 
 // apiContactGet is GET /cgi-bin/externalcontact/get?external_userid=&cursor=
@@ -192,7 +192,7 @@ func (s *Sandbox) apiContactGet(c *apiCall) (any, *apiError) {
 	if end < len(rels) {
 		next = encodeCursor("g", "", rels[end-1].seq)
 	}
-	return ok(okFields{"external_contact": contactJSON(cust), "follow_user": page, "next_cursor": next}), nil
+	return success(okFields{"external_contact": contactJSON(cust), "follow_user": page, "next_cursor": next}), nil
 }
 
 type batchRequest struct {
@@ -270,7 +270,7 @@ scan:
 			last = r
 		}
 	}
-	return ok(okFields{"external_contact_list": items, "next_cursor": next}), nil
+	return success(okFields{"external_contact_list": items, "next_cursor": next}), nil
 }
 
 // encodeCursor makes an opaque cursor from a kind, a userid and a relation
@@ -349,7 +349,7 @@ func (s *Sandbox) apiRemark(c *apiCall) (any, *apiError) {
 		// A single "" clears the list; any list replaces the old one.
 		r.RemarkMobiles = slices.DeleteFunc(slices.Clone(req.RemarkMobiles), func(m string) bool { return m == "" })
 	}
-	return ok(nil), nil
+	return success(nil), nil
 }
 
 // apiRelation finds the relation an API write addresses, with the codes the

@@ -5,12 +5,6 @@ import (
 	"unicode/utf8"
 )
 
-// CodeNoAppPermission answers an API edit or delete of a tag the app did not
-// create ("应用仅能编辑和删除本应用创建的标签", path/96320). The code is 90313's
-// 301002 (无权限操作指定的应用); no official page ties it to tags, so treat it
-// as the least certain code here.
-const CodeNoAppPermission = 301002
-
 type tagJSON struct {
 	ID         string `json:"id"`
 	Name       string `json:"name"`
@@ -77,7 +71,7 @@ func (s *Sandbox) apiGetCorpTagList(c *apiCall) (any, *apiError) {
 			}
 		}
 	}
-	return ok(okFields{"tag_group": out}), nil
+	return success(okFields{"tag_group": out}), nil
 }
 
 type addTagRequest struct {
@@ -147,7 +141,7 @@ func (s *Sandbox) apiAddCorpTag(c *apiCall) (any, *apiError) {
 	for _, n := range names {
 		created = append(created, s.newTag(g, n.name, n.order, now, true))
 	}
-	return ok(okFields{"tag_group": groupJSON(g, created)}), nil
+	return success(okFields{"tag_group": groupJSON(g, created)}), nil
 }
 
 // newGroup and newTag create corp tags with fresh et... ids. byApp marks
@@ -209,7 +203,7 @@ func (s *Sandbox) apiEditCorpTag(c *apiCall) (any, *apiError) {
 		if req.Order != nil {
 			t.Order = *req.Order
 		}
-		return ok(nil), nil
+		return success(nil), nil
 	}
 	g := s.st.groupByID[req.ID]
 	if g == nil || g.Deleted {
@@ -227,7 +221,7 @@ func (s *Sandbox) apiEditCorpTag(c *apiCall) (any, *apiError) {
 	if req.Order != nil {
 		g.Order = *req.Order
 	}
-	return ok(nil), nil
+	return success(nil), nil
 }
 
 type delTagRequest struct {
@@ -275,7 +269,7 @@ func (s *Sandbox) apiDelCorpTag(c *apiCall) (any, *apiError) {
 	for _, g := range groups {
 		s.st.deleteGroup(g)
 	}
-	return ok(nil), nil
+	return success(nil), nil
 }
 
 type markTagRequest struct {
@@ -306,7 +300,7 @@ func (s *Sandbox) apiMarkTag(c *apiCall) (any, *apiError) {
 		}
 	}
 	s.st.markTags(r, req.AddTag, req.RemoveTag)
-	return ok(nil), nil
+	return success(nil), nil
 }
 
 // markTags adds and removes corp tags on a relation, keeping each tag once.

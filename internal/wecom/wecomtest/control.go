@@ -28,7 +28,7 @@ var controlPage = template.Must(template.ParseFS(controlFS, "control.html"))
 //	GET  /sandbox/state                 Summary as JSON
 //	GET  /sandbox/deliveries            the delivery log as JSON
 //	POST /sandbox/events/{kind}         make something happen (JSON or form)
-//	POST /sandbox/delivery/{pause,resume,redeliver}
+//	POST /sandbox/delivery/{pause,resume,redeliver,verify}
 //	POST /sandbox/faults                {"api":"/cgi-bin/...","errcode":-1,"count":3}
 //	POST /sandbox/seed                  {"seed":1,"customers":5000}
 //
@@ -222,8 +222,14 @@ func (s *Sandbox) serveDelivery(w http.ResponseWriter, r *http.Request) {
 		s.answer(w, r, map[string]any{"deliveries": s.ResumeDelivery(r.Context())}, nil)
 	case "redeliver":
 		s.answer(w, r, map[string]any{"deliveries": s.RedeliverFailed(r.Context())}, nil)
+	case "verify":
+		if err := s.VerifyCallbackURL(r.Context()); err != nil {
+			s.answer(w, r, nil, fmt.Errorf("%w: %v", ErrInvalid, err))
+			return
+		}
+		s.answer(w, r, map[string]any{"verified": true}, nil)
 	default:
-		s.answer(w, r, nil, fmt.Errorf("%w: action must be pause, resume or redeliver", ErrNotFound))
+		s.answer(w, r, nil, fmt.Errorf("%w: action must be pause, resume, redeliver or verify", ErrNotFound))
 	}
 }
 
@@ -262,6 +268,8 @@ func (s *Sandbox) answer(w http.ResponseWriter, r *http.Request, v map[string]an
 			msg = describeDelivery(d)
 		} else if ds, ok := v["deliveries"].([]Delivery); ok {
 			msg = fmt.Sprintf("%d callbacks sent", len(ds))
+		} else if v["verified"] == true {
+			msg = "the callback URL answered the check correctly"
 		}
 		http.Redirect(w, r, "/sandbox/?msg="+url.QueryEscape(msg), http.StatusSeeOther)
 		return

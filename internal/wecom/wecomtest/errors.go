@@ -12,7 +12,6 @@ const (
 	CodeBusy                 = -1    // 系统繁忙
 	CodeOK                   = 0     // 请求成功
 	CodeInvalidSecret        = 40001 // 不合法的secret参数
-	CodeInvalidUserID        = 40003 // 无效的UserID
 	CodeInvalidCorpID        = 40013 // 不合法的CorpID
 	CodeInvalidToken         = 40014 // 不合法的access_token
 	CodeInvalidParameter     = 40058 // 不合法的参数 (also: bad JSON, value too long, list too long)
@@ -33,19 +32,35 @@ const (
 	CodeInvalidCursor        = 50100 // 分页查询的游标无效
 	CodeUserNotFound         = 60111 // UserID不存在
 	CodeNoRelation           = 84061 // 不存在外部联系人的关系
-	CodeAPINotFound          = 404   // sandbox only: the docs define no code for an unknown path
-	maxTags                  = 3000  // corp tags per corp, incl. rule-group tags (path/96320)
-	maxRemarkChars           = 20    // remark and remark_company (path/96317)
-	maxDescriptionChars      = 150   // description (path/96317)
-	maxTagNameChars          = 30    // tag and tag group names (path/96320)
-	maxBatchUsers            = 100   // batch/get_by_user userid_list (path/96316)
-	maxUserIDBytes           = 64    // a userid is 1 to 64 characters (path/90313, 40003)
-	defaultBatchLimit        = 50    // batch/get_by_user limit default (path/96316)
-	maxBatchLimit            = 100   // batch/get_by_user limit maximum (path/96316)
-	followUserPage           = 500   // externalcontact/get pages follow_user beyond 500 (path/96315)
-	devtoolQuery             = "https://open.work.weixin.qq.com/devtool/query?e="
-	sandboxHint              = "sandbox"
-	msgOK                    = "ok"
+
+	// CodeNoAppPermission answers an API edit or delete of a tag the app did
+	// not create ("应用仅能编辑和删除本应用创建的标签", path/96320). 301002 is
+	// 90313's 无权限操作指定的应用; only third-party notes tie it to tags, so
+	// it is the least certain code here.
+	CodeNoAppPermission = 301002
+
+	// CodeAPINotFound answers an unknown path, with HTTP 404. It is the
+	// sandbox's own: the docs define no code for it.
+	CodeAPINotFound = 404
+)
+
+// Limits from the documentation.
+const (
+	maxTags             = 3000 // corp tags per corp, incl. rule-group tags (path/96320)
+	maxRemarkChars      = 20   // remark and remark_company (path/96317)
+	maxDescriptionChars = 150  // description (path/96317)
+	maxTagNameChars     = 30   // tag and tag group names (path/96320)
+	maxBatchUsers       = 100  // batch/get_by_user userid_list (path/96316)
+	maxUserIDBytes      = 64   // a userid is 1 to 64 characters (path/90313, 40003)
+	defaultBatchLimit   = 50   // batch/get_by_user limit default (path/96316)
+	maxBatchLimit       = 100  // batch/get_by_user limit maximum (path/96316)
+	followUserPage      = 500  // externalcontact/get pages follow_user beyond 500 (path/96315)
+)
+
+const (
+	devtoolQuery = "https://open.work.weixin.qq.com/devtool/query?e="
+	sandboxHint  = "sandbox"
+	msgOK        = "ok"
 )
 
 // apiError is an answer with a non-zero errcode.

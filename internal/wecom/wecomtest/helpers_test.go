@@ -240,3 +240,10 @@ func (rc *receiver) lastEvent(t *testing.T) eventXML {
 }
 
 func strp(s string) *string { return &s }
+
+func httptestServer(t *testing.T, h http.HandlerFunc) string {
+	t.Helper()
+	ts := httptest.NewServer(h)
+	t.Cleanup(ts.Close)
+	return ts.URL
+}

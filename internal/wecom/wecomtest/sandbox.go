@@ -47,7 +47,8 @@ type Options struct {
 	// Now tells the time; nil means time.Now. Tokens, rate windows,
 	// createtime values and event CreateTime all read it.
 	Now func() time.Time
-	// HTTPClient delivers callbacks; nil means a client with a 5 s timeout.
+	// HTTPClient delivers callbacks and checks the callback URL; nil means a
+	// client with a 5 s timeout, as long as WeCom waits.
 	HTTPClient *http.Client
 	// RetryDelay is the pause between deliveries of one callback; zero
 	// retries at once (WeCom itself retries after its 5 s timeout).
@@ -67,16 +68,20 @@ type Sandbox struct {
 	limits map[string]*window
 	faults map[string]*fault
 
-	dmu      sync.Mutex // guards the delivery log and queue
+	dmu      sync.Mutex // guards the delivery fields below
 	log      []Delivery
 	queue    []*pending // held while paused
 	failed   []*pending // not delivered, for RedeliverFailed
 	paused   bool
 	crypto   *callback.Crypto
 	url      string
-	sendMu   sync.Mutex // keeps callbacks in order: one delivery at a time
 	nextSeq  int64
 	nonceRng *rand.Rand
+
+	// sendMu keeps callbacks in order, one delivery at a time. It is held
+	// during HTTP calls, never together with mu, so a receiver may call the
+	// API while it handles a callback.
+	sendMu sync.Mutex
 }
 
 // New returns an empty sandbox (no members, customers or tags; see Seed).

@@ -22,7 +22,7 @@ func (s *Sandbox) apiGetToken(c *apiCall) (any, *apiError) {
 		return nil, errf(CodeInvalidSecret, "invalid credential, corpsecret does not match the corpid")
 	}
 	tok, left := s.issueToken()
-	return ok(okFields{"access_token": tok, "expires_in": int64(left.Round(time.Second) / time.Second)}), nil
+	return success(okFields{"access_token": tok, "expires_in": int64(left.Round(time.Second) / time.Second)}), nil
 }
 
 // issueToken returns the token in force, making a new one when there is
