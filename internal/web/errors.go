@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/kith-scrm/kith/internal/i18n"
 	"github.com/kith-scrm/kith/internal/kith"
 )
 
@@ -97,4 +98,26 @@ func (s *Server) pageError(w http.ResponseWriter, r *http.Request, err error) {
 	code := kith.ErrorCode(err)
 	status := statusOf(code)
 	s.render(w, r, status, "error", map[string]any{"Status": status, "Code": code, "Message": kith.ErrorMessage(err), "StatusText": fmt.Sprint(status, " ", http.StatusText(status))})
+}
+
+// problem is an error shown inside a page, next to the form or list it is
+// about, instead of on the error page.
+type problem struct {
+	Status int
+	Text   string // translated when the web layer found the fault; else the service's sentence
+}
+
+// problemOf turns a service error into a problem; internal errors are
+// logged and give nil, so the caller shows the error page instead.
+func (s *Server) problemOf(r *http.Request, err error) *problem {
+	code := kith.ErrorCode(err)
+	if code == kith.EINTERNAL {
+		return nil
+	}
+	return &problem{Status: statusOf(code), Text: kith.ErrorMessage(err)}
+}
+
+// invalid is a problem with the input, in the request's language.
+func invalid(r *http.Request, key string, args ...any) *problem {
+	return &problem{Status: http.StatusBadRequest, Text: i18n.T(i18n.FromRequest(r), key, args...)}
 }

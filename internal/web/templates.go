@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"net/url"
 
 	"github.com/kith-scrm/kith/internal/auth"
 	"github.com/kith-scrm/kith/internal/i18n"
@@ -26,6 +27,14 @@ func parseTemplates() (map[i18n.Lang]*template.Template, error) {
 			"t":    func(key string, args ...any) string { return i18n.T(lang, key, args...) },
 			"lang": func() string { return string(lang) },
 			"dict": dict,
+			"can":  can,
+			"when": when,
+			"num":  num,
+			"path": url.PathEscape,
+			// WeCom's codes in words.
+			"gender": func(g int) string { return codeText(lang, genderKeys, "gender.other", g) },
+			"ctype":  func(c int) string { return codeText(lang, ctypeKeys, "ctype.other", c) },
+			"addway": func(a int) string { return codeText(lang, addWayKeys, "addway.other", a) },
 		}
 		t, err := template.New("").Funcs(funcs).ParseFS(templateFS, "templates/*.html")
 		if err != nil {

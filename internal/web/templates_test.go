@@ -2,13 +2,17 @@ package web
 
 import (
 	"io/fs"
+	"os"
+	"path/filepath"
 	"regexp"
 	"testing"
 
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/kith-scrm/kith/internal/auth"
+	"github.com/kith-scrm/kith/internal/customer"
 	"github.com/kith-scrm/kith/internal/i18n"
+	"github.com/kith-scrm/kith/internal/settings"
 )
 
 // TestTemplateKeysExist checks that every literal key a template translates
@@ -48,6 +52,51 @@ func TestTemplateKeysExist(t *testing.T) {
 	}
 	for _, st := range rivertype.JobStates() {
 		dynamic = append(dynamic, "jobstate."+string(st))
+	}
+	for _, key := range dynamic {
+		if !i18n.Has(i18n.En, key) || !i18n.Has(i18n.ZhCN, key) {
+			t.Errorf("missing %s", key)
+		}
+	}
+	// Keys the handlers translate.
+	goKeys := 0
+	goKey := regexp.MustCompile(`(?:invalid\(r, |i18n\.T\([^,]+, )"([a-z0-9_.\-]+)"`)
+	files, _ := filepath.Glob("*.go")
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range goKey.FindAllStringSubmatch(string(b), -1) {
+			dynamic = append(dynamic, m[1])
+			goKeys++
+		}
+	}
+	if goKeys < 10 {
+		t.Fatalf("found only %d translated keys in handlers", goKeys)
+	}
+	// Keys the WeCom pages build from values.
+	for _, keys := range []map[int]string{genderKeys, ctypeKeys, addWayKeys} {
+		for _, k := range keys {
+			dynamic = append(dynamic, k)
+		}
+	}
+	dynamic = append(dynamic, "gender.other", "ctype.other", "addway.other", "sync.trigger.other",
+		"customer.status."+customer.FollowActive, "customer.status."+customer.FollowDeletedByMember, "customer.status."+customer.FollowDeletedByCustomer)
+	for _, st := range eventStatuses {
+		dynamic = append(dynamic, "events.status."+st)
+	}
+	for _, st := range []string{"running", "done", "failed"} {
+		dynamic = append(dynamic, "sync.run."+st)
+	}
+	for tr := range syncTriggers {
+		dynamic = append(dynamic, "sync.trigger."+tr)
+	}
+	for _, d := range []string{"created", "renamed", "deleted"} {
+		dynamic = append(dynamic, "tags.done."+d)
+	}
+	for _, f := range wecomFields(settings.WeCom{}, nil) {
+		dynamic = append(dynamic, "settings."+f.Name, "settings."+f.Name+".help")
 	}
 	for _, key := range dynamic {
 		if !i18n.Has(i18n.En, key) || !i18n.Has(i18n.ZhCN, key) {

@@ -1,0 +1,169 @@
+package web
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/kith-scrm/kith/internal/auth"
+	"github.com/kith-scrm/kith/internal/customer"
+)
+
+// tagRef is a corp tag as a relation shows it.
+type tagRef struct {
+	ID    string
+	Name  string // the tag id when the tag is unknown locally
+	Group string
+	Known bool
+}
+
+// relationView is one follow relation on the customer page.
+type relationView struct {
+	customer.Follow
+	MemberName string // the userid when the member is unknown
+	MemberLeft bool
+	Active     bool
+	Tags       []tagRef
+	// Addable are the groups with the tags the relation does not have yet.
+	Addable []customer.TagGroup
+	// Problem is the error of the last form sent for this relation; Form
+	// says which ("tags" or "remark"), so the remark form keeps its input.
+	Problem *problem
+	Form    string
+	Remark  string
+	Desc    string
+}
+
+// customerData is the customer page.
+type customerData struct {
+	Customer  *customer.Detail
+	Relations []*relationView
+	CanTag    bool
+	// Configured is false while WeCom is not connected: the forms are
+	// shown disabled with a note.
+	Configured   bool
+	CanConfigure bool
+	Done         string // "tags" or "remark" after a change
+	Active       int    // active relations; more than one marks a shared customer
+}
+
+// formFault is a refused form on the customer page, to show beside its
+// relation.
+type formFault struct {
+	Member, Form string
+	Problem      *problem
+	Remark, Desc string
+}
+
+func (s *Server) customerShow(w http.ResponseWriter, r *http.Request) {
+	done := r.URL.Query().Get("done")
+	if done != "tags" && done != "remark" {
+		done = ""
+	}
+	s.renderCustomer(w, r, r.PathValue("external_userid"), done, nil)
+}
+
+// renderCustomer renders the customer page, with fault beside its relation
+// when a form was refused.
+func (s *Server) renderCustomer(w http.ResponseWriter, r *http.Request, externalUserID, done string, fault *formFault) {
+	ctx := r.Context()
+	d, err := s.customerPage(ctx, principal(r), externalUserID)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	d.Done = done
+	status := http.StatusOK
+	if fault != nil {
+		status = fault.Problem.Status
+		for _, rel := range d.Relations {
+			if rel.MemberUserID == fault.Member {
+				rel.Problem, rel.Form = fault.Problem, fault.Form
+				if fault.Form == "remark" {
+					rel.Remark, rel.Desc = fault.Remark, fault.Desc
+				}
+			}
+		}
+	}
+	s.render(w, r, status, "customer", d)
+}
+
+// customerPage loads a customer with its relations, member names and tag
+// names.
+func (s *Server) customerPage(ctx context.Context, p *auth.Principal, externalUserID string) (*customerData, error) {
+	c, err := s.Customers.Get(ctx, externalUserID)
+	if err != nil {
+		return nil, err
+	}
+	members, err := s.Customers.Members(ctx)
+	if err != nil {
+		return nil, err
+	}
+	groups, err := s.Customers.TagGroups(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d := &customerData{Customer: c, CanTag: p.Can(auth.PermTagCustomers), CanConfigure: p.Can(auth.PermManageConfig)}
+	if d.CanTag {
+		wc, err := s.Conn.Settings(ctx)
+		if err != nil {
+			return nil, err
+		}
+		d.Configured = wc.Configured()
+	}
+	byID := map[string]customer.Member{}
+	for _, m := range members {
+		byID[m.UserID] = m
+	}
+	tags := tagIndex(groups)
+	for _, f := range c.Follows {
+		rel := &relationView{Follow: f, MemberName: f.MemberUserID, Active: f.Status == customer.FollowActive, Remark: f.Remark, Desc: f.Description}
+		if m, ok := byID[f.MemberUserID]; ok {
+			rel.MemberName, rel.MemberLeft = m.Name, m.LeftAt != nil || m.Status == 5
+		}
+		has := map[string]bool{}
+		for _, id := range f.TagIDs {
+			has[id] = true
+			t, ok := tags[id]
+			if !ok {
+				t = tagRef{ID: id, Name: id}
+			}
+			rel.Tags = append(rel.Tags, t)
+		}
+		rel.Addable = withoutTags(groups, has)
+		if rel.Active {
+			d.Active++
+		}
+		d.Relations = append(d.Relations, rel)
+	}
+	return d, nil
+}
+
+// tagIndex maps tag ids to their names and groups.
+func tagIndex(groups []customer.TagGroup) map[string]tagRef {
+	out := map[string]tagRef{}
+	for _, g := range groups {
+		for _, t := range g.Tags {
+			out[t.TagID] = tagRef{ID: t.TagID, Name: t.Name, Group: g.Name, Known: true}
+		}
+	}
+	return out
+}
+
+// withoutTags returns the groups with only the tags not in has; groups left
+// empty are dropped.
+func withoutTags(groups []customer.TagGroup, has map[string]bool) []customer.TagGroup {
+	var out []customer.TagGroup
+	for _, g := range groups {
+		var keep []customer.Tag
+		for _, t := range g.Tags {
+			if !has[t.TagID] {
+				keep = append(keep, t)
+			}
+		}
+		if len(keep) > 0 {
+			g.Tags = keep
+			out = append(out, g)
+		}
+	}
+	return out
+}

@@ -1,0 +1,21 @@
+package web
+
+import (
+	"net/http"
+)
+
+// eventShow shows one received event with its decrypted body. WeCom's
+// change events hold ids and change types only, never chat content.
+func (s *Server) eventShow(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	e, err := s.Ingest.Get(r.Context(), id)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "event", e)
+}
