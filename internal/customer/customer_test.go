@@ -213,3 +213,56 @@ func TestRelationsEndAndTagsChange(t *testing.T) {
 		}
 	})
 }
+
+func TestGrams(t *testing.T) {
+	if got := customer.Grams("王小明"); got != "王 王小 小 小明 明" {
+		t.Fatalf("Grams(王小明) = %q", got)
+	}
+	if got := customer.Grams("Li Na-2"); got != "l li i n na a 2" {
+		t.Fatalf("Grams(Li Na-2) = %q", got)
+	}
+}
+
+func TestNameSearch(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		names := []string{"王小明", "王明", "小明王", "Alice Wang", "明小王", "张伟", "100%纯", `引"号`}
+		inTx(t, db, func(tx *sql.Tx) error {
+			for i, n := range names {
+				if _, err := customer.ApplyCustomer(ctx, tx, customer.Customer{ExternalUserID: fmt.Sprintf("wmS%03d", i), Name: n}, now); err != nil {
+					return err
+				}
+			}
+			// A renamed customer is found by the new name only.
+			_, err := customer.ApplyCustomer(ctx, tx, customer.Customer{ExternalUserID: "wmS005", Name: "张伟伟"}, now)
+			return err
+		})
+		dir := customer.NewDirectory(db)
+		cases := map[string][]string{
+			"小明":    {"小明王", "王小明"},
+			"王":     {"明小王", "小明王", "王明", "王小明"},
+			"王小明":   {"王小明"},
+			"明小":    {"明小王"},
+			"alice": {"Alice Wang"},
+			"LIC":   {"Alice Wang"},
+			"伟伟":    {"张伟伟"},
+			"100%":  {"100%纯"},
+			`"`:     {`引"号`},
+			`引"号`:   {`引"号`},
+			"赵":     nil,
+		}
+		for q, want := range cases {
+			p, err := dir.List(ctx, customer.Filter{Query: q})
+			if err != nil {
+				t.Fatalf("search %q: %v", q, err)
+			}
+			var got []string
+			for _, r := range p.Rows {
+				got = append(got, r.Name)
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("search %q = %v, want %v", q, got, want)
+			}
+		}
+	})
+}

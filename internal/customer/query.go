@@ -68,8 +68,7 @@ func (d *Directory) List(ctx context.Context, f Filter) (*Page, error) {
 		where = append(where, "c.id < "+arg(f.Before))
 	}
 	if f.Query != "" {
-		like := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(f.Query) + "%"
-		where = append(where, fmt.Sprintf(`(c.name LIKE %s ESCAPE '\' OR c.external_userid = %s)`, arg(like), arg(f.Query)))
+		where = append(where, d.searchWhere(f.Query, arg))
 	}
 	if f.Member != "" {
 		where = append(where, "EXISTS (SELECT 1 FROM follows m WHERE m.customer_id = c.id AND m.member_userid = "+arg(f.Member)+" AND m.status = 'active')")
@@ -220,4 +219,27 @@ func (d *Directory) Count(ctx context.Context) (int, error) {
 	var n int
 	err := d.db.R.QueryRowContext(ctx, "SELECT count(*) FROM customers").Scan(&n)
 	return n, err
+}
+
+// searchWhere is the condition of a search: an exact look-up for something
+// that looks like an external user id, else the name index (all the
+// query's character pairs) narrowed to names that really contain the text.
+func (d *Directory) searchWhere(q string, arg func(any) string) string {
+	if externalIDRe.MatchString(q) {
+		return "c.external_userid = " + arg(q)
+	}
+	like := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(strings.ToLower(q)) + "%"
+	exact := fmt.Sprintf(`lower(c.name) LIKE %s ESCAPE '\'`, arg(like))
+	grams := queryGrams(q)
+	if len(grams) == 0 {
+		return exact // only punctuation: nothing to look up in the index
+	}
+	if d.db.Dialect == store.Postgres {
+		return fmt.Sprintf("c.search @@ plainto_tsquery('simple', %s) AND %s", arg(strings.Join(grams, " ")), exact)
+	}
+	quoted := make([]string, len(grams))
+	for i, g := range grams {
+		quoted[i] = `"` + strings.ReplaceAll(g, `"`, `""`) + `"`
+	}
+	return fmt.Sprintf("c.id IN (SELECT rowid FROM customer_search WHERE customer_search MATCH %s) AND %s", arg(strings.Join(quoted, " AND ")), exact)
 }

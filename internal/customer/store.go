@@ -54,12 +54,13 @@ func ApplyMember(ctx context.Context, q Querier, m Member, now time.Time) error 
 // returns its id.
 func ApplyCustomer(ctx context.Context, q Querier, c Customer, now time.Time) (int64, error) {
 	var id int64
-	err := q.QueryRowContext(ctx, `INSERT INTO customers (external_userid, unionid, name, avatar, type, gender, corp_name, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+	err := q.QueryRowContext(ctx, `INSERT INTO customers (external_userid, unionid, name, avatar, type, gender, corp_name, search_grams, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
 		ON CONFLICT (external_userid) DO UPDATE SET unionid = excluded.unionid, name = excluded.name, avatar = excluded.avatar,
-			type = excluded.type, gender = excluded.gender, corp_name = excluded.corp_name, updated_at = excluded.updated_at
+			type = excluded.type, gender = excluded.gender, corp_name = excluded.corp_name, search_grams = excluded.search_grams,
+			updated_at = excluded.updated_at
 		RETURNING id`,
-		c.ExternalUserID, c.UnionID, c.Name, c.Avatar, c.Type, c.Gender, c.CorpName, now).Scan(&id)
+		c.ExternalUserID, c.UnionID, c.Name, c.Avatar, c.Type, c.Gender, c.CorpName, Grams(c.Name), now).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("customer: apply customer %s: %w", c.ExternalUserID, err)
 	}

@@ -22,10 +22,15 @@ CREATE TABLE customers (
     type            INTEGER NOT NULL DEFAULT 1, -- 1 WeChat user, 2 WeCom user
     gender          INTEGER NOT NULL DEFAULT 0, -- 0 unknown, 1 male, 2 female
     corp_name       TEXT NOT NULL DEFAULT '',
+    -- the name as overlapping character pairs and single characters (see
+    -- customer.Grams); pg_trgm indexes no Chinese in a C-locale database
+    search_grams    TEXT NOT NULL DEFAULT '',
+    search          TSVECTOR GENERATED ALWAYS AS (to_tsvector('simple', search_grams)) STORED,
     created_at      TIMESTAMPTZ NOT NULL,
     updated_at      TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX customers_name ON customers (name, id);
+CREATE INDEX customers_search ON customers USING GIN (search);
 
 -- The follow relation between a member and a customer.
 CREATE TABLE follows (
