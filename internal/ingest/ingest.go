@@ -170,7 +170,7 @@ func (s *Service) insert(ctx context.Context, tx *sql.Tx, batch []*acceptReq) er
 	if len(fresh) == 0 {
 		return nil
 	}
-	_, err = s.jobs.Client().InsertTx(ctx, tx, ApplyArgs{EventIDs: fresh}, &river.InsertOpts{MaxAttempts: s.maxAttempts()})
+	_, err = s.jobs.Client().InsertTx(ctx, tx, ApplyArgs{EventIDs: fresh}, &river.InsertOpts{MaxAttempts: s.maxAttempts(), Queue: jobs.QueueInbound})
 	return err
 }
 

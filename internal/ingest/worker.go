@@ -9,6 +9,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"github.com/kith-scrm/kith/internal/jobs"
 	"github.com/kith-scrm/kith/internal/store"
 )
 
@@ -97,7 +98,7 @@ func (w *ApplyWorker) Work(ctx context.Context, job *river.Job[ApplyArgs]) error
 			return f.err
 		}
 		if !failed {
-			if _, err := s.jobs.Client().Insert(ctx, ApplyArgs{EventID: f.id}, &river.InsertOpts{MaxAttempts: s.maxAttempts() - attempts}); err != nil {
+			if _, err := s.jobs.Client().Insert(ctx, ApplyArgs{EventID: f.id}, &river.InsertOpts{MaxAttempts: s.maxAttempts() - attempts, Queue: jobs.QueueInbound}); err != nil {
 				return fmt.Errorf("ingest: enqueue a retry of event %d: %w", f.id, err)
 			}
 		}

@@ -30,6 +30,9 @@ import (
 	"github.com/kith-scrm/kith/internal/store"
 )
 
+// QueueInbound is the queue of jobs that apply inbound events.
+const QueueInbound = "inbound"
+
 // Config configures a job client.
 type Config struct {
 	// Node names this process; River requires it unique per client.
@@ -83,7 +86,12 @@ func New(db *store.DB, cfg Config) (*Jobs, error) {
 			n = 20
 		}
 		rc.Workers = cfg.Workers
-		rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: n}}
+		rc.Queues = map[string]river.QueueConfig{
+			river.QueueDefault: {MaxWorkers: n},
+			// Applying inbound events writes the whole time; two at once keep
+			// the writer busy without starving the intake of new callbacks.
+			QueueInbound: {MaxWorkers: 2},
+		}
 	}
 	client, err := river.NewClient(driver, rc)
 	if err != nil {
