@@ -143,7 +143,8 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 		Auth: a.Auth, DB: a.DB, Jobs: j, Metrics: metrics, Log: log, Clock: a.Clock,
 		Ingest: ingestSvc, CallbackCrypto: conn.Crypto,
 		Customers: customer.NewDirectory(a.DB), Syncer: syncer, Settings: settingsStore, Conn: conn,
-		Version: BuildVersion(), Node: cfg.NodeName, Sandbox: cfg.Sandbox, CookieSecure: cfg.CookieSecure,
+		Location: cfg.Location,
+		Version:  BuildVersion(), Node: cfg.NodeName, Sandbox: cfg.Sandbox, CookieSecure: cfg.CookieSecure,
 		StartedAt: a.Clock.Now(),
 	})
 	if err != nil {

@@ -55,6 +55,12 @@ const (
 	PermManageConfig  Permission = "settings.manage" // change instance settings (the WeCom connection)
 )
 
+// Permissions lists every permission.
+var Permissions = []Permission{
+	PermViewStatus, PermViewInfra, PermViewMetrics, PermRunJobChecks, PermChangeOwnPass,
+	PermViewCustomers, PermTagCustomers, PermManageTags, PermViewEvents, PermRunSync, PermManageConfig,
+}
+
 var grants = map[Role][]Permission{
 	RoleOwner: {PermViewStatus, PermViewInfra, PermViewMetrics, PermRunJobChecks, PermChangeOwnPass,
 		PermViewCustomers, PermTagCustomers, PermManageTags, PermViewEvents, PermRunSync, PermManageConfig},

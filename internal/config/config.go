@@ -15,6 +15,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
+	_ "time/tzdata" // --time-zone works without the system's zone files
 
 	"github.com/kith-scrm/kith/internal/secrets"
 	"github.com/kith-scrm/kith/internal/settings"
@@ -22,15 +24,16 @@ import (
 
 // Config is the validated configuration of one Kith process.
 type Config struct {
-	Addr         string     // --addr / KITH_ADDR
-	DataDir      string     // --data-dir / KITH_DATA_DIR
-	DatabaseURL  string     // --database-url / KITH_DATABASE_URL; empty means embedded SQLite
-	Sandbox      bool       // --sandbox / KITH_SANDBOX
-	SandboxAddr  string     // --sandbox-addr / KITH_SANDBOX_ADDR: where the sandbox's WeCom API and page listen
-	LogLevel     slog.Level // --log-level / KITH_LOG_LEVEL
-	LogFormat    string     // --log-format / KITH_LOG_FORMAT: text or json
-	CookieSecure string     // --cookie-secure / KITH_COOKIE_SECURE: auto, always or never
-	NodeName     string     // --node-name / KITH_NODE_NAME; defaults to host name and pid
+	Addr         string         // --addr / KITH_ADDR
+	DataDir      string         // --data-dir / KITH_DATA_DIR
+	DatabaseURL  string         // --database-url / KITH_DATABASE_URL; empty means embedded SQLite
+	Sandbox      bool           // --sandbox / KITH_SANDBOX
+	SandboxAddr  string         // --sandbox-addr / KITH_SANDBOX_ADDR: where the sandbox's WeCom API and page listen
+	LogLevel     slog.Level     // --log-level / KITH_LOG_LEVEL
+	LogFormat    string         // --log-format / KITH_LOG_FORMAT: text or json
+	CookieSecure string         // --cookie-secure / KITH_COOKIE_SECURE: auto, always or never
+	NodeName     string         // --node-name / KITH_NODE_NAME; defaults to host name and pid
+	Location     *time.Location // --time-zone / KITH_TIME_ZONE: the zone the console shows times in
 
 	// EnvKeys are the instance secrets given in the environment, or nil.
 	EnvKeys *secrets.Keys
@@ -98,6 +101,7 @@ func Bind(fs *flag.FlagSet, sets Set) *Flags {
 	add(Server, "sandbox", "KITH_SANDBOX", "false", "also run the local WeCom sandbox (true or false)")
 	add(Server, "sandbox-addr", "KITH_SANDBOX_ADDR", "127.0.0.1:8081", "host:port of the sandbox's WeCom API and control page (with --sandbox)")
 	add(Server, "cookie-secure", "KITH_COOKIE_SECURE", "auto", "auto (Secure over HTTPS), always or never")
+	add(Server, "time-zone", "KITH_TIME_ZONE", "Asia/Shanghai", "IANA time zone the console shows times in")
 	add(Server, "node-name", "KITH_NODE_NAME", "", "name of this node in logs and job reports (default host-pid)")
 	return f
 }
@@ -178,6 +182,13 @@ func (f *Flags) Load(getenv func(string) string) (*Config, error) {
 			return nil, bad("cookie-secure", "is %q; use auto, always or never", v)
 		}
 		c.CookieSecure = v
+	}
+	if v, ok := val["time-zone"]; ok {
+		loc, err := time.LoadLocation(v)
+		if err != nil || v == "" {
+			return nil, bad("time-zone", "is %q, not a time zone; use an IANA name such as Asia/Shanghai or UTC", v)
+		}
+		c.Location = loc
 	}
 	if v, ok := val["node-name"]; ok {
 		if v == "" {

@@ -24,6 +24,9 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if c.Location == nil || c.Location.String() != "Asia/Shanghai" {
+		t.Fatalf("default time zone %v", c.Location)
+	}
 	if c.Addr != "127.0.0.1:8080" || c.DataDir != "./kith-data" || c.DatabaseURL != "" || c.Sandbox || c.LogLevel != slog.LevelInfo || c.CookieSecure != "auto" || c.NodeName == "" {
 		t.Fatalf("defaults: %+v", c)
 	}
@@ -66,6 +69,7 @@ func TestBadValuesNameTheFlagAndVariable(t *testing.T) {
 		{[]string{"--log-format", "xml"}, nil, []string{"--log-format", "text or json"}},
 		{nil, map[string]string{"KITH_SANDBOX": "maybe"}, []string{"--sandbox", "true or false"}},
 		{[]string{"--cookie-secure", "yes"}, nil, []string{"--cookie-secure", "auto, always or never"}},
+		{nil, map[string]string{"KITH_TIME_ZONE": "Mars/Olympus"}, []string{"--time-zone", "Asia/Shanghai"}},
 		{[]string{"--data-dir", " "}, nil, []string{"--data-dir", "empty"}},
 		{nil, map[string]string{"KITH_ADMIN_PASSWORD": "short"}, []string{"KITH_ADMIN_PASSWORD", "12"}},
 		{nil, map[string]string{"KITH_SESSION_KEY": "AAAA"}, []string{"KITH_FIELD_KEY", "or none"}},

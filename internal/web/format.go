@@ -14,10 +14,7 @@ import (
 var knownPerms = map[auth.Permission]bool{}
 
 func init() {
-	for _, p := range []auth.Permission{
-		auth.PermViewStatus, auth.PermViewInfra, auth.PermViewMetrics, auth.PermRunJobChecks, auth.PermChangeOwnPass,
-		auth.PermViewCustomers, auth.PermTagCustomers, auth.PermManageTags, auth.PermViewEvents, auth.PermRunSync, auth.PermManageConfig,
-	} {
+	for _, p := range auth.Permissions {
 		knownPerms[p] = true
 	}
 }
@@ -31,9 +28,14 @@ func can(p *auth.Principal, perm string) (bool, error) {
 	return p.Can(auth.Permission(perm)), nil
 }
 
-// when formats a time (or a *time.Time, nil giving "") for the console, in
-// the server's time zone, to the minute.
-func when(v any) string {
+// whenIn returns the template func `when`, which formats a time (or a
+// *time.Time, nil giving "") for the console in the instance's time zone,
+// to the minute.
+func whenIn(loc *time.Location) func(v any) string {
+	return func(v any) string { return when(v, loc) }
+}
+
+func when(v any, loc *time.Location) string {
 	var t time.Time
 	switch v := v.(type) {
 	case time.Time:
@@ -49,7 +51,7 @@ func when(v any) string {
 	if t.IsZero() || t.Unix() <= 0 {
 		return "–" // WeCom sent no time
 	}
-	return t.In(time.Local).Format("2006-01-02 15:04")
+	return t.In(loc).Format("2006-01-02 15:04")
 }
 
 // num formats a count with thousands separators: 1,234,567.

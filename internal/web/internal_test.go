@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kith-scrm/kith/internal/auth"
 	"github.com/kith-scrm/kith/internal/jobs"
@@ -104,4 +105,22 @@ func FuzzDecodeJSON(f *testing.F) {
 			t.Fatalf("decodeJSON(%q) = %v, want EINVALID", body, err)
 		}
 	})
+}
+
+func TestWhenUsesTheInstanceTimeZone(t *testing.T) {
+	sh, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 30, 16, 30, 0, 0, time.UTC)
+	if got := whenIn(sh)(at); got != "2026-12-01 00:30" {
+		t.Fatalf("when in Shanghai = %q", got)
+	}
+	if got := whenIn(time.UTC)(&at); got != "2026-11-30 16:30" {
+		t.Fatalf("when in UTC = %q", got)
+	}
+	var none *time.Time
+	if got := whenIn(sh)(none); got != "" {
+		t.Fatalf("when(nil) = %q", got)
+	}
 }

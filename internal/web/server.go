@@ -43,6 +43,9 @@ type Deps struct {
 	Log            *slog.Logger
 	Clock          kith.Clock
 
+	// Location is the time zone the console shows times in.
+	Location *time.Location
+
 	Version      string
 	Node         string
 	Sandbox      bool
@@ -62,8 +65,11 @@ type Server struct {
 
 // New returns the server with every route registered.
 func New(d Deps) (*Server, error) {
+	if d.Location == nil {
+		d.Location = time.UTC
+	}
 	s := &Server{Deps: d}
-	pages, err := parseTemplates()
+	pages, err := parseTemplates(d.Location)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/kith-scrm/kith/internal/auth"
 	"github.com/kith-scrm/kith/internal/i18n"
@@ -20,7 +21,7 @@ var staticFS embed.FS
 
 // parseTemplates parses every page once per language, with that language's
 // translation function bound as `t`.
-func parseTemplates() (map[i18n.Lang]*template.Template, error) {
+func parseTemplates(loc *time.Location) (map[i18n.Lang]*template.Template, error) {
 	out := map[i18n.Lang]*template.Template{}
 	for _, lang := range i18n.Langs {
 		funcs := template.FuncMap{
@@ -28,7 +29,7 @@ func parseTemplates() (map[i18n.Lang]*template.Template, error) {
 			"lang": func() string { return string(lang) },
 			"dict": dict,
 			"can":  can,
-			"when": when,
+			"when": whenIn(loc),
 			"num":  num,
 			"path": url.PathEscape,
 			// WeCom's codes in words.
