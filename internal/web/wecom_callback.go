@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/kith-scrm/kith/internal/ingest"
@@ -31,16 +32,26 @@ func (s *Server) refuseCallback(w http.ResponseWriter, r *http.Request, err erro
 	http.Error(w, http.StatusText(status), status)
 }
 
-// wecomVerify answers WeCom's URL verification: the decrypted echostr.
-func (s *Server) wecomVerify(w http.ResponseWriter, r *http.Request) {
+// callbackCrypto returns the configured crypto and the query of a callback
+// whose timestamp is fresh, or answers the refusal and returns nil.
+func (s *Server) callbackCrypto(w http.ResponseWriter, r *http.Request) (*callback.Crypto, url.Values) {
 	c, err := s.CallbackCrypto(r.Context())
 	if err != nil {
 		s.refuseCallback(w, r, err)
-		return
+		return nil, nil
 	}
 	q := r.URL.Query()
 	if err := callback.CheckTimestamp(q.Get("timestamp"), s.Clock.Now(), callbackMaxSkew); err != nil {
 		s.refuseCallback(w, r, err)
+		return nil, nil
+	}
+	return c, q
+}
+
+// wecomVerify answers WeCom's URL verification: the decrypted echostr.
+func (s *Server) wecomVerify(w http.ResponseWriter, r *http.Request) {
+	c, q := s.callbackCrypto(w, r)
+	if c == nil {
 		return
 	}
 	msg, err := c.VerifyURL(q.Get("msg_signature"), q.Get("timestamp"), q.Get("nonce"), q.Get("echostr"))
@@ -66,14 +77,8 @@ func (s *Server) wecomReceive(w http.ResponseWriter, r *http.Request) {
 		s.refuseCallback(w, r, err)
 		return
 	}
-	c, err := s.CallbackCrypto(r.Context())
-	if err != nil {
-		s.refuseCallback(w, r, err)
-		return
-	}
-	q := r.URL.Query()
-	if err := callback.CheckTimestamp(q.Get("timestamp"), s.Clock.Now(), callbackMaxSkew); err != nil {
-		s.refuseCallback(w, r, err)
+	c, q := s.callbackCrypto(w, r)
+	if c == nil {
 		return
 	}
 	plain, err := c.Open(q.Get("msg_signature"), q.Get("timestamp"), q.Get("nonce"), body)
