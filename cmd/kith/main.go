@@ -28,6 +28,9 @@ Commands:
   jobs check     enqueue probe jobs and wait until running servers worked each once
   sync           pull members, corp tags and customers from WeCom now
   events list    list received platform events: [--status S] [--limit N] [--json]
+  audit verify   check the audit log's hash chain: [--checkpoint FILE]
+  audit checkpoint  print the audit log's checkpoint as JSON: [--out FILE]
+  audit export   write audit entries to stdout: [--person P] [--actor A] [--action X] [--since T] [--format csv|jsonl]
   sandbox        run the local WeCom sandbox alone, with its control page
   bench callbacks  measure callback intake against a no-op handler: [--json]
   version        print the version
@@ -74,6 +77,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = cmdBench(ctx, args[1:], stdout, stderr, getenv)
 	case "events":
 		err = cmdEvents(ctx, args[1:], stdout, stderr, getenv)
+	case "audit":
+		err = cmdAudit(ctx, args[1:], stdout, stderr, getenv)
 	case "version", "--version", "-v":
 		err = cmdVersion(stdout)
 	case "help", "-h", "--help":

@@ -3,7 +3,9 @@ package wecomsync
 import (
 	"context"
 	"fmt"
+	"strconv"
 
+	"github.com/kith-scrm/kith/internal/consent"
 	"github.com/kith-scrm/kith/internal/customer"
 	"github.com/kith-scrm/kith/internal/ingest"
 	"github.com/kith-scrm/kith/internal/store"
@@ -72,8 +74,18 @@ func (s *Syncer) prepareContact(ctx context.Context, ev *callback.Event) (ingest
 			return customer.EndFollow(ctx, tx, ev.ExternalUserID, ev.UserID, customer.FollowDeletedByMember, at)
 		}, nil
 	case callback.ChangeDelFollowUser:
+		// The customer removed the member: the relation ends, and WeCom
+		// marketing to this customer stops (an opt-out, P-20).
 		return func(ctx context.Context, tx store.Querier) error {
-			return customer.EndFollow(ctx, tx, ev.ExternalUserID, ev.UserID, customer.FollowDeletedByCustomer, at)
+			if err := customer.EndFollow(ctx, tx, ev.ExternalUserID, ev.UserID, customer.FollowDeletedByCustomer, at); err != nil {
+				return err
+			}
+			_, err := consent.OptOut(ctx, tx, consent.OptOutRequest{
+				Person: consent.ExternalUser(ev.ExternalUserID), Channel: consent.ChannelWeCom, Source: consent.SourceMemberDeleted,
+				Evidence:   consent.Evidence{"event": ev.Kind(), "member": ev.UserID, "create_time": strconv.FormatInt(ev.CreateTime, 10)},
+				RecordedBy: "wecom", OccurredAt: at, ReceivedAt: s.clock.Now(),
+			})
+			return err
 		}, nil
 	case callback.ChangeTransferFail:
 		// The customer stays with the member who had them: nothing changes

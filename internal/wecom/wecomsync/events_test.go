@@ -1,12 +1,14 @@
 package wecomsync_test
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/kith-scrm/kith/internal/app/apptest"
+	"github.com/kith-scrm/kith/internal/consent"
 	"github.com/kith-scrm/kith/internal/customer"
 	"github.com/kith-scrm/kith/internal/ingest"
 	"github.com/kith-scrm/kith/internal/kith"
@@ -84,6 +86,7 @@ func eventsKeepKithInSync(t *testing.T, postgres bool) {
 	must(sb.MemberEditsContact(ctx, wecomtest.EditContact{UserID: members[0].UserID, ExternalUserID: newCustomer, Remark: &remark, AddTags: []string{tag}}))
 	r := sb.Relations(ids[5])[0]
 	must(sb.CustomerDeletesMember(ctx, r.UserID, ids[5]))
+	optedOut := ids[5]
 	r = sb.Relations(ids[6])[0]
 	must(sb.MemberDeletesCustomer(ctx, r.UserID, ids[6]))
 	r = sb.Relations(ids[7])[0]
@@ -94,6 +97,11 @@ func eventsKeepKithInSync(t *testing.T, postgres bool) {
 	waitApplied(t, db, events)
 	compare(t, db, sb)
 	assertTags(t, db, sb)
+	// A customer who deleted the member opted out of WeCom marketing.
+	st, err := consent.NewLedger(db.R, bytes.Repeat([]byte("k"), 32)).State(ctx, consent.ExternalUser(optedOut), consent.Marketing, consent.ChannelWeCom, time.Now())
+	if err != nil || st.Permits() {
+		t.Fatalf("consent of a customer who deleted the member: %+v %v", st, err)
+	}
 
 	// Kith is unreachable while people keep going: WeCom gives up after
 	// its retries; the events are sent again once Kith is back.

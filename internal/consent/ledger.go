@@ -1,0 +1,217 @@
+package consent
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/kith-scrm/kith/internal/store"
+)
+
+// Ledger reads the consent ledger.
+type Ledger struct {
+	q   store.Querier
+	key []byte
+}
+
+// NewLedger returns a Ledger that reads through q: the database's reader
+// (db.R), or a transaction to see its own writes. suppressionKey is the key
+// suppression entries are hashed under (the instance's blind-index key, as
+// given to Erase and Suppress); State and Suppressed need it.
+func NewLedger(q store.Querier, suppressionKey []byte) *Ledger {
+	return &Ledger{q: q, key: suppressionKey}
+}
+
+const eventColumns = `id, person_kind, person_key, purpose, channel, action, source, evidence, notice_version, notice_hash,
+	scope, recorded_by, occurred_at, received_at, prev_hash, hash`
+
+// stored is an event as read back: its stored encodings (which the hash
+// covers) and whether they decoded.
+type stored struct {
+	canonical
+	decodeErr error
+}
+
+// events reads events matching where (a constant condition with $N
+// arguments, ordered as the caller needs).
+func (l *Ledger) events(ctx context.Context, where string, args ...any) ([]stored, error) {
+	return readEvents(ctx, l.q, where, args...)
+}
+
+func readEvents(ctx context.Context, q store.Querier, where string, args ...any) ([]stored, error) {
+	rows, err := q.QueryContext(ctx, "SELECT "+eventColumns+" FROM consent_events WHERE "+where, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []stored
+	for rows.Next() {
+		var s stored
+		var kind, purpose, channel, action, source string
+		var notice sql.NullInt64
+		if err := rows.Scan(&s.ID, &kind, &s.Person.Key, &purpose, &channel, &action, &source, &s.evidence, &notice, &s.NoticeHash,
+			&s.scope, &s.RecordedBy, &s.OccurredAt, &s.ReceivedAt, &s.PrevHash, &s.Hash); err != nil {
+			return nil, err
+		}
+		s.Person.Kind, s.Purpose, s.Channel, s.Action, s.Source = PersonKind(kind), Purpose(purpose), Channel(channel), Action(action), Source(source)
+		s.NoticeVersion = int(notice.Int64)
+		s.OccurredAt, s.ReceivedAt = s.OccurredAt.UTC(), s.ReceivedAt.UTC()
+		if err := json.Unmarshal([]byte(s.evidence), &s.Evidence); err != nil {
+			s.decodeErr = fmt.Errorf("evidence of event %d: %w", s.ID, err)
+		}
+		if s.scope != "" {
+			s.Scope = new(Scope)
+			if err := json.Unmarshal([]byte(s.scope), s.Scope); err != nil {
+				s.decodeErr = fmt.Errorf("scope of event %d: %w", s.ID, err)
+			}
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// History returns a person's events in the order they were recorded, for
+// the console and for a person's access request.
+func (l *Ledger) History(ctx context.Context, p Person) ([]Event, error) {
+	p, err := p.normalize()
+	if err != nil {
+		return nil, err
+	}
+	rows, err := l.events(ctx, "person_kind = $1 AND person_key = $2 ORDER BY id", string(p.Kind), p.Key)
+	if err != nil {
+		return nil, fmt.Errorf("consent: history of a person: %w", err)
+	}
+	out := make([]Event, len(rows))
+	for i, r := range rows {
+		out[i] = r.Event
+	}
+	return out, nil
+}
+
+// State returns a person's consent for a purpose on a channel as it stood
+// at the instant at (time.Now for a send). The deciding event is the last
+// one to have occurred by then — by occurred_at, then by id — so an old
+// consent imported late does not outweigh a newer withdrawal.
+func (l *Ledger) State(ctx context.Context, p Person, purpose Purpose, ch Channel, at time.Time) (State, error) {
+	p, err := p.normalize()
+	if err != nil {
+		return State{}, err
+	}
+	m, err := l.States(ctx, []Person{p}, purpose, ch, at)
+	if err != nil {
+		return State{}, err
+	}
+	return m[p], nil
+}
+
+// statesBatch is how many persons one query asks about.
+const statesBatch = 500
+
+// States returns the State of each person for a purpose on a channel at
+// the instant at, keyed by the person in normalised form (as the
+// ExternalUser, Phone and Email constructors return it). A person with no
+// event has StatusNone.
+func (l *Ledger) States(ctx context.Context, persons []Person, purpose Purpose, ch Channel, at time.Time) (map[Person]State, error) {
+	if len(l.key) < minKeyLen {
+		return nil, fmt.Errorf("consent: the ledger has no suppression key")
+	}
+	at = at.UTC()
+	out := make(map[Person]State, len(persons))
+	byKind := map[PersonKind][]string{}
+	for _, p := range persons {
+		p, err := p.normalize()
+		if err != nil {
+			return nil, err
+		}
+		if _, dup := out[p]; dup {
+			continue
+		}
+		out[p] = State{Person: p, Purpose: purpose, Channel: ch, Status: StatusNone}
+		byKind[p.Kind] = append(byKind[p.Kind], p.Key)
+	}
+	for kind, keys := range byKind {
+		for start := 0; start < len(keys); start += statesBatch {
+			chunk := keys[start:min(start+statesBatch, len(keys))]
+			args := []any{string(kind), string(purpose), string(ch), at}
+			rows, err := l.events(ctx, "person_kind = $1 AND purpose = $2 AND channel = $3 AND occurred_at <= $4 AND person_key IN ("+
+				placeholders(len(args), chunk, &args)+") ORDER BY person_key, occurred_at, id", args...)
+			if err != nil {
+				return nil, fmt.Errorf("consent: states: %w", err)
+			}
+			for _, r := range rows {
+				st := out[r.Person]
+				if err := fold(&st, r, at); err != nil {
+					return nil, err
+				}
+				out[r.Person] = st
+			}
+		}
+	}
+	if err := l.suppressions(ctx, out, purpose, ch, at); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// placeholders appends values to args and returns "$n, $n+1, …" for them.
+func placeholders(n int, values []string, args *[]any) string {
+	var b strings.Builder
+	for i, v := range values {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		*args = append(*args, v)
+		fmt.Fprintf(&b, "$%d", n+i+1)
+	}
+	return b.String()
+}
+
+// fold makes r, the next event in occurrence order, the deciding event of st.
+func fold(st *State, r stored, at time.Time) error {
+	if r.decodeErr != nil {
+		return fmt.Errorf("consent: %w", r.decodeErr)
+	}
+	ev := r.Event
+	st.Last, st.Scope = &ev, nil
+	switch ev.Action {
+	case Grant:
+		st.Status, st.Scope = StatusGranted, ev.Scope
+		if ev.Scope != nil && ev.Scope.ValidUntil != nil && at.After(*ev.Scope.ValidUntil) {
+			st.Status = StatusExpired
+		}
+	case Withdraw:
+		st.Status = StatusWithdrawn
+	case Refuse:
+		st.Status = StatusRefused
+	default:
+		return fmt.Errorf("consent: event %d has unknown action %q", ev.ID, ev.Action)
+	}
+	return nil
+}
+
+// Purposes returns every purpose, by key.
+func (l *Ledger) Purposes(ctx context.Context) ([]PurposeInfo, error) {
+	return purposes(ctx, l.q, "")
+}
+
+func purposes(ctx context.Context, q store.Querier, where string) ([]PurposeInfo, error) {
+	rows, err := q.QueryContext(ctx, "SELECT key, name, description, separate_consent, commercial FROM consent_purposes "+where+" ORDER BY key")
+	if err != nil {
+		return nil, fmt.Errorf("consent: purposes: %w", err)
+	}
+	defer rows.Close()
+	var out []PurposeInfo
+	for rows.Next() {
+		var p PurposeInfo
+		var key string
+		if err := rows.Scan(&key, &p.Name, &p.Description, &p.SeparateConsent, &p.Commercial); err != nil {
+			return nil, fmt.Errorf("consent: purposes: %w", err)
+		}
+		p.Key = Purpose(key)
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}

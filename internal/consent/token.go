@@ -1,0 +1,127 @@
+package consent
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"strings"
+
+	"github.com/kith-scrm/kith/internal/kith"
+)
+
+// An unsubscribe token names a person and a channel inside a link that
+// anyone holding the message may use (RFC 8058: the one-click POST carries
+// no cookie and no login). It is opaque — the address is encrypted, so a
+// forwarded link or a proxy's log does not reveal it — and authenticated,
+// so nobody can make one for another person:
+//
+//	token = base64url(1 ‖ iv ‖ AES-256-CTR(kEnc, iv, payload) ‖ tag)
+//	iv    = HMAC-SHA256(kMac, "iv" ‖ payload)[:16]   (synthetic: the same
+//	        person and channel always give the same token)
+//	tag   = HMAC-SHA256(kMac, 1 ‖ iv ‖ ciphertext)[:16]
+//
+// with kEnc and kMac derived from the key given by HMAC with fixed labels,
+// and payload = channel ‖ 0 ‖ person kind ‖ 0 ‖ person key.
+
+const (
+	tokenVersion = 1
+	tokenIVLen   = 16
+	tokenTagLen  = 16
+	// MaxTokenLen bounds a token accepted by ParseUnsubscribeToken.
+	MaxTokenLen = 1024
+)
+
+func derive(key []byte, label string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(label))
+	return m.Sum(nil)
+}
+
+func tokenMAC(kMac []byte, parts ...[]byte) []byte {
+	m := hmac.New(sha256.New, kMac)
+	for _, p := range parts {
+		m.Write(p)
+	}
+	return m.Sum(nil)
+}
+
+func ctr(kEnc, iv, in []byte) []byte {
+	block, err := aes.NewCipher(kEnc)
+	if err != nil {
+		panic(err) // kEnc is a 32-byte HMAC output
+	}
+	out := make([]byte, len(in))
+	cipher.NewCTR(block, iv).XORKeyStream(out, in)
+	return out
+}
+
+// UnsubscribeToken returns the opaque token of a person's unsubscribe link
+// for a channel. key is a secret of the instance (at least 16 bytes);
+// tokens made under it are refused under any other.
+func UnsubscribeToken(key []byte, p Person, ch Channel) (string, error) {
+	if err := checkKey(key); err != nil {
+		return "", err
+	}
+	p, err := p.normalize()
+	if err != nil {
+		return "", err
+	}
+	if !ch.valid() {
+		return "", invalid("channel %q is unknown; use wecom, sms or email", ch)
+	}
+	if !p.reaches(ch) {
+		return "", invalid("channel %s does not reach a person identified by %s", ch, p.Kind)
+	}
+	kEnc, kMac := derive(key, "kith.consent.unsubscribe.enc"), derive(key, "kith.consent.unsubscribe.mac")
+	payload := []byte(string(ch) + "\x00" + string(p.Kind) + "\x00" + p.Key)
+	iv := tokenMAC(kMac, []byte("iv"), payload)[:tokenIVLen]
+	ct := ctr(kEnc, iv, payload)
+	head := append([]byte{tokenVersion}, iv...)
+	head = append(head, ct...)
+	tag := tokenMAC(kMac, head)[:tokenTagLen]
+	return base64.RawURLEncoding.EncodeToString(append(head, tag...)), nil
+}
+
+// errBadToken is all a caller learns about a refused token.
+func errBadToken() error {
+	return kith.Errorf(kith.EINVALID, "consent: the unsubscribe link is not valid (it was altered, or made by another Kith)")
+}
+
+// ParseUnsubscribeToken returns the person and channel of a token made by
+// UnsubscribeToken under the same key. A token that was altered, truncated
+// or made under another key is refused with EINVALID; the tag is compared in
+// constant time.
+func ParseUnsubscribeToken(key []byte, token string) (Person, Channel, error) {
+	if err := checkKey(key); err != nil {
+		return Person{}, "", err
+	}
+	if len(token) > MaxTokenLen {
+		return Person{}, "", errBadToken()
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil || len(raw) < 1+tokenIVLen+tokenTagLen+1 || raw[0] != tokenVersion {
+		return Person{}, "", errBadToken()
+	}
+	kEnc, kMac := derive(key, "kith.consent.unsubscribe.enc"), derive(key, "kith.consent.unsubscribe.mac")
+	head, tag := raw[:len(raw)-tokenTagLen], raw[len(raw)-tokenTagLen:]
+	if !hmac.Equal(tag, tokenMAC(kMac, head)[:tokenTagLen]) {
+		return Person{}, "", errBadToken()
+	}
+	iv, ct := head[1:1+tokenIVLen], head[1+tokenIVLen:]
+	payload := ctr(kEnc, iv, ct)
+	if !hmac.Equal(iv, tokenMAC(kMac, []byte("iv"), payload)[:tokenIVLen]) {
+		return Person{}, "", errBadToken()
+	}
+	parts := strings.SplitN(string(payload), "\x00", 3)
+	if len(parts) != 3 {
+		return Person{}, "", errBadToken()
+	}
+	ch := Channel(parts[0])
+	p, err := Person{Kind: PersonKind(parts[1]), Key: parts[2]}.normalize()
+	if err != nil || !ch.valid() || !p.reaches(ch) {
+		return Person{}, "", errBadToken()
+	}
+	return p, ch, nil
+}
