@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 
+	"github.com/kith-scrm/kith/internal/audit"
 	"github.com/kith-scrm/kith/internal/auth"
 	"github.com/kith-scrm/kith/internal/config"
 	"github.com/kith-scrm/kith/internal/kith"
@@ -40,6 +41,7 @@ type App struct {
 	DB     *store.DB
 	Keys   *secrets.Keys
 	Auth   *auth.Service
+	Audit  *audit.Log
 	Clock  kith.Clock
 
 	createdDir string // the folder Open created, removed again if the start fails
@@ -107,7 +109,9 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, purpose Pur
 			return a, err
 		}
 	}
+	a.Audit = audit.New(a.DB, a.Clock)
 	a.Auth = auth.NewService(a.DB, a.Clock, auth.HashParams{}, log)
+	a.Auth.UseAudit(a.Audit)
 	return a, nil
 }
 

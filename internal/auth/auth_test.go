@@ -5,10 +5,12 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/kith-scrm/kith/internal/audit"
 	"github.com/kith-scrm/kith/internal/auth"
 	"github.com/kith-scrm/kith/internal/kith"
 	"github.com/kith-scrm/kith/internal/store"
@@ -312,6 +314,56 @@ func TestAPITokens(t *testing.T) {
 		// The name is free again after revocation.
 		if _, _, err := s.CreateToken(ctx, "erp-sync", auth.RoleAgent); err != nil {
 			t.Fatalf("reuse a revoked token's name: %v", err)
+		}
+	})
+}
+
+func TestSignInsAndTokensAreAudited(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		s, _ := newService(db)
+		log := audit.New(db, kith.SystemClock{})
+		s.UseAudit(log)
+		u := mustUser(t, s, "alice", auth.RoleAgent)
+		s.Authenticate(ctx, "alice", "a long password 1", "10.0.0.1")
+		s.Authenticate(ctx, "alice", "wrong", "10.0.0.1")
+		s.Authenticate(ctx, "my secret password", "whatever", "10.0.0.2") // a password typed as the name
+		_, _, err := s.CreateToken(ctx, "erp", auth.RoleOperator)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RevokeToken(ctx, "erp"); err != nil {
+			t.Fatal(err)
+		}
+		token, _ := s.CreateSession(ctx, u, auth.SessionInfo{})
+		p, _ := s.SessionPrincipal(ctx, token)
+		if err := s.SignOut(ctx, p, "10.0.0.1"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.SessionPrincipal(ctx, token); !auth.IsNoSession(err) {
+			t.Fatal("the session survived sign-out")
+		}
+		entries, _, err := log.List(ctx, audit.Filter{Limit: 50})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for i := len(entries) - 1; i >= 0; i-- {
+			e := entries[i]
+			got = append(got, e.Action+"/"+e.Outcome+"/"+e.Actor.Kind+":"+e.Actor.Name)
+			if strings.Contains(e.Detail, "secret") || strings.Contains(e.Actor.Name, "secret") {
+				t.Fatalf("a typed user name was logged: %+v", e)
+			}
+		}
+		want := []string{
+			"auth.sign_in/ok/user:alice", "auth.sign_in_failed/failed/user:alice", "auth.sign_in_failed/failed/anonymous:",
+			"token.create/ok/system:cli", "token.revoke/ok/system:cli", "auth.sign_out/ok/user:alice",
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("audit entries\n got %v\nwant %v", got, want)
+		}
+		if rep, err := log.Verify(ctx); err != nil || !rep.OK() {
+			t.Fatalf("verify: %+v %v", rep, err)
 		}
 	})
 }

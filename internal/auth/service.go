@@ -7,12 +7,15 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/kith-scrm/kith/internal/audit"
 	"github.com/kith-scrm/kith/internal/kith"
 	"github.com/kith-scrm/kith/internal/store"
 )
@@ -38,6 +41,29 @@ type Service struct {
 	// of sign-ins cannot take all memory (each takes Memory KiB).
 	hashing chan struct{}
 	dummy   string // a hash to verify against when the user does not exist
+	audit   *audit.Log
+}
+
+// UseAudit makes the service log sign-ins, failed sign-ins and token
+// changes to the audit log (the server always sets it).
+func (s *Service) UseAudit(l *audit.Log) { s.audit = l }
+
+// logAudit appends an entry in the caller's transaction when an audit log
+// is set.
+func (s *Service) logAudit(ctx context.Context, q store.Querier, e audit.Entry) error {
+	if s.audit == nil {
+		return nil
+	}
+	return s.audit.Append(ctx, q, e)
+}
+
+func ipDetail(ip, reason string) string {
+	d := map[string]string{"ip": ip}
+	if reason != "" {
+		d["reason"] = reason
+	}
+	b, _ := json.Marshal(d)
+	return string(b)
 }
 
 // NewService returns a Service. params may be zero for DefaultHashParams.
@@ -173,6 +199,14 @@ func (s *Service) Authenticate(ctx context.Context, username, password, ip strin
 		return nil, fmt.Errorf("auth: count failures: %w", err)
 	}
 	if byUser >= maxUserFailures || byIP >= maxIPFailures {
+		if s.audit != nil {
+			// The typed name is not logged: people type passwords there, and
+			// the log cannot be erased.
+			if err := s.audit.Record(ctx, audit.Entry{Actor: audit.Actor{Kind: audit.ActorAnonymous}, Action: audit.ActionSignInFailed,
+				ObjectType: "user", Outcome: audit.OutcomeDenied, Detail: ipDetail(ip, "rate_limited")}); err != nil {
+				return nil, fmt.Errorf("auth: audit: %w", err)
+			}
+		}
 		return nil, kith.Errorf(kith.ETOOMANY, "Too many failed sign-in attempts. Try again in %d minutes.", int(failureWindow.Minutes()))
 	}
 
@@ -185,7 +219,7 @@ func (s *Service) Authenticate(ctx context.Context, username, password, ip strin
 		// Spend the same time as for a real user, so timing does not tell
 		// which user names exist.
 		s.verify(password, s.dummy)
-		return nil, s.fail(ctx, username, ip, now)
+		return nil, s.fail(ctx, nil, username, ip, now)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("auth: load user: %w", err)
@@ -195,14 +229,17 @@ func (s *Service) Authenticate(ctx context.Context, username, password, ip strin
 		return nil, fmt.Errorf("auth: user %d: %w", u.ID, err)
 	}
 	if !ok || u.Disabled {
-		return nil, s.fail(ctx, username, ip, now)
+		return nil, s.fail(ctx, &u, username, ip, now)
 	}
 	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM login_failures WHERE username = $1", username); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, "UPDATE users SET last_login_at = $1 WHERE id = $2", now, u.ID)
-		return err
+		if _, err := tx.ExecContext(ctx, "UPDATE users SET last_login_at = $1 WHERE id = $2", now, u.ID); err != nil {
+			return err
+		}
+		return s.logAudit(ctx, tx, audit.Entry{Actor: audit.Actor{Kind: audit.ActorUser, Name: u.Username}, Action: audit.ActionSignIn,
+			ObjectType: "user", ObjectID: strconv.FormatInt(u.ID, 10), Outcome: audit.OutcomeOK, Detail: ipDetail(ip, "")})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("auth: record sign-in: %w", err)
@@ -211,8 +248,27 @@ func (s *Service) Authenticate(ctx context.Context, username, password, ip strin
 	return &u, nil
 }
 
-func (s *Service) fail(ctx context.Context, username, ip string, now time.Time) error {
-	if _, err := s.db.W.ExecContext(ctx, "INSERT INTO login_failures (username, ip, at) VALUES ($1, $2, $3)", username, ip, now); err != nil {
+// fail records a failed sign-in; u is the user when the name exists.
+func (s *Service) fail(ctx context.Context, u *User, username, ip string, now time.Time) error {
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO login_failures (username, ip, at) VALUES ($1, $2, $3)", username, ip, now); err != nil {
+			return err
+		}
+		// Only a name that exists is logged: an unknown one may be a
+		// password typed into the wrong field, and the log cannot be erased.
+		e := audit.Entry{Actor: audit.Actor{Kind: audit.ActorAnonymous}, Action: audit.ActionSignInFailed, ObjectType: "user",
+			Outcome: audit.OutcomeFailed, Detail: ipDetail(ip, "unknown_user")}
+		if u != nil {
+			e.Actor = audit.Actor{Kind: audit.ActorUser, Name: u.Username}
+			e.ObjectID = strconv.FormatInt(u.ID, 10)
+			e.Detail = ipDetail(ip, "wrong_password")
+			if u.Disabled {
+				e.Detail = ipDetail(ip, "disabled")
+			}
+		}
+		return s.logAudit(ctx, tx, e)
+	})
+	if err != nil {
 		return fmt.Errorf("auth: record failure: %w", err)
 	}
 	s.log.Info("sign-in failed", "username", username, "ip", ip)

@@ -5,7 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
+
+	"github.com/kith-scrm/kith/internal/audit"
 )
 
 // SessionInfo describes the client a session was opened from.
@@ -107,4 +110,15 @@ func (s *Service) PruneExpired(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("auth: prune: %w", err)
 	}
 	return total, nil
+}
+
+// SignOut ends a user's session and audits it.
+func (s *Service) SignOut(ctx context.Context, p *Principal, ip string) error {
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM sessions WHERE id_hash = $1", p.SessionHash); err != nil {
+			return fmt.Errorf("auth: end session: %w", err)
+		}
+		return s.logAudit(ctx, tx, audit.Entry{Actor: audit.Actor{Kind: audit.ActorUser, Name: p.Name}, Action: audit.ActionSignOut,
+			ObjectType: "user", ObjectID: strconv.FormatInt(p.ID, 10), Outcome: audit.OutcomeOK, Detail: ipDetail(ip, "")})
+	})
 }

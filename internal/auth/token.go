@@ -3,11 +3,14 @@ package auth
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/kith-scrm/kith/internal/audit"
 	"github.com/kith-scrm/kith/internal/kith"
 	"github.com/kith-scrm/kith/internal/store"
 )
@@ -26,9 +29,16 @@ type Token struct {
 	LastUsedAt *time.Time
 }
 
-// CreateToken makes an API token with the role and returns it with its
-// secret, which is not stored and cannot be shown again.
+// CreateToken makes an API token with the role on the command line's
+// behalf (kith token create); see CreateTokenBy.
 func (s *Service) CreateToken(ctx context.Context, name string, role Role) (*Token, string, error) {
+	return s.CreateTokenBy(ctx, audit.Actor{Kind: audit.ActorSystem, Name: "cli"}, name, role)
+}
+
+// CreateTokenBy makes an API token with the role and returns it with its
+// secret, which is not stored and cannot be shown again. The creation is
+// audited as done by `by`, in the same transaction.
+func (s *Service) CreateTokenBy(ctx context.Context, by audit.Actor, name string, role Role) (*Token, string, error) {
 	name = strings.TrimSpace(name)
 	if name == "" || len(name) > 100 {
 		return nil, "", kith.Errorf(kith.EINVALID, "The token name must have 1 to 100 characters.")
@@ -38,8 +48,14 @@ func (s *Service) CreateToken(ctx context.Context, name string, role Role) (*Tok
 	}
 	secret, hash := newSecret(TokenPrefix)
 	t := &Token{Name: name, Role: role, Prefix: secret[:len(TokenPrefix)+6], CreatedAt: s.clock.Now()}
-	err := s.db.W.QueryRowContext(ctx, `INSERT INTO api_tokens (name, role, token_hash, prefix, created_at)
-		VALUES ($1, $2, $3, $4, $5) RETURNING id`, name, string(role), hash, t.Prefix, t.CreatedAt).Scan(&t.ID)
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, `INSERT INTO api_tokens (name, role, token_hash, prefix, created_at)
+			VALUES ($1, $2, $3, $4, $5) RETURNING id`, name, string(role), hash, t.Prefix, t.CreatedAt).Scan(&t.ID); err != nil {
+			return err
+		}
+		return s.logAudit(ctx, tx, audit.Entry{Actor: by, Action: audit.ActionTokenCreate, ObjectType: "api_token",
+			ObjectID: strconv.FormatInt(t.ID, 10), Outcome: audit.OutcomeOK, Detail: tokenDetail(name, role)})
+	})
 	if store.IsUniqueViolation(err) {
 		return nil, "", kith.Errorf(kith.ECONFLICT, "A token named %q exists already; choose another name or revoke it first.", name)
 	}
@@ -77,16 +93,28 @@ func (s *Service) TokenPrincipal(ctx context.Context, secret string) (*Principal
 
 var errBadToken = kith.Errorf(kith.EUNAUTHORIZED, "The API token is unknown or revoked.")
 
-// RevokeToken ends a token by name.
+// RevokeToken ends a token by name, on the command line's behalf.
 func (s *Service) RevokeToken(ctx context.Context, name string) error {
-	res, err := s.db.W.ExecContext(ctx, "UPDATE api_tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL", s.clock.Now(), name)
-	if err != nil {
-		return fmt.Errorf("auth: revoke token: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return kith.Errorf(kith.ENOTFOUND, "No live token is named %q.", name)
-	}
-	return nil
+	var id int64
+	var role Role
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, "UPDATE api_tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL RETURNING id, role",
+			s.clock.Now(), name).Scan(&id, &role)
+		if errors.Is(err, sql.ErrNoRows) {
+			return kith.Errorf(kith.ENOTFOUND, "No live token is named %q.", name)
+		}
+		if err != nil {
+			return fmt.Errorf("auth: revoke token: %w", err)
+		}
+		return s.logAudit(ctx, tx, audit.Entry{Actor: audit.Actor{Kind: audit.ActorSystem, Name: "cli"}, Action: audit.ActionTokenRevoke,
+			ObjectType: "api_token", ObjectID: strconv.FormatInt(id, 10), Outcome: audit.OutcomeOK, Detail: tokenDetail(name, role)})
+	})
+	return err
+}
+
+func tokenDetail(name string, role Role) string {
+	b, _ := json.Marshal(map[string]string{"name": name, "role": string(role)})
+	return string(b)
 }
 
 // ListTokens returns the live tokens, newest first.

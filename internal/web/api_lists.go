@@ -2,6 +2,8 @@ package web
 
 import (
 	"net/http"
+
+	"github.com/kith-scrm/kith/internal/audit"
 )
 
 // customerJSON is a customer in the API.
@@ -25,6 +27,9 @@ func (s *Server) apiCustomers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	page, err := s.Customers.List(r.Context(), f)
+	if err == nil && len(page.Rows) > 0 {
+		err = s.auditEvent(r.Context(), r, audit.ActionPIIRead, "customer_list", "", "", map[string]any{"rows": len(page.Rows)})
+	}
 	if err != nil {
 		s.apiError(w, r, err)
 		return

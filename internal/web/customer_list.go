@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/kith-scrm/kith/internal/audit"
 	"github.com/kith-scrm/kith/internal/auth"
 	"github.com/kith-scrm/kith/internal/customer"
 )
@@ -72,7 +73,11 @@ func (s *Server) customerList(w http.ResponseWriter, r *http.Request) {
 	d.Filter = f
 	if err == nil {
 		var page *customer.Page
-		if page, err = s.Customers.List(ctx, f); err == nil {
+		if page, err = s.Customers.List(ctx, f); err == nil && len(page.Rows) > 0 {
+			// The search text is not logged: it may be a name.
+			err = s.auditEvent(ctx, r, audit.ActionPIIRead, "customer_list", "", "", map[string]any{"rows": len(page.Rows)})
+		}
+		if err == nil {
 			d.Rows = page.Rows
 			if page.Next > 0 {
 				d.NextURL = filterQuery("/customers", f, page.Next)

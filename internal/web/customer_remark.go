@@ -5,6 +5,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/kith-scrm/kith/internal/audit"
 	"github.com/kith-scrm/kith/internal/customer"
 )
 
@@ -48,6 +49,10 @@ func (s *Server) customerRemark(w http.ResponseWriter, r *http.Request) {
 	}
 	if fault.Problem != nil {
 		s.renderCustomer(w, r, c.ExternalUserID, "", fault)
+		return
+	}
+	if err := s.auditEvent(r.Context(), r, audit.ActionPIIWrite, "customer", idString(c.ID), idString(c.ID), map[string]any{"member": f.MemberUserID, "change": "remark"}); err != nil {
+		s.pageError(w, r, err)
 		return
 	}
 	s.Log.Info("customer remark changed", "by", principal(r).String(), "member", f.MemberUserID)

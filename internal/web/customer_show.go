@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/kith-scrm/kith/internal/audit"
 	"github.com/kith-scrm/kith/internal/auth"
 	"github.com/kith-scrm/kith/internal/customer"
 )
@@ -67,6 +68,9 @@ func (s *Server) customerShow(w http.ResponseWriter, r *http.Request) {
 func (s *Server) renderCustomer(w http.ResponseWriter, r *http.Request, externalUserID, done string, fault *formFault) {
 	ctx := r.Context()
 	d, err := s.customerPage(ctx, principal(r), externalUserID)
+	if err == nil {
+		err = s.auditEvent(ctx, r, audit.ActionPIIRead, "customer", idString(d.Customer.ID), idString(d.Customer.ID), nil)
+	}
 	if err != nil {
 		s.pageError(w, r, err)
 		return

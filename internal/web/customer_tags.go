@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/kith-scrm/kith/internal/audit"
 	"github.com/kith-scrm/kith/internal/customer"
 	"github.com/kith-scrm/kith/internal/i18n"
 	"github.com/kith-scrm/kith/internal/kith"
@@ -119,6 +120,10 @@ func (s *Server) customerTags(w http.ResponseWriter, r *http.Request) {
 	}
 	if fault.Problem != nil {
 		s.renderCustomer(w, r, c.ExternalUserID, "", fault)
+		return
+	}
+	if err := s.auditEvent(r.Context(), r, audit.ActionPIIWrite, "customer", idString(c.ID), idString(c.ID), map[string]any{"member": f.MemberUserID, "change": "tags"}); err != nil {
+		s.pageError(w, r, err)
 		return
 	}
 	s.Log.Info("customer tags changed", "by", principal(r).String(), "member", f.MemberUserID, "added", len(add), "removed", len(remove))

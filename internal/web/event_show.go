@@ -2,6 +2,8 @@ package web
 
 import (
 	"net/http"
+
+	"github.com/kith-scrm/kith/internal/audit"
 )
 
 // eventShow shows one received event with its decrypted body. WeCom's
@@ -13,6 +15,9 @@ func (s *Server) eventShow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e, err := s.Ingest.Get(r.Context(), id)
+	if err == nil {
+		err = s.auditEvent(r.Context(), r, audit.ActionPIIRead, "inbound_event", idString(e.ID), "", nil)
+	}
 	if err != nil {
 		s.pageError(w, r, err)
 		return

@@ -68,7 +68,7 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
-	if err := s.Auth.EndSession(r.Context(), principal(r).SessionHash); err != nil {
+	if err := s.Auth.SignOut(r.Context(), principal(r), clientIP(r)); err != nil {
 		s.pageError(w, r, err)
 		return
 	}

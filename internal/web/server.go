@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/kith-scrm/kith/internal/audit"
 	"github.com/kith-scrm/kith/internal/auth"
 	"github.com/kith-scrm/kith/internal/customer"
 	"github.com/kith-scrm/kith/internal/i18n"
@@ -28,6 +29,8 @@ type Deps struct {
 	Jobs    *jobs.Jobs
 	Metrics *obs.Metrics
 	Ingest  *ingest.Service
+	// Audit records reads of personal data and changes of settings.
+	Audit *audit.Log
 	// Customers reads customers, members and tags.
 	Customers *customer.Directory
 	// Syncer runs full syncs and writes tag and remark changes through to

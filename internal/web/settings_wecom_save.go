@@ -2,9 +2,11 @@ package web
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/kith-scrm/kith/internal/audit"
 	"github.com/kith-scrm/kith/internal/settings"
 )
 
@@ -54,6 +56,17 @@ func (s *Server) settingsWeComSave(w http.ResponseWriter, r *http.Request) {
 	// Take effect at once on this node; other nodes read the settings
 	// again within their cache's lifetime.
 	s.Conn.Invalidate()
+	var changed []string // names only, never values
+	for k, v := range map[string]string{"corp_id": wc.CorpID, "agent_id": typed["agent_id"], "api_base": wc.APIBase, "secret": wc.Secret, "callback_token": wc.CallbackToken, "callback_aes_key": wc.CallbackAESKey} {
+		if v != "" {
+			changed = append(changed, k)
+		}
+	}
+	slices.Sort(changed)
+	if err := s.auditEvent(r.Context(), r, audit.ActionSettingsChange, "settings", "wecom", "", map[string]any{"keys": changed}); err != nil {
+		s.pageError(w, r, err)
+		return
+	}
 	s.Log.Info("wecom settings saved", "by", principal(r).String())
 	http.Redirect(w, r, "/settings/wecom?saved=1", http.StatusSeeOther)
 }
