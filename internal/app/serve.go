@@ -141,7 +141,7 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 	river.AddWorker(workers, &ingest.ApplyWorker{Service: ingestSvc, Applier: syncer})
 	srv, err := web.New(web.Deps{
 		Auth: a.Auth, DB: a.DB, Jobs: j, Metrics: metrics, Log: log, Clock: a.Clock,
-		Ingest: ingestSvc, CallbackCrypto: conn.Crypto, Audit: a.Audit,
+		Ingest: ingestSvc, CallbackCrypto: conn.Crypto, Audit: a.Audit, ConsentKey: a.Keys.BlindIndex,
 		Customers: customer.NewDirectory(a.DB), Syncer: syncer, Settings: settingsStore, Conn: conn,
 		Location: cfg.Location,
 		Version:  BuildVersion(), Node: cfg.NodeName, Sandbox: cfg.Sandbox, CookieSecure: cfg.CookieSecure,

@@ -53,22 +53,26 @@ const (
 	PermViewEvents    Permission = "events.view"     // see received platform events
 	PermRunSync       Permission = "sync.run"        // start a full sync with WeCom
 	PermManageConfig  Permission = "settings.manage" // change instance settings (the WeCom connection)
+	// PermViewAudit reads, verifies and exports the audit log. The admin
+	// does not hold it: whoever runs the instance is among those audited,
+	// and should not curate the record of what they did.
+	PermViewAudit Permission = "audit.view"
 )
 
 // Permissions lists every permission.
 var Permissions = []Permission{
 	PermViewStatus, PermViewInfra, PermViewMetrics, PermRunJobChecks, PermChangeOwnPass,
-	PermViewCustomers, PermTagCustomers, PermManageTags, PermViewEvents, PermRunSync, PermManageConfig,
+	PermViewCustomers, PermTagCustomers, PermManageTags, PermViewEvents, PermRunSync, PermManageConfig, PermViewAudit,
 }
 
 var grants = map[Role][]Permission{
 	RoleOwner: {PermViewStatus, PermViewInfra, PermViewMetrics, PermRunJobChecks, PermChangeOwnPass,
-		PermViewCustomers, PermTagCustomers, PermManageTags, PermViewEvents, PermRunSync, PermManageConfig},
+		PermViewCustomers, PermTagCustomers, PermManageTags, PermViewEvents, PermRunSync, PermManageConfig, PermViewAudit},
 	RoleAdmin: {PermViewStatus, PermViewInfra, PermViewMetrics, PermRunJobChecks, PermChangeOwnPass,
 		PermViewCustomers, PermTagCustomers, PermManageTags, PermViewEvents, PermRunSync, PermManageConfig},
 	RoleOperator: {PermViewStatus, PermChangeOwnPass, PermViewCustomers, PermTagCustomers, PermManageTags},
 	RoleAgent:    {PermViewStatus, PermChangeOwnPass, PermViewCustomers, PermTagCustomers},
-	RoleAuditor:  {PermViewStatus, PermChangeOwnPass, PermViewEvents},
+	RoleAuditor:  {PermViewStatus, PermChangeOwnPass, PermViewEvents, PermViewAudit},
 }
 
 // Can reports whether the role holds the permission.

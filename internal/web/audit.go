@@ -29,15 +29,21 @@ func (s *Server) auditEvent(ctx context.Context, r *http.Request, action, object
 	if s.Audit == nil {
 		return nil
 	}
+	return s.Audit.Record(ctx, auditEntry(r, action, audit.OutcomeOK, objectType, objectID, person, detail))
+}
+
+// auditEntry builds the entry of what the request did, with the client's
+// address added to detail.
+func auditEntry(r *http.Request, action, outcome, objectType, objectID, person string, detail map[string]any) audit.Entry {
 	if detail == nil {
 		detail = map[string]any{}
 	}
 	detail["ip"] = clientIP(r)
 	b, _ := json.Marshal(detail)
-	return s.Audit.Record(ctx, audit.Entry{
+	return audit.Entry{
 		Actor: actorOf(principal(r)), Action: action, ObjectType: objectType, ObjectID: objectID,
-		Person: person, Outcome: audit.OutcomeOK, Detail: string(b),
-	})
+		Person: person, Outcome: outcome, Detail: string(b),
+	}
 }
 
 func idString(id int64) string { return strconv.FormatInt(id, 10) }

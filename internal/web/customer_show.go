@@ -43,8 +43,13 @@ type customerData struct {
 	// shown disabled with a note.
 	Configured   bool
 	CanConfigure bool
-	Done         string // "tags" or "remark" after a change
+	Done         string // "tags", "remark", "consent" or "consent_unchanged" after a change
 	Active       int    // active relations; more than one marks a shared customer
+	// Consent is the customer's consent section; ConsentProblem and
+	// ConsentNote are a refused withdrawal form's error and text.
+	Consent        *consentView
+	ConsentProblem *problem
+	ConsentNote    string
 }
 
 // formFault is a refused form on the customer page, to show beside its
@@ -57,7 +62,9 @@ type formFault struct {
 
 func (s *Server) customerShow(w http.ResponseWriter, r *http.Request) {
 	done := r.URL.Query().Get("done")
-	if done != "tags" && done != "remark" {
+	switch done {
+	case "tags", "remark", "consent", "consent_unchanged":
+	default:
 		done = ""
 	}
 	s.renderCustomer(w, r, r.PathValue("external_userid"), done, nil)
@@ -79,6 +86,9 @@ func (s *Server) renderCustomer(w http.ResponseWriter, r *http.Request, external
 	status := http.StatusOK
 	if fault != nil {
 		status = fault.Problem.Status
+		if fault.Form == "consent" {
+			d.ConsentProblem, d.ConsentNote = fault.Problem, fault.Remark
+		}
 		for _, rel := range d.Relations {
 			if rel.MemberUserID == fault.Member {
 				rel.Problem, rel.Form = fault.Problem, fault.Form
@@ -113,6 +123,9 @@ func (s *Server) customerPage(ctx context.Context, p *auth.Principal, externalUs
 			return nil, err
 		}
 		d.Configured = wc.Configured()
+	}
+	if d.Consent, err = s.consentSection(ctx, externalUserID); err != nil {
+		return nil, err
 	}
 	byID := map[string]customer.Member{}
 	for _, m := range members {

@@ -75,8 +75,13 @@ func (s *Server) buildRoutes() http.Handler {
 	page("GET /events/{id}", auth.PermViewEvents, s.eventShow)
 	page("POST /sync", auth.PermRunSync, s.syncStart)
 	page("GET /sync/status", auth.PermRunSync, s.syncStatus)
+	page("POST /customers/{external_userid}/consent/withdraw", auth.PermTagCustomers, s.customerConsentWithdraw)
 	page("GET /settings/wecom", auth.PermManageConfig, s.settingsWeCom)
 	page("POST /settings/wecom", auth.PermManageConfig, s.settingsWeComSave)
+
+	// The audit log: read, verified and exported, never changed.
+	page("GET /audit", auth.PermViewAudit, s.auditList)
+	page("GET /audit/export", auth.PermViewAudit, s.auditExportPage)
 
 	api("GET /api/v1/me", auth.PermViewStatus, http.HandlerFunc(s.apiMe))
 	api("GET /api/v1/status", auth.PermViewStatus, http.HandlerFunc(s.apiStatus))
@@ -84,6 +89,16 @@ func (s *Server) buildRoutes() http.Handler {
 	api("GET /api/v1/jobs/probes/{batch}", auth.PermRunJobChecks, http.HandlerFunc(s.apiProbeReport))
 	api("GET /api/v1/customers", auth.PermViewCustomers, http.HandlerFunc(s.apiCustomers))
 	api("GET /api/v1/events", auth.PermViewEvents, http.HandlerFunc(s.apiEvents))
+	api("GET /api/v1/audit", auth.PermViewAudit, http.HandlerFunc(s.apiAudit))
+	api("GET /api/v1/audit/export", auth.PermViewAudit, http.HandlerFunc(s.apiAuditExport))
+	api("GET /api/v1/audit/verify", auth.PermViewAudit, http.HandlerFunc(s.apiAuditVerify))
+	api("GET /api/v1/audit/checkpoint", auth.PermViewAudit, http.HandlerFunc(s.apiAuditCheckpoint))
+	api("GET /api/v1/audit/{seq}", auth.PermViewAudit, http.HandlerFunc(s.apiAuditEntry))
+	// Any principal that tries to change an entry is refused and recorded:
+	// the lowest permission makes the attempt attributable.
+	for _, m := range []string{"PUT", "PATCH", "DELETE"} {
+		api(m+" /api/v1/audit/{seq}", auth.PermViewStatus, http.HandlerFunc(s.apiAuditChange))
+	}
 	api("GET /metrics", auth.PermViewMetrics, promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{}))
 
 	mux.HandleFunc("/", s.notFound)

@@ -31,6 +31,9 @@ type Deps struct {
 	Ingest  *ingest.Service
 	// Audit records reads of personal data and changes of settings.
 	Audit *audit.Log
+	// ConsentKey is the consent ledger's suppression key (the blind index
+	// key), with which it finds erased and suppressed persons.
+	ConsentKey []byte
 	// Customers reads customers, members and tags.
 	Customers *customer.Directory
 	// Syncer runs full syncs and writes tag and remark changes through to

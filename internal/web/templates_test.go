@@ -10,6 +10,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/kith-scrm/kith/internal/auth"
+	"github.com/kith-scrm/kith/internal/consent"
 	"github.com/kith-scrm/kith/internal/customer"
 	"github.com/kith-scrm/kith/internal/i18n"
 	"github.com/kith-scrm/kith/internal/settings"
@@ -83,6 +84,16 @@ func TestTemplateKeysExist(t *testing.T) {
 	}
 	dynamic = append(dynamic, "gender.other", "ctype.other", "addway.other", "sync.trigger.other",
 		"customer.status."+customer.FollowActive, "customer.status."+customer.FollowDeletedByMember, "customer.status."+customer.FollowDeletedByCustomer)
+	for _, st := range []consent.Status{consent.StatusNone, consent.StatusGranted, consent.StatusExpired, consent.StatusWithdrawn, consent.StatusRefused} {
+		dynamic = append(dynamic, "consent.status."+string(st))
+	}
+	for _, a := range []consent.Action{consent.Grant, consent.Withdraw, consent.Refuse} {
+		dynamic = append(dynamic, "consent.action."+string(a))
+	}
+	for _, src := range []consent.Source{consent.SourceCustomer, consent.SourceImport, consent.SourceOptOutReply, consent.SourceOneClick,
+		consent.SourceUnsubscribeLink, consent.SourceMemberDeleted, consent.SourceConsole, consent.SourceAPI} {
+		dynamic = append(dynamic, "consent.source."+string(src))
+	}
 	for _, st := range eventStatuses {
 		dynamic = append(dynamic, "events.status."+st)
 	}
