@@ -15,8 +15,11 @@ import (
 )
 
 func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	if len(args) > 0 && args[0] == "gate" {
+		return cmdBenchGate(ctx, args[1:], stdout)
+	}
 	if len(args) == 0 || args[0] != "callbacks" {
-		return usageError{"say what to measure: kith bench callbacks [--json] [--duration 10s] [--concurrency 32]"}
+		return usageError{"say what to measure: kith bench callbacks [--json] [--duration 10s] [--concurrency 32], or kith bench gate [--json] [--customers 1000000]"}
 	}
 	fs := flag.NewFlagSet("bench callbacks", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print the report as JSON")
@@ -71,5 +74,54 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		rep.Ratio, bench.GoalRatio, yes[rep.RatioGoal], bench.GoalP99, yes[rep.LatencyGoal])
 	fmt.Fprintf(stdout, "  %d distinct events and %d repeated deliveries sent; %d stored, %d applied (after %.1f s) — duplicates applied twice: %s\n",
 		rep.Distinct, rep.Repeats, rep.Stored, rep.Applied, rep.SecondsWait, map[bool]string{true: "none", false: "CHECK FAILED"}[rep.DedupeOK])
+	return nil
+}
+
+// cmdBenchGate runs `kith bench gate`.
+func cmdBenchGate(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("bench gate", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	customers := fs.Int("customers", 1_000_000, "customers in the consent ledger")
+	duration := fs.Duration("duration", 5*time.Second, "how long each measurement runs")
+	batch := fs.Int("batch", 1000, "requests per DecideBatch call")
+	if err := parseFlags(fs, args, stdout); err != nil {
+		return err
+	}
+	if *customers < 100 || *customers > 10_000_000 {
+		return usageError{fmt.Sprintf("--customers is %d; use 100 to 10000000", *customers)}
+	}
+	if *duration < 100*time.Millisecond || *duration > 10*time.Minute {
+		return usageError{fmt.Sprintf("--duration is %s; use 100ms to 10m", *duration)}
+	}
+	if *batch < 1 || *batch > 100_000 {
+		return usageError{fmt.Sprintf("--batch is %d; use 1 to 100000", *batch)}
+	}
+	dir, err := os.MkdirTemp("", "kith-bench-gate-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	o := bench.GateOptions{Customers: *customers, Duration: *duration, Batch: *batch, DataDir: dir}
+	if !*asJSON {
+		o.Progress = func(s string) { fmt.Fprintf(stdout, "%s (SQLite in %s)\n", s, dir) }
+	}
+	rep, err := bench.Gate(ctx, o)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	fmt.Fprintf(stdout, "  state: %d customers, %d consent events, %d suppressed, %d near a cap; built in %.1f s\n",
+		rep.Customers, rep.ConsentEvents, rep.Suppressed, rep.NearCap, rep.LoadSeconds)
+	row := func(name string, r bench.GateResult, ratio float64) {
+		fmt.Fprintf(stdout, "  %-34s %10.0f/s   (%d in %.1f s)   ratio %.2f\n", name, r.PerSecond, r.Decisions, r.Seconds, ratio)
+	}
+	row("consent lookup alone (baseline)", rep.Baseline, 1)
+	row("Decide, one at a time", rep.Single, rep.SingleRatio)
+	row(fmt.Sprintf("DecideBatch, %d a call", rep.Batch), rep.Batched, rep.BatchRatio)
+	fmt.Fprintf(stdout, "  goal ≥ %d decisions/s: %s; reasons %v\n", bench.GoalDecisions, map[bool]string{true: "met", false: "NOT met"}[rep.GoalMet], rep.Reasons)
 	return nil
 }

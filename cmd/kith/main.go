@@ -33,6 +33,7 @@ Commands:
   audit export   write audit entries to stdout: [--person P] [--actor A] [--action X] [--since T] [--format csv|jsonl]
   sandbox        run the local WeCom sandbox alone, with its control page
   bench callbacks  measure callback intake against a no-op handler: [--json]
+  bench gate     measure gate decisions per second: [--json] [--customers 1000000]
   version        print the version
 
 Every command that touches data takes --data-dir and --database-url (or
