@@ -61,8 +61,11 @@ func (s *Server) auditFilter(q url.Values) (audit.Filter, auditQuery, error) {
 	if f.Before, err = positiveParam(q, "before"); err != nil {
 		return f, aq, err
 	}
-	f.Limit, err = limitParam(q, 500)
-	return f, aq, err
+	if f.Limit, err = limitParam(q, 500); err != nil {
+		return f, aq, err
+	}
+	// Refused here, before the read is recorded.
+	return f, aq, f.CheckAction()
 }
 
 // parseDay reads a date (2025-03-01, in the instance's time zone) or an

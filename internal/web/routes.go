@@ -96,7 +96,7 @@ func (s *Server) buildRoutes() http.Handler {
 	api("GET /api/v1/audit/{seq}", auth.PermViewAudit, http.HandlerFunc(s.apiAuditEntry))
 	// Any principal that tries to change an entry is refused and recorded:
 	// the lowest permission makes the attempt attributable.
-	for _, m := range []string{"PUT", "PATCH", "DELETE"} {
+	for _, m := range []string{"POST", "PUT", "PATCH", "DELETE"} {
 		api(m+" /api/v1/audit/{seq}", auth.PermViewStatus, http.HandlerFunc(s.apiAuditChange))
 	}
 	api("GET /metrics", auth.PermViewMetrics, promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{}))
