@@ -38,14 +38,17 @@ func (db *DB) migrationFolder() fs.FS {
 	return sub
 }
 
-// withMigrationConn runs fn with a *sql.DB to migrate through. On SQLite it
-// is a connection of its own, because goose and River both hold a connection
-// while asking for another, which the one-connection writer cannot give.
-func (db *DB) withMigrationConn(ctx context.Context, fn func(*sql.DB) error) error {
+// withMigrationConn runs fn with a *sql.DB to migrate through (or, when
+// readOnly, to read the schema's state). On SQLite it is a connection of its
+// own, because goose and River both hold a connection while asking for
+// another, which the one-connection writer cannot give; a read-only one
+// begins deferred transactions, so reading the state never waits for the
+// write lock.
+func (db *DB) withMigrationConn(ctx context.Context, readOnly bool, fn func(*sql.DB) error) error {
 	if db.Dialect != SQLite {
 		return fn(db.W)
 	}
-	m, err := sql.Open("sqlite", sqliteDSN(db.sqlitePath, false))
+	m, err := sql.Open("sqlite", sqliteDSN(db.sqlitePath, readOnly))
 	if err != nil {
 		return fmt.Errorf("store: open for migration: %w", err)
 	}
@@ -86,7 +89,7 @@ func riverMigrator(d Dialect, conn *sql.DB) (*rivermigrate.Migrator[*sql.Tx], er
 // It returns the number of Kith migrations applied.
 func (db *DB) Migrate(ctx context.Context) (applied int, err error) {
 	err = db.withMigrationLock(ctx, func() error {
-		return db.withMigrationConn(ctx, func(conn *sql.DB) error {
+		return db.withMigrationConn(ctx, false, func(conn *sql.DB) error {
 			p, err := db.goose(conn)
 			if err != nil {
 				return err
@@ -112,7 +115,7 @@ func (db *DB) Migrate(ctx context.Context) (applied int, err error) {
 // Migrations reports the schema's state without changing it.
 func (db *DB) Migrations(ctx context.Context) (MigrationState, error) {
 	var st MigrationState
-	err := db.withMigrationConn(ctx, func(conn *sql.DB) error {
+	err := db.withMigrationConn(ctx, true, func(conn *sql.DB) error {
 		p, err := db.goose(conn)
 		if err != nil {
 			return err

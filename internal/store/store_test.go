@@ -206,3 +206,24 @@ func TestOpenPostgresUnreachable(t *testing.T) {
 		t.Fatalf("error %q should name the address and the flag and hide the password", msg)
 	}
 }
+
+func TestMigrationStateIsReadWhileAWriterHoldsTheLock(t *testing.T) {
+	// /readyz reads the schema state while jobs write: on SQLite that read
+	// must not wait for the write lock.
+	db := storetest.MustSQLite(t)
+	ctx := context.Background()
+	tx, err := db.W.BeginTx(ctx, nil) // immediate: holds the write lock
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.Exec("INSERT INTO instance_meta (key, value) VALUES ('held', 'x')"); err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	st, err := db.Migrations(short)
+	if err != nil || !st.Current() {
+		t.Fatalf("Migrations while the writer is busy: %+v %v", st, err)
+	}
+}
