@@ -9,6 +9,7 @@ import (
 
 	"github.com/kith-scrm/kith/internal/app"
 	"github.com/kith-scrm/kith/internal/fieldcrypt"
+	"github.com/kith-scrm/kith/internal/protect"
 	"github.com/kith-scrm/kith/internal/settings"
 	"github.com/kith-scrm/kith/internal/wecom/wecomsync"
 )
@@ -24,7 +25,13 @@ func syncerFor(a *app.App) (*wecomsync.Syncer, error) {
 	}
 	st := settings.NewStore(a.DB, sealer, a.Clock, a.Config.WeComEnv)
 	conn := wecomsync.NewConn(st, &http.Client{}, a.Log)
-	return wecomsync.NewSyncer(a.DB, conn, a.Clock, a.Log), nil
+	protector, err := protect.New(a.Keys.Field, a.Keys.BlindIndex)
+	if err != nil {
+		return nil, err
+	}
+	syncer := wecomsync.NewSyncer(a.DB, conn, a.Clock, a.Log)
+	syncer.UseProtector(protector)
+	return syncer, nil
 }
 
 func cmdSync(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {

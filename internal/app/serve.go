@@ -22,6 +22,7 @@ import (
 	"github.com/kith-scrm/kith/internal/ingest"
 	"github.com/kith-scrm/kith/internal/jobs"
 	"github.com/kith-scrm/kith/internal/obs"
+	"github.com/kith-scrm/kith/internal/protect"
 	"github.com/kith-scrm/kith/internal/settings"
 	"github.com/kith-scrm/kith/internal/web"
 	"github.com/kith-scrm/kith/internal/wecom/wecomsync"
@@ -117,7 +118,12 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 	}
 	settingsStore := settings.NewStore(a.DB, sealer, a.Clock, wecomEnv)
 	conn := wecomsync.NewConn(settingsStore, &http.Client{}, log)
+	protector, err := protect.New(a.Keys.Field, a.Keys.BlindIndex)
+	if err != nil {
+		return err
+	}
 	syncer := wecomsync.NewSyncer(a.DB, conn, a.Clock, log)
+	syncer.UseProtector(protector)
 
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &jobs.ProbeWorker{DB: a.DB, Node: cfg.NodeName, Clock: a.Clock})
@@ -142,7 +148,7 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 	srv, err := web.New(web.Deps{
 		Auth: a.Auth, DB: a.DB, Jobs: j, Metrics: metrics, Log: log, Clock: a.Clock,
 		Ingest: ingestSvc, CallbackCrypto: conn.Crypto, Audit: a.Audit, ConsentKey: a.Keys.BlindIndex,
-		Customers: customer.NewDirectory(a.DB), Syncer: syncer, Settings: settingsStore, Conn: conn,
+		Customers: customer.NewDirectory(a.DB), Protector: protector, Syncer: syncer, Settings: settingsStore, Conn: conn,
 		Location: cfg.Location,
 		Version:  BuildVersion(), Node: cfg.NodeName, Sandbox: cfg.Sandbox, CookieSecure: cfg.CookieSecure,
 		StartedAt: a.Clock.Now(),

@@ -57,21 +57,25 @@ const (
 	// does not hold it: whoever runs the instance is among those audited,
 	// and should not curate the record of what they did.
 	PermViewAudit Permission = "audit.view"
+	// PermRevealPII shows a masked protected field (a phone number) in full,
+	// with a reason, audited. Agents hold it: they call customers back.
+	PermRevealPII Permission = "pii.reveal"
 )
 
 // Permissions lists every permission.
 var Permissions = []Permission{
 	PermViewStatus, PermViewInfra, PermViewMetrics, PermRunJobChecks, PermChangeOwnPass,
 	PermViewCustomers, PermTagCustomers, PermManageTags, PermViewEvents, PermRunSync, PermManageConfig, PermViewAudit,
+	PermRevealPII,
 }
 
 var grants = map[Role][]Permission{
 	RoleOwner: {PermViewStatus, PermViewInfra, PermViewMetrics, PermRunJobChecks, PermChangeOwnPass,
-		PermViewCustomers, PermTagCustomers, PermManageTags, PermViewEvents, PermRunSync, PermManageConfig, PermViewAudit},
+		PermViewCustomers, PermTagCustomers, PermManageTags, PermViewEvents, PermRunSync, PermManageConfig, PermViewAudit, PermRevealPII},
 	RoleAdmin: {PermViewStatus, PermViewInfra, PermViewMetrics, PermRunJobChecks, PermChangeOwnPass,
-		PermViewCustomers, PermTagCustomers, PermManageTags, PermViewEvents, PermRunSync, PermManageConfig},
+		PermViewCustomers, PermTagCustomers, PermManageTags, PermViewEvents, PermRunSync, PermManageConfig, PermRevealPII},
 	RoleOperator: {PermViewStatus, PermChangeOwnPass, PermViewCustomers, PermTagCustomers, PermManageTags},
-	RoleAgent:    {PermViewStatus, PermChangeOwnPass, PermViewCustomers, PermTagCustomers},
+	RoleAgent:    {PermViewStatus, PermChangeOwnPass, PermViewCustomers, PermTagCustomers, PermRevealPII},
 	RoleAuditor:  {PermViewStatus, PermChangeOwnPass, PermViewEvents, PermViewAudit},
 }
 

@@ -1,6 +1,7 @@
 package customer
 
 import (
+	"github.com/kith-scrm/kith/internal/protect"
 	"time"
 )
 
@@ -52,6 +53,10 @@ type Follow struct {
 	// Synced marks a relation seen by a full sync (ApplyFollow records when);
 	// EndUnseenFollows ends the active relations a sync did not see.
 	Synced bool
+	// Phones are the phone numbers the member noted for the customer, sealed
+	// (never plaintext). ApplyFollow replaces the stored ones when Phones is
+	// not nil; nil leaves them as they are.
+	Phones []protect.Sealed
 }
 
 // TagGroup is a group of corp tags.

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/kith-scrm/kith/internal/kith"
+	"github.com/kith-scrm/kith/internal/protect"
 	"github.com/kith-scrm/kith/internal/store"
 )
 
@@ -21,9 +22,13 @@ func NewDirectory(db *store.DB) *Directory { return &Directory{db: db} }
 
 // Filter narrows a customer list.
 type Filter struct {
-	Query  string // part of the name, or an exact external user id
-	Member string // followed (actively) by this member
-	TagID  string // tagged with this tag by any member
+	Query string // part of the name, or an exact external user id
+	// PhoneIndex is the blind index of Query read as a phone number
+	// (protect.Protector.Index), filled by the caller that holds the keys;
+	// when set, customers with that phone number match too.
+	PhoneIndex string
+	Member     string // followed (actively) by this member
+	TagID      string // tagged with this tag by any member
 	// Before pages with a keyset: customers with an id below it. Zero starts
 	// at the newest.
 	Before int64
@@ -68,7 +73,11 @@ func (d *Directory) List(ctx context.Context, f Filter) (*Page, error) {
 		where = append(where, "c.id < "+arg(f.Before))
 	}
 	if f.Query != "" {
-		where = append(where, d.searchWhere(f.Query, arg))
+		cond := d.searchWhere(f.Query, arg)
+		if f.PhoneIndex != "" {
+			cond = "((" + cond + ") OR c.id IN (SELECT p.customer_id FROM customer_phones p WHERE p.phone_index = " + arg(f.PhoneIndex) + "))"
+		}
+		where = append(where, cond)
 	}
 	if f.Member != "" {
 		where = append(where, "EXISTS (SELECT 1 FROM follows m WHERE m.customer_id = c.id AND m.member_userid = "+arg(f.Member)+" AND m.status = 'active')")
@@ -142,6 +151,9 @@ func (d *Directory) Get(ctx context.Context, externalUserID string) (*Detail, er
 		c.Follows = append(c.Follows, f)
 	}
 	rows.Close()
+	if err := d.getPhones(ctx, &c); err != nil {
+		return nil, err
+	}
 	tags, err := d.db.R.QueryContext(ctx, "SELECT member_userid, tag_id FROM follow_tags WHERE customer_id = $1 ORDER BY tag_id", c.ID)
 	if err != nil {
 		return nil, fmt.Errorf("customer: tags of %d: %w", c.ID, err)
@@ -242,4 +254,26 @@ func (d *Directory) searchWhere(q string, arg func(any) string) string {
 		quoted[i] = `"` + strings.ReplaceAll(g, `"`, `""`) + `"`
 	}
 	return fmt.Sprintf("c.id IN (SELECT rowid FROM customer_search WHERE customer_search MATCH %s) AND %s", arg(strings.Join(quoted, " AND ")), exact)
+}
+
+// getPhones adds each relation's sealed phone numbers.
+func (d *Directory) getPhones(ctx context.Context, c *Detail) error {
+	rows, err := d.db.R.QueryContext(ctx, "SELECT member_userid, phone_sealed, phone_index, key_id FROM customer_phones WHERE customer_id = $1 ORDER BY phone_index", c.ID)
+	if err != nil {
+		return fmt.Errorf("customer: phones of %d: %w", c.ID, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var member string
+		var p protect.Sealed
+		if err := rows.Scan(&member, &p.Value, &p.Index, &p.KeyID); err != nil {
+			return fmt.Errorf("customer: phones of %d: %w", c.ID, err)
+		}
+		for i := range c.Follows {
+			if c.Follows[i].MemberUserID == member {
+				c.Follows[i].Phones = append(c.Follows[i].Phones, p)
+			}
+		}
+	}
+	return rows.Err()
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kith-scrm/kith/internal/kith"
+	"github.com/kith-scrm/kith/internal/protect"
 	"github.com/kith-scrm/kith/internal/store"
 )
 
@@ -91,7 +92,33 @@ func ApplyFollow(ctx context.Context, q Querier, customerID int64, f Follow, now
 	if err != nil {
 		return fmt.Errorf("customer: apply follow %d/%s: %w", customerID, f.MemberUserID, err)
 	}
-	return setFollowTags(ctx, q, customerID, f.MemberUserID, f.TagIDs)
+	if err := setFollowTags(ctx, q, customerID, f.MemberUserID, f.TagIDs); err != nil {
+		return err
+	}
+	if f.Phones == nil {
+		return nil
+	}
+	return setFollowPhones(ctx, q, customerID, f.MemberUserID, f.Phones)
+}
+
+// setFollowPhones replaces a relation's sealed phone numbers; numbers with
+// the same index are stored once.
+func setFollowPhones(ctx context.Context, q Querier, customerID int64, member string, phones []protect.Sealed) error {
+	if _, err := q.ExecContext(ctx, "DELETE FROM customer_phones WHERE customer_id = $1 AND member_userid = $2", customerID, member); err != nil {
+		return fmt.Errorf("customer: clear phones %d/%s: %w", customerID, member, err)
+	}
+	seen := map[string]bool{}
+	for _, p := range phones {
+		if seen[p.Index] || p.Index == "" {
+			continue
+		}
+		seen[p.Index] = true
+		if _, err := q.ExecContext(ctx, "INSERT INTO customer_phones (customer_id, member_userid, phone_sealed, phone_index, key_id) VALUES ($1, $2, $3, $4, $5)",
+			customerID, member, p.Value, p.Index, p.KeyID); err != nil {
+			return fmt.Errorf("customer: phone of %d/%s: %w", customerID, member, err)
+		}
+	}
+	return nil
 }
 
 func setFollowTags(ctx context.Context, q Querier, customerID int64, member string, tagIDs []string) error {

@@ -21,7 +21,7 @@ type customerJSON struct {
 
 // apiCustomers is GET /api/v1/customers: the list with the page's filters.
 func (s *Server) apiCustomers(w http.ResponseWriter, r *http.Request) {
-	f, err := customerFilter(r.URL.Query())
+	f, err := s.customerFilter(r.URL.Query())
 	if err != nil {
 		s.apiError(w, r, err)
 		return

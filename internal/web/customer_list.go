@@ -9,6 +9,7 @@ import (
 	"github.com/kith-scrm/kith/internal/audit"
 	"github.com/kith-scrm/kith/internal/auth"
 	"github.com/kith-scrm/kith/internal/customer"
+	"github.com/kith-scrm/kith/internal/protect"
 )
 
 // customerListData is the customers page and its results fragment.
@@ -28,8 +29,18 @@ type customerListData struct {
 	Sync    *syncView // nil unless the viewer may run a sync
 }
 
-// customerFilter reads the list's query parameters.
-func customerFilter(q url.Values) (customer.Filter, error) {
+// customerFilter reads the list's query parameters. A search text that is a
+// phone number also looks up the phone numbers' blind index.
+func (s *Server) customerFilter(q url.Values) (customer.Filter, error) {
+	f, err := readCustomerFilter(q)
+	if err == nil && s.Protector != nil && f.Query != "" {
+		f.PhoneIndex = s.Protector.Index(protect.FieldPhone, f.Query)
+	}
+	return f, err
+}
+
+// readCustomerFilter reads the list's query parameters.
+func readCustomerFilter(q url.Values) (customer.Filter, error) {
 	var f customer.Filter
 	var err error
 	if f.Query, err = queryParam(q, "q"); err != nil {
@@ -69,7 +80,7 @@ func (s *Server) customerList(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	w.Header().Set("Vary", "HX-Request, HX-Target")
 	d := &customerListData{}
-	f, err := customerFilter(r.URL.Query())
+	f, err := s.customerFilter(r.URL.Query())
 	d.Filter = f
 	if err == nil {
 		var page *customer.Page

@@ -7,6 +7,7 @@ import (
 	"github.com/kith-scrm/kith/internal/audit"
 	"github.com/kith-scrm/kith/internal/auth"
 	"github.com/kith-scrm/kith/internal/customer"
+	"github.com/kith-scrm/kith/internal/protect"
 )
 
 // tagRef is a corp tag as a relation shows it.
@@ -32,6 +33,17 @@ type relationView struct {
 	Form    string
 	Remark  string
 	Desc    string
+	// Phones are the numbers the member noted, masked; one may be revealed.
+	Phones []phoneView
+	// Reason is the text of a refused reveal form.
+	Reason string
+}
+
+// phoneView is a protected phone number on the customer page.
+type phoneView struct {
+	Index    string // the blind index, which names the number in the reveal form
+	Masked   string
+	Revealed string // the full number, only in the answer to a reveal
 }
 
 // customerData is the customer page.
@@ -39,6 +51,7 @@ type customerData struct {
 	Customer  *customer.Detail
 	Relations []*relationView
 	CanTag    bool
+	CanReveal bool
 	// Configured is false while WeCom is not connected: the forms are
 	// shown disabled with a note.
 	Configured   bool
@@ -58,6 +71,9 @@ type formFault struct {
 	Member, Form string
 	Problem      *problem
 	Remark, Desc string
+	// Phone and Revealed are a reveal's number (its index) and, once the
+	// reveal is audited, its plaintext; Problem is then nil.
+	Phone, Revealed string
 }
 
 func (s *Server) customerShow(w http.ResponseWriter, r *http.Request) {
@@ -85,7 +101,9 @@ func (s *Server) renderCustomer(w http.ResponseWriter, r *http.Request, external
 	d.Done = done
 	status := http.StatusOK
 	if fault != nil {
-		status = fault.Problem.Status
+		if fault.Problem != nil {
+			status = fault.Problem.Status
+		}
 		if fault.Form == "consent" {
 			d.ConsentProblem, d.ConsentNote = fault.Problem, fault.Remark
 		}
@@ -94,6 +112,14 @@ func (s *Server) renderCustomer(w http.ResponseWriter, r *http.Request, external
 				rel.Problem, rel.Form = fault.Problem, fault.Form
 				if fault.Form == "remark" {
 					rel.Remark, rel.Desc = fault.Remark, fault.Desc
+				}
+				if fault.Form == "reveal" {
+					rel.Reason = fault.Remark
+					for i := range rel.Phones {
+						if rel.Phones[i].Index == fault.Phone {
+							rel.Phones[i].Revealed = fault.Revealed
+						}
+					}
 				}
 			}
 		}
@@ -116,7 +142,8 @@ func (s *Server) customerPage(ctx context.Context, p *auth.Principal, externalUs
 	if err != nil {
 		return nil, err
 	}
-	d := &customerData{Customer: c, CanTag: p.Can(auth.PermTagCustomers), CanConfigure: p.Can(auth.PermManageConfig)}
+	d := &customerData{Customer: c, CanTag: p.Can(auth.PermTagCustomers), CanConfigure: p.Can(auth.PermManageConfig),
+		CanReveal: p.Can(auth.PermRevealPII) && s.Protector != nil}
 	if d.CanTag {
 		wc, err := s.Conn.Settings(ctx)
 		if err != nil {
@@ -147,6 +174,9 @@ func (s *Server) customerPage(ctx context.Context, p *auth.Principal, externalUs
 			rel.Tags = append(rel.Tags, t)
 		}
 		rel.Addable = withoutTags(groups, has)
+		if rel.Phones, err = s.maskedPhones(f); err != nil {
+			return nil, err
+		}
 		if rel.Active {
 			d.Active++
 		}
@@ -183,4 +213,21 @@ func withoutTags(groups []customer.TagGroup, has map[string]bool) []customer.Tag
 		}
 	}
 	return out
+}
+
+// maskedPhones opens a relation's phone numbers only to mask them; without
+// a Protector none are shown.
+func (s *Server) maskedPhones(f customer.Follow) ([]phoneView, error) {
+	if s.Protector == nil {
+		return nil, nil
+	}
+	var out []phoneView
+	for _, sealed := range f.Phones {
+		v, err := s.Protector.Open(protect.FieldPhone, sealed)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, phoneView{Index: sealed.Index, Masked: protect.MaskPhone(v)})
+	}
+	return out, nil
 }

@@ -66,6 +66,7 @@ func (s *Server) buildRoutes() http.Handler {
 	page("GET /customers/{external_userid}", auth.PermViewCustomers, s.customerShow)
 	page("POST /customers/{external_userid}/tags", auth.PermTagCustomers, s.customerTags)
 	page("POST /customers/{external_userid}/remark", auth.PermTagCustomers, s.customerRemark)
+	page("POST /customers/{external_userid}/reveal", auth.PermRevealPII, s.customerReveal)
 	page("GET /tags", auth.PermViewCustomers, s.tagList)
 	page("POST /tags", auth.PermManageTags, s.tagCreate)
 	page("POST /tags/{id}/rename", auth.PermManageTags, s.tagRename)

@@ -16,6 +16,7 @@ import (
 	"github.com/kith-scrm/kith/internal/jobs"
 	"github.com/kith-scrm/kith/internal/kith"
 	"github.com/kith-scrm/kith/internal/obs"
+	"github.com/kith-scrm/kith/internal/protect"
 	"github.com/kith-scrm/kith/internal/settings"
 	"github.com/kith-scrm/kith/internal/store"
 	"github.com/kith-scrm/kith/internal/wecom/callback"
@@ -36,6 +37,9 @@ type Deps struct {
 	ConsentKey []byte
 	// Customers reads customers, members and tags.
 	Customers *customer.Directory
+	// Protector opens and indexes protected fields (phone numbers); nil
+	// hides them and searches by name only.
+	Protector *protect.Protector
 	// Syncer runs full syncs and writes tag and remark changes through to
 	// WeCom.
 	Syncer *wecomsync.Syncer

@@ -63,7 +63,9 @@ func (s *Syncer) prepareContact(ctx context.Context, ev *callback.Event) (ingest
 			var keep []string
 			for _, fu := range detail.FollowUser {
 				keep = append(keep, fu.UserID)
-				if err := customer.ApplyFollow(ctx, tx, id, followFromUser(fu), now); err != nil {
+				f := followFromUser(fu)
+				f.Phones = s.phones(fu.RemarkMobiles)
+				if err := customer.ApplyFollow(ctx, tx, id, f, now); err != nil {
 					return err
 				}
 			}

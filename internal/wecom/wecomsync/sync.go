@@ -10,6 +10,7 @@ import (
 
 	"github.com/kith-scrm/kith/internal/customer"
 	"github.com/kith-scrm/kith/internal/kith"
+	"github.com/kith-scrm/kith/internal/protect"
 	"github.com/kith-scrm/kith/internal/store"
 	"github.com/kith-scrm/kith/internal/wecom"
 )
@@ -20,6 +21,36 @@ type Syncer struct {
 	conn  *Conn
 	clock kith.Clock
 	log   *slog.Logger
+	// protector seals the phone numbers members noted for customers; when
+	// nil, phone numbers are not stored.
+	protector *protect.Protector
+}
+
+// UseProtector makes the Syncer store the phone numbers members noted for
+// customers (remark_mobiles), sealed by p.
+func (s *Syncer) UseProtector(p *protect.Protector) { s.protector = p }
+
+// phones seals a relation's remark mobiles: nil (leave the stored ones)
+// without a protector. Numbers that are not phone numbers are skipped and
+// counted, never logged.
+func (s *Syncer) phones(mobiles []string) []protect.Sealed {
+	if s.protector == nil {
+		return nil
+	}
+	out := []protect.Sealed{}
+	skipped := 0
+	for _, m := range mobiles {
+		sealed, err := s.protector.Seal(protect.FieldPhone, m)
+		if err != nil {
+			skipped++
+			continue
+		}
+		out = append(out, sealed)
+	}
+	if skipped > 0 {
+		s.log.Warn("wecomsync: skipped remark mobiles that are not phone numbers", "count", skipped)
+	}
+	return out
 }
 
 // NewSyncer returns a Syncer.
@@ -170,6 +201,7 @@ func (s *Syncer) fullSync(ctx context.Context, client *wecom.Client, run *Run, p
 				}
 				f := followFromInfo(item.FollowInfo)
 				f.Synced = true
+				f.Phones = s.phones(item.FollowInfo.RemarkMobiles)
 				if err := customer.ApplyFollow(ctx, tx, id, f, now); err != nil {
 					return err
 				}

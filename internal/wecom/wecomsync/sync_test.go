@@ -7,11 +7,13 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/kith-scrm/kith/internal/customer"
 	"github.com/kith-scrm/kith/internal/fieldcrypt"
 	"github.com/kith-scrm/kith/internal/kith"
+	"github.com/kith-scrm/kith/internal/protect"
 	"github.com/kith-scrm/kith/internal/settings"
 	"github.com/kith-scrm/kith/internal/store"
 	"github.com/kith-scrm/kith/internal/store/storetest"
@@ -38,7 +40,33 @@ func newSyncer(t *testing.T, db *store.DB, sb *wecomtest.Server) *wecomsync.Sync
 	}
 	sealer, _ := fieldcrypt.New(bytes.Repeat([]byte{1}, 32))
 	conn := wecomsync.NewConn(settings.NewStore(db, sealer, kith.SystemClock{}, w), &http.Client{}, quiet)
-	return wecomsync.NewSyncer(db, conn, kith.SystemClock{}, quiet)
+	s := wecomsync.NewSyncer(db, conn, kith.SystemClock{}, quiet)
+	s.UseProtector(testProtector)
+	return s
+}
+
+// testProtector seals the phone numbers the syncers of these tests store.
+var testProtector = func() *protect.Protector {
+	p, err := protect.New(bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32))
+	if err != nil {
+		panic(err)
+	}
+	return p
+}()
+
+// phonesOf opens a relation's sealed phone numbers, sorted.
+func phonesOf(t *testing.T, f customer.Follow) []string {
+	t.Helper()
+	var out []string
+	for _, s := range f.Phones {
+		v, err := testProtector.Open(protect.FieldPhone, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, v)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // compare checks that Kith's view of every customer's active relations
@@ -77,6 +105,11 @@ func compare(t *testing.T, db *store.DB, sb *wecomtest.Server) int {
 			slices.Sort(wantTags)
 			gotTags := slices.Clone(f.TagIDs)
 			slices.Sort(gotTags)
+			wantPhones := slices.Clone(r.RemarkMobiles)
+			slices.Sort(wantPhones)
+			if got := phonesOf(t, f); !slices.Equal(got, wantPhones) {
+				t.Fatalf("relation %s/%s phones %v, WeCom has %v", ext, member, got, wantPhones)
+			}
 			if f.Remark != r.Remark || f.Description != r.Description || f.State != r.State || f.AddWay != r.AddWay || !slices.Equal(gotTags, wantTags) {
 				t.Fatalf("relation %s/%s differs:\nkith  %+v\nwecom %+v", ext, member, f, r)
 			}
@@ -129,6 +162,34 @@ func TestFullSyncMatchesWeCom(t *testing.T) {
 			t.Fatalf("second sync: %+v %v", run, err)
 		}
 		compare(t, db, sb)
+
+		// The numbers are stored sealed: no stored value holds them.
+		rows, err := db.R.QueryContext(ctx, "SELECT phone_sealed FROM customer_phones")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var sealed []string
+		for rows.Next() {
+			var v string
+			if err := rows.Scan(&v); err != nil {
+				t.Fatal(err)
+			}
+			sealed = append(sealed, v)
+		}
+		if len(sealed) == 0 {
+			t.Fatal("no phone numbers stored")
+		}
+		all := strings.Join(sealed, "\n")
+		for _, ext := range sb.CustomerIDs() {
+			for _, r := range sb.Relations(ext) {
+				for _, m := range r.RemarkMobiles {
+					if strings.Contains(all, m) {
+						t.Fatalf("phone number %s stored in the clear", m)
+					}
+				}
+			}
+		}
 	})
 }
 
