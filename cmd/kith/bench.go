@@ -35,22 +35,11 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if *concurrency < 1 || *concurrency > 1024 {
 		return usageError{fmt.Sprintf("--concurrency is %d; use 1 to 1024", *concurrency)}
 	}
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
-	}
-	dir, err := os.MkdirTemp("", "kith-bench-")
+	dir, done, err := benchSetup("kith-bench-", *cpuProfile)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	defer done()
 	if !*asJSON {
 		fmt.Fprintf(stdout, "Loading a no-op handler, then Kith on SQLite (%s), with %d senders for %s each…\n", dir, *concurrency, *duration)
 	}
@@ -60,9 +49,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return err
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		return printJSON(stdout, rep)
 	}
 	row := func(name string, r bench.Result) {
 		fmt.Fprintf(stdout, "  %-26s %10.0f/s   p50 %7.2f ms   p99 %7.2f ms   (%d answered, %d failed)\n", name, r.PerSecond, r.P50Millis, r.P99Millis, r.OK, r.Failed)
@@ -84,6 +71,7 @@ func cmdBenchGate(ctx context.Context, args []string, stdout io.Writer) error {
 	customers := fs.Int("customers", 1_000_000, "customers in the consent ledger")
 	duration := fs.Duration("duration", 5*time.Second, "how long each measurement runs")
 	batch := fs.Int("batch", 1000, "requests per DecideBatch call")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
@@ -96,11 +84,11 @@ func cmdBenchGate(ctx context.Context, args []string, stdout io.Writer) error {
 	if *batch < 1 || *batch > 100_000 {
 		return usageError{fmt.Sprintf("--batch is %d; use 1 to 100000", *batch)}
 	}
-	dir, err := os.MkdirTemp("", "kith-bench-gate-")
+	dir, done, err := benchSetup("kith-bench-gate-", *cpuProfile)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	defer done()
 	o := bench.GateOptions{Customers: *customers, Duration: *duration, Batch: *batch, DataDir: dir}
 	if !*asJSON {
 		o.Progress = func(s string) { fmt.Fprintf(stdout, "%s (SQLite in %s)\n", s, dir) }
@@ -110,9 +98,7 @@ func cmdBenchGate(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		return printJSON(stdout, rep)
 	}
 	fmt.Fprintf(stdout, "  state: %d customers, %d consent events, %d suppressed, %d near a cap; built in %.1f s\n",
 		rep.Customers, rep.ConsentEvents, rep.Suppressed, rep.NearCap, rep.LoadSeconds)
@@ -124,4 +110,40 @@ func cmdBenchGate(ctx context.Context, args []string, stdout io.Writer) error {
 	row(fmt.Sprintf("DecideBatch, %d a call", rep.Batch), rep.Batched, rep.BatchRatio)
 	fmt.Fprintf(stdout, "  goal ≥ %d decisions/s: %s; reasons %v\n", bench.GoalDecisions, map[bool]string{true: "met", false: "NOT met"}[rep.GoalMet], rep.Reasons)
 	return nil
+}
+
+// benchSetup makes the temporary folder a benchmark's database lives in and
+// starts a CPU profile when asked; done stops the profile and removes the
+// folder.
+func benchSetup(prefix, cpuProfile string) (dir string, done func(), err error) {
+	dir, err = os.MkdirTemp("", prefix)
+	if err != nil {
+		return "", nil, err
+	}
+	done = func() { os.RemoveAll(dir) }
+	if cpuProfile == "" {
+		return dir, done, nil
+	}
+	f, err := os.Create(cpuProfile)
+	if err != nil {
+		done()
+		return "", nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		done()
+		return "", nil, err
+	}
+	return dir, func() {
+		pprof.StopCPUProfile()
+		f.Close()
+		os.RemoveAll(dir)
+	}, nil
+}
+
+// printJSON writes a report as indented JSON.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
