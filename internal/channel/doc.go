@@ -5,4 +5,15 @@
 // once. internal/gate's TestOnlyWayToSend parses this tree and
 // internal/campaign and fails when an exported Send, Deliver, Dispatch,
 // Publish or Post function or method lacks a gate.Permit parameter.
+//
+// This package holds what the adapters share: Claimer, which consumes the
+// permits of a batch (each in a savepoint of one transaction, together
+// with the caller's own record of the send) before anything goes on the
+// wire; Result and Status, the outcome of one message in words every
+// adapter uses (sent, refused, retryable, failed, unknown); and Limiter, a
+// sliding-window rate limit for a provider's or a campaign's send rate.
+//
+// The recipient of a message is always the person its permit names: an
+// adapter never takes an address of its own, so a permit for one person
+// cannot carry a message to another.
 package channel
