@@ -1,0 +1,30 @@
+package email
+
+import "testing"
+
+// TestRelaxedCanonicalization checks the example of RFC 6376 §3.4.6 and
+// the edges of the body rules.
+func TestRelaxedCanonicalization(t *testing.T) {
+	var h []byte
+	h = relaxedHeader(h, "A: X\r\n")
+	h = relaxedHeader(h, "B : Y\t\r\n\tZ  \r\n")
+	if string(h) != "a:X\r\nb:Y Z\r\n" {
+		t.Errorf("headers = %q", h)
+	}
+	for in, want := range map[string]string{
+		" C \r\nD \t E\r\n\r\n\r\n": " C\r\nD E\r\n",
+		"":                          "",
+		"\r\n\r\n":                  "",
+		"a":                         "a\r\n",
+		"a\r\n\r\nb\r\n \r\n":       "a\r\n\r\nb\r\n",
+		"x  \ty\r\n":                "x y\r\n",
+	} {
+		if got := string(relaxedBody([]byte(in))); got != want {
+			t.Errorf("relaxedBody(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got := foldList("from:to:subject:date:message-id:reply-to:list-unsubscribe:list-unsubscribe-post:list-id:mime-version:content-type"); got !=
+		"from:to:subject:date:message-id:reply-to:list-unsubscribe:\r\n  list-unsubscribe-post:list-id:mime-version:content-type" {
+		t.Errorf("foldList = %q", got)
+	}
+}

@@ -1,0 +1,206 @@
+package email
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/smtp"
+	"net/textproto"
+	"strconv"
+	"time"
+
+	"github.com/kith-scrm/kith/internal/channel"
+	"github.com/kith-scrm/kith/internal/kith"
+)
+
+// TLS modes of an SMTP connection.
+const (
+	StartTLS = "starttls" // plain connection upgraded with STARTTLS, required (port 587 or 25)
+	Implicit = "tls"      // TLS from the first byte (port 465)
+	NoTLS    = "none"     // no TLS: only for a relay on the same host (and tests)
+)
+
+// SMTPConfig says how to reach the SMTP server.
+type SMTPConfig struct {
+	Addr     string // host:port
+	TLS      string // StartTLS (default), Implicit or NoTLS
+	Username string // AUTH PLAIN when set (only over TLS, or to localhost)
+	Password string
+	// Hello is the name given in EHLO (default "localhost").
+	Hello string
+	// TLSConfig, when set, replaces the default (verify the server's
+	// certificate for Addr's host).
+	TLSConfig *tls.Config
+	// Conns is how many connections are kept open and used at once
+	// (default 4).
+	Conns int
+	// PerConn is how many messages one connection carries before it is
+	// closed and dialled again (default 1,000; servers cap it).
+	PerConn int
+	// Timeout bounds one message's exchange with the server (default 30 s).
+	Timeout time.Duration
+}
+
+func (c *SMTPConfig) defaults() error {
+	host, _, err := net.SplitHostPort(c.Addr)
+	if err != nil || host == "" {
+		return kith.Errorf(kith.EINVALID, "email: smtp address %q must be host:port", c.Addr)
+	}
+	switch c.TLS {
+	case "":
+		c.TLS = StartTLS
+	case StartTLS, Implicit, NoTLS:
+	default:
+		return kith.Errorf(kith.EINVALID, "email: smtp tls %q: use starttls, tls or none", c.TLS)
+	}
+	if c.TLSConfig == nil {
+		c.TLSConfig = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+	}
+	if c.Hello == "" {
+		c.Hello = "localhost"
+	}
+	if c.Conns <= 0 {
+		c.Conns = 4
+	}
+	if c.PerConn <= 0 {
+		c.PerConn = 1000
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = 30 * time.Second
+	}
+	return nil
+}
+
+// conn is one SMTP connection.
+type conn struct {
+	raw    net.Conn
+	client *smtp.Client
+	sent   int
+}
+
+func (c *conn) close() {
+	if c == nil {
+		return
+	}
+	c.client.Close()
+}
+
+// dial opens and greets a connection, with TLS and AUTH as configured.
+func dial(ctx context.Context, cfg *SMTPConfig) (*conn, error) {
+	d := net.Dialer{Timeout: cfg.Timeout}
+	var raw net.Conn
+	var err error
+	if cfg.TLS == Implicit {
+		raw, err = (&tls.Dialer{NetDialer: &d, Config: cfg.TLSConfig}).DialContext(ctx, "tcp", cfg.Addr)
+	} else {
+		raw, err = d.DialContext(ctx, "tcp", cfg.Addr)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("email: smtp %s: %w", cfg.Addr, err)
+	}
+	raw.SetDeadline(time.Now().Add(cfg.Timeout))
+	host, _, _ := net.SplitHostPort(cfg.Addr)
+	client, err := smtp.NewClient(raw, host)
+	if err != nil {
+		raw.Close()
+		return nil, fmt.Errorf("email: smtp %s: greeting: %w", cfg.Addr, err)
+	}
+	c := &conn{raw: raw, client: client}
+	if err := client.Hello(cfg.Hello); err != nil {
+		c.close()
+		return nil, fmt.Errorf("email: smtp %s: EHLO: %w", cfg.Addr, err)
+	}
+	if cfg.TLS == StartTLS {
+		if ok, _ := client.Extension("STARTTLS"); !ok {
+			c.close()
+			return nil, fmt.Errorf("email: smtp %s does not offer STARTTLS; refusing to send in the clear (set tls to \"tls\" for port 465)", cfg.Addr)
+		}
+		if err := client.StartTLS(cfg.TLSConfig); err != nil {
+			c.close()
+			return nil, fmt.Errorf("email: smtp %s: STARTTLS: %w", cfg.Addr, err)
+		}
+	}
+	if cfg.Username != "" {
+		if err := client.Auth(smtp.PlainAuth("", cfg.Username, cfg.Password, host)); err != nil {
+			c.close()
+			return nil, fmt.Errorf("email: smtp %s: AUTH: %w", cfg.Addr, err)
+		}
+	}
+	return c, nil
+}
+
+// stage says how far an exchange got when it failed.
+type stage int
+
+const (
+	beforeData stage = iota // MAIL, RCPT or DATA: the server holds no message
+	inData                  // writing the message: without the final dot the server drops it
+	afterData               // the message was handed over; only the reply is missing
+)
+
+// outcome classifies an SMTP exchange's error: a reply code 4xx is
+// Retryable and 5xx Failed; a connection error is Retryable before the
+// message was handed over and Unknown after (the server may have taken
+// it: it must not be sent again). broken says the connection is unusable.
+func outcome(err error, at stage) (r channel.Result, broken bool) {
+	var tp *textproto.Error
+	if errors.As(err, &tp) {
+		r = channel.Result{Code: strconv.Itoa(tp.Code), Message: tp.Msg}
+		switch {
+		case tp.Code >= 400 && tp.Code < 500:
+			r.Status = channel.Retryable
+		case tp.Code >= 500 && tp.Code < 600:
+			r.Status = channel.Failed
+		default:
+			r.Status = channel.Unknown
+			if at != afterData {
+				r.Status = channel.Retryable
+			}
+			return r, true // an unexpected reply: the dialogue is lost
+		}
+		// 421 closes the connection; other replies leave it usable.
+		return r, tp.Code == 421
+	}
+	r = channel.Result{Status: channel.Retryable, Message: err.Error()}
+	if at == afterData {
+		r.Status = channel.Unknown
+		r.Message = "the connection failed after the message was handed over; it may have been delivered: " + err.Error()
+	}
+	return r, true
+}
+
+// exchange sends one message on c: MAIL, RCPT, DATA, the bytes, the dot.
+func exchange(c *conn, deadline time.Time, from, to string, r *rendered) (channel.Result, bool) {
+	c.raw.SetDeadline(deadline)
+	if err := c.client.Mail(from); err != nil {
+		return outcome(err, beforeData)
+	}
+	if err := c.client.Rcpt(to); err != nil {
+		res, broken := outcome(err, beforeData)
+		if !broken && c.client.Reset() != nil {
+			broken = true
+		}
+		return res, broken
+	}
+	w, err := c.client.Data()
+	if err != nil {
+		res, broken := outcome(err, beforeData)
+		if !broken && c.client.Reset() != nil {
+			broken = true
+		}
+		return res, broken
+	}
+	if _, err := w.Write(r.head.Bytes()); err != nil {
+		return outcome(err, inData)
+	}
+	if _, err := w.Write(r.body.Bytes()); err != nil {
+		return outcome(err, inData)
+	}
+	if err := w.Close(); err != nil {
+		return outcome(err, afterData)
+	}
+	c.sent++
+	return channel.Result{Status: channel.Sent, Code: "250"}, false
+}
