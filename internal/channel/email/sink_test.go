@@ -25,14 +25,14 @@ import (
 // behaviour per recipient can be set: a reply to RCPT, or dropping the
 // connection once the message is received (before answering).
 type sink struct {
-	addr     string
-	mu       sync.Mutex
-	msgs     []received
-	conns    sync.Map // *smtp.Conn → true: the connections opened
-	rcpt     map[string]*smtp.SMTPError // recipient → reply to RCPT
-	drop     map[string]bool            // recipient → close after DATA
-	keep     bool                       // keep message bytes (off in benchmarks)
-	count    atomic.Int64
+	addr  string
+	mu    sync.Mutex
+	msgs  []received
+	conns sync.Map                   // *smtp.Conn → true: the connections opened
+	rcpt  map[string]*smtp.SMTPError // recipient → reply to RCPT
+	drop  map[string]bool            // recipient → close after DATA
+	keep  bool                       // keep message bytes (off in benchmarks)
+	count atomic.Int64
 }
 
 type received struct {
