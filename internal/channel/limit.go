@@ -3,6 +3,8 @@ package channel
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -135,4 +137,25 @@ func (w *window) room(now time.Time) time.Duration {
 		d = time.Microsecond
 	}
 	return d
+}
+
+// ParseWindows reads rate limits written as "N/duration" separated by
+// commas, e.g. "14/1s,50000/24h" (the form a configuration key takes). An
+// empty string is no limit.
+func ParseWindows(s string) ([]Window, error) {
+	var out []Window
+	for part := range strings.SplitSeq(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		n, per, ok := strings.Cut(part, "/")
+		count, err := strconv.Atoi(strings.TrimSpace(n))
+		d, derr := time.ParseDuration(strings.TrimSpace(per))
+		if !ok || err != nil || derr != nil || count < 1 || d <= 0 {
+			return nil, kith.Errorf(kith.EINVALID, "channel: rate limit %q: write count/duration, e.g. 14/1s or 50000/24h", part)
+		}
+		out = append(out, Window{N: count, Per: d})
+	}
+	return out, nil
 }
