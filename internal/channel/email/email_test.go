@@ -193,6 +193,12 @@ func parts(t *testing.T, raw []byte) (text, html string) {
 			t.Fatal(err)
 		}
 		b, _ := io.ReadAll(p)
+		if p.Header.Get("Content-Transfer-Encoding") == "base64" {
+			b, err = base64.StdEncoding.DecodeString(strings.ReplaceAll(string(b), "\r\n", ""))
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
 		switch {
 		case strings.HasPrefix(p.Header.Get("Content-Type"), "text/plain; charset=utf-8"):
 			text = string(b)
@@ -339,6 +345,41 @@ func TestSMTPErrors(t *testing.T) {
 			t.Errorf("no STARTTLS: %+v", res[0])
 		}
 	})
+}
+
+// TestChineseAndTextOnly: mostly-Chinese parts go in base64, a message
+// without HTML is one text/plain part, and both verify.
+func TestChineseAndTextOnly(t *testing.T) {
+	f := newFixture(t, storetest.MustSQLite(t), "ed25519", NoTLS, 1)
+	long := strings.Repeat("春季新品已到店，欢迎选购。", 40)
+	withHTML := Message{Class: gate.Marketing, Subject: "新品", Text: long, HTML: "<p>" + long + "</p>"}
+	service := Message{Class: gate.Service, Subject: "发货通知", Text: "您的订单已发货。" + long[:30]}
+	ps := f.permits(t, withHTML, nil, "zh@example.com")
+	if res, err := f.mailer.Send(context.Background(), ps, withHTML, nil); err != nil || res[0].Status != channel.Sent {
+		t.Fatalf("%+v %v", res, err)
+	}
+	raw := f.sink.to("zh@example.com")[0].data
+	text, html := parts(t, raw)
+	if !strings.HasPrefix(text, long) || !strings.Contains(html, long) || !bytes.Contains(raw, []byte("Content-Transfer-Encoding: base64")) {
+		t.Errorf("parts:\n%s", raw)
+	}
+	verifyDKIM(t, raw, f.txt)
+	d, err := f.gate.Decide(context.Background(), gate.Request{Person: consent.Email("svc@example.com"), Channel: consent.ChannelEmail, Class: gate.Service,
+		Content: gate.Content{Subject: service.Subject, Body: service.Text}})
+	if err != nil || !d.Allowed {
+		t.Fatalf("service: %s %v", d.Reason, err)
+	}
+	if res, err := f.mailer.Send(context.Background(), []gate.Permit{d.Permit}, service, nil); err != nil || res[0].Status != channel.Sent {
+		t.Fatalf("%+v %v", res, err)
+	}
+	raw = f.sink.to("svc@example.com")[0].data
+	msg, _ := mail.ReadMessage(bytes.NewReader(raw))
+	body, _ := io.ReadAll(msg.Body)
+	dec, _ := base64.StdEncoding.DecodeString(strings.ReplaceAll(string(body), "\r\n", ""))
+	if msg.Header.Get("Content-Type") != "text/plain; charset=utf-8" || string(dec) != service.Text || header(raw, "List-Unsubscribe") != "" {
+		t.Errorf("service message:\n%s", raw)
+	}
+	verifyDKIM(t, raw, f.txt)
 }
 
 func TestImplicitTLS(t *testing.T) {

@@ -131,46 +131,58 @@ func (m *Mailer) Send(ctx context.Context, permits []gate.Permit, msg Message, v
 		return nil, err
 	}
 	results := make([]channel.Result, len(permits))
-	work := make(chan int)
-	var wg sync.WaitGroup
-	workers := min(m.cfg.Conns, len(permits))
-	for range workers {
-		wg.Go(func() {
-			var r rendered
-			for i := range work {
-				var v Vars
-				if vars != nil {
-					v = vars[i]
-				}
-				results[i] = m.one(ctx, &r, permits[i], msg, v)
-			}
-		})
-	}
-	for i := range permits {
+	jobs := make([]job, 0, len(permits))
+	for i, p := range permits {
 		if refusals[i] != nil {
-			results[i] = channel.Refusal(permits[i], refusals[i])
+			results[i] = channel.Refusal(p, refusals[i])
 			continue
 		}
-		work <- i
+		j := job{i: i, id: p.ID(), to: p.Person()}
+		if vars != nil {
+			j.vars = vars[i]
+		}
+		jobs = append(jobs, j)
 	}
-	close(work)
-	wg.Wait()
+	m.run(ctx, msg, jobs, results)
 	return results, nil
 }
 
-// one renders, signs and sends one claimed message.
-func (m *Mailer) one(ctx context.Context, r *rendered, p gate.Permit, msg Message, v Vars) channel.Result {
-	res := m.deliver(ctx, r, p, msg, v)
-	res.Permit = p.ID()
-	if res.ProviderID == "" {
-		res.ProviderID = r.messageID
-	}
-	return res
+// job is one claimed message: the permit's id and person.
+type job struct {
+	i    int // index in the results
+	id   string
+	to   consent.Person
+	vars Vars
 }
 
-func (m *Mailer) deliver(ctx context.Context, r *rendered, p gate.Permit, msg Message, v Vars) channel.Result {
-	to := p.Person()
-	if err := m.composer.compose(r, p.ID(), to, msg, v); err != nil {
+// run renders, signs and sends each job on up to Conns connections at
+// once, writing results[j.i].
+func (m *Mailer) run(ctx context.Context, msg Message, jobs []job, results []channel.Result) {
+	work := make(chan job)
+	var wg sync.WaitGroup
+	for range min(m.cfg.Conns, len(jobs)) {
+		wg.Go(func() {
+			var r rendered // one buffer per worker, reused
+			for j := range work {
+				res := m.deliver(ctx, &r, j.id, j.to, msg, j.vars)
+				res.Permit = j.id
+				if res.ProviderID == "" {
+					res.ProviderID = r.messageID
+				}
+				results[j.i] = res
+			}
+		})
+	}
+	for _, j := range jobs {
+		work <- j
+	}
+	close(work)
+	wg.Wait()
+}
+
+// deliver renders, signs and sends one message.
+func (m *Mailer) deliver(ctx context.Context, r *rendered, id string, to consent.Person, msg Message, v Vars) channel.Result {
+	if err := m.composer.compose(r, id, to, msg, v); err != nil {
 		return channel.Result{Status: channel.Failed, Message: err.Error()}
 	}
 	if err := m.limiter.Wait(ctx); err != nil {

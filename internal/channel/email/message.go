@@ -2,6 +2,7 @@ package email
 
 import (
 	"bytes"
+	"encoding/base64"
 	"html"
 	"mime"
 	"mime/quotedprintable"
@@ -264,18 +265,17 @@ func (c *Composer) compose(r *rendered, id string, to consent.Person, m Message,
 	if err != nil {
 		return err
 	}
-	// "=_" never occurs in quoted-printable text, so no part can hold
-	// the boundary.
+	// "=_" never occurs in quoted-printable or base64 text, so no part
+	// can hold the boundary.
 	boundary := "=_kith_" + id
 	if l.html != "" {
 		r.body.WriteString("--" + boundary + "\r\n")
 		writePart(&r.body, "text/plain", l.text)
-		r.body.WriteString("\r\n--" + boundary + "\r\n")
+		r.body.WriteString("--" + boundary + "\r\n")
 		writePart(&r.body, "text/html", l.html)
-		r.body.WriteString("\r\n--" + boundary + "--\r\n")
+		r.body.WriteString("--" + boundary + "--\r\n")
 	} else {
-		writeQP(&r.body, l.text)
-		r.body.WriteString("\r\n")
+		writeEncoded(&r.body, l.text)
 	}
 	now := c.clock.Now()
 	r.messageID = "<" + id + "@" + c.domain + ">"
@@ -299,7 +299,7 @@ func (c *Composer) compose(r *rendered, id string, to consent.Person, m Message,
 		r.add("Content-Type", `multipart/alternative; boundary="`+boundary+`"`)
 	} else {
 		r.add("Content-Type", "text/plain; charset=utf-8")
-		r.add("Content-Transfer-Encoding", "quoted-printable")
+		r.add("Content-Transfer-Encoding", transferEncoding(l.text))
 	}
 	var sig string
 	if c.dkim != nil {
@@ -319,9 +319,51 @@ func (r *rendered) add(name, value string) {
 	r.fields = append(r.fields, field{name: name, raw: name + ": " + value + "\r\n"})
 }
 
+// writePart writes a MIME part with its header lines.
 func writePart(b *bytes.Buffer, typ, s string) {
-	b.WriteString("Content-Type: " + typ + "; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n")
+	b.WriteString("Content-Type: " + typ + "; charset=utf-8\r\nContent-Transfer-Encoding: " + transferEncoding(s) + "\r\n\r\n")
+	writeEncoded(b, s)
+}
+
+// transferEncoding returns quoted-printable for mostly ASCII text and
+// base64 for the rest (Chinese grows threefold in quoted-printable, by a
+// third in base64).
+func transferEncoding(s string) string {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			n++
+		}
+	}
+	if n*4 <= len(s) {
+		return "quoted-printable"
+	}
+	return "base64"
+}
+
+// writeEncoded writes s in its transfer encoding, ending with CRLF.
+func writeEncoded(b *bytes.Buffer, s string) {
+	if transferEncoding(s) == "base64" {
+		writeBase64(b, s)
+		return
+	}
 	writeQP(b, s)
+	b.WriteString("\r\n")
+}
+
+// writeBase64 writes s in base64 lines of 76 characters, each ended by
+// CRLF.
+func writeBase64(b *bytes.Buffer, s string) {
+	const line = 57 // input bytes per 76-character line
+	var in [line]byte
+	var out [76]byte
+	for len(s) > 0 {
+		n := copy(in[:], s)
+		base64.StdEncoding.Encode(out[:], in[:n])
+		b.Write(out[:base64.StdEncoding.EncodedLen(n)])
+		b.WriteString("\r\n")
+		s = s[n:]
+	}
 }
 
 func writeQP(b *bytes.Buffer, s string) {
