@@ -65,6 +65,7 @@ type Vars map[string]string
 // Composer renders and signs messages.
 type Composer struct {
 	s      Sender
+	from   string // the From value, encoded once
 	dkim   *DKIM
 	clock  kith.Clock
 	domain string
@@ -100,7 +101,7 @@ func NewComposer(s Sender, dkim *DKIM, clock kith.Clock) (*Composer, error) {
 		s.FooterHTML = DefaultFooterHTML
 	}
 	_, domain, _ := strings.Cut(s.From.Address, "@")
-	return &Composer{s: s, dkim: dkim, clock: clock, domain: domain}, nil
+	return &Composer{s: s, from: s.From.String(), dkim: dkim, clock: clock, domain: domain}, nil
 }
 
 // check refuses a message the composer cannot send.
@@ -279,7 +280,7 @@ func (c *Composer) compose(r *rendered, id string, to consent.Person, m Message,
 	}
 	now := c.clock.Now()
 	r.messageID = "<" + id + "@" + c.domain + ">"
-	r.add("From", c.s.From.String())
+	r.add("From", c.from)
 	r.add("To", "<"+l.to+">")
 	r.add("Subject", encodeSubject(l.subject))
 	r.add("Date", now.In(time.UTC).Format(time.RFC1123Z))
