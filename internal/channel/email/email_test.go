@@ -297,54 +297,65 @@ func TestSendToSMTPSink(t *testing.T) {
 
 func TestSMTPErrors(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
-		ctx := context.Background()
-		f := newFixture(t, db, "ed25519", NoTLS, 1)
-		f.sink.rcpt["gone@example.com"] = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
-		f.sink.rcpt["full@example.com"] = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 2, 2}, Message: "mailbox full"}
-		f.sink.drop["cut@example.com"] = true
-		addrs := []string{"gone@example.com", "ok1@example.com", "full@example.com", "cut@example.com", "ok2@example.com"}
-		vars := make([]Vars, len(addrs))
-		for i := range vars {
-			vars[i] = Vars{"name": "x"}
-		}
-		ps := f.permits(t, spring, vars, addrs...)
-		res, err := f.mailer.Send(ctx, ps, spring, vars)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := []channel.Status{channel.Failed, channel.Sent, channel.Retryable, channel.Unknown, channel.Sent}
-		for i, r := range res {
-			if r.Status != want[i] {
-				t.Errorf("%s: %+v, want %s", addrs[i], r, want[i])
-			}
-		}
-		if res[0].Code != "550" || res[2].Code != "452" {
-			t.Errorf("codes: %q %q", res[0].Code, res[2].Code)
-		}
-		// The message whose connection dropped was received once and not
-		// sent again; the one after it went on a new connection.
-		if n := len(f.sink.to("cut@example.com")); n != 1 {
-			t.Errorf("cut@: received %d times, want once", n)
-		}
-		if n := f.sink.connections(); n != 2 {
-			t.Errorf("%d connections, want 2 (one more after the drop)", n)
-		}
-		// A server nobody listens on: retryable, nothing sent.
-		m2, err := NewMailer(SMTPConfig{Addr: "127.0.0.1:1", TLS: NoTLS, Timeout: time.Second}, f.comp, f.claim, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, _ = m2.Send(ctx, f.permits(t, spring, []Vars{{"name": "y"}}, "nobody@example.com"), spring, []Vars{{"name": "y"}})
-		if res[0].Status != channel.Retryable {
-			t.Errorf("refused connection: %+v", res[0])
-		}
-		// STARTTLS required but not offered: nothing is sent in the clear.
-		m3, _ := NewMailer(SMTPConfig{Addr: f.sink.addr, TLS: StartTLS, Timeout: time.Second}, f.comp, f.claim, nil)
-		res, _ = m3.Send(ctx, f.permits(t, spring, []Vars{{"name": "z"}}, "plain@example.com"), spring, []Vars{{"name": "z"}})
-		if res[0].Status != channel.Retryable || !strings.Contains(res[0].Message, "STARTTLS") || len(f.sink.to("plain@example.com")) != 0 {
-			t.Errorf("no STARTTLS: %+v", res[0])
+		for _, pipelining := range []bool{true, false} {
+			t.Run(fmt.Sprintf("pipelining=%v", pipelining), func(t *testing.T) { smtpErrors(t, db, pipelining) })
 		}
 	})
+}
+
+func smtpErrors(t *testing.T, db *store.DB, pipelining bool) {
+	ctx := context.Background()
+	f := newFixture(t, db, "ed25519", NoTLS, 1)
+	f.mailer.plainDialogue = !pipelining
+	at := func(local string) string { return fmt.Sprintf("%s-%v@example.com", local, pipelining) }
+	f.sink.rcpt[at("gone")] = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
+	f.sink.rcpt[at("full")] = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 2, 2}, Message: "mailbox full"}
+	f.sink.drop[at("cut")] = true
+	addrs := []string{at("gone"), at("ok1"), at("full"), at("cut"), at("ok2")}
+	vars := make([]Vars, len(addrs))
+	for i := range vars {
+		vars[i] = Vars{"name": "x"}
+	}
+	ps := f.permits(t, spring, vars, addrs...)
+	res, err := f.mailer.Send(ctx, ps, spring, vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []channel.Status{channel.Failed, channel.Sent, channel.Retryable, channel.Unknown, channel.Sent}
+	for i, r := range res {
+		if r.Status != want[i] {
+			t.Errorf("%s: %+v, want %s", addrs[i], r, want[i])
+		}
+	}
+	if res[0].Code != "550" || res[2].Code != "452" {
+		t.Errorf("codes: %q %q", res[0].Code, res[2].Code)
+	}
+	// The message whose connection dropped was received once and not
+	// sent again; the one after it went on a new connection.
+	if n := len(f.sink.to(at("cut"))); n != 1 {
+		t.Errorf("cut: received %d times, want once", n)
+	}
+	if n := len(f.sink.messages()); n != 3 {
+		t.Errorf("the sink holds %d messages, want 3 (ok1, cut, ok2)", n)
+	}
+	if n := f.sink.connections(); n != 2 {
+		t.Errorf("%d connections, want 2 (one more after the drop)", n)
+	}
+	// A server nobody listens on: retryable, nothing sent.
+	m2, err := NewMailer(SMTPConfig{Addr: "127.0.0.1:1", TLS: NoTLS, Timeout: time.Second}, f.comp, f.claim, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, _ = m2.Send(ctx, f.permits(t, spring, []Vars{{"name": "y"}}, at("nobody")), spring, []Vars{{"name": "y"}})
+	if res[0].Status != channel.Retryable {
+		t.Errorf("refused connection: %+v", res[0])
+	}
+	// STARTTLS required but not offered: nothing is sent in the clear.
+	m3, _ := NewMailer(SMTPConfig{Addr: f.sink.addr, TLS: StartTLS, Timeout: time.Second}, f.comp, f.claim, nil)
+	res, _ = m3.Send(ctx, f.permits(t, spring, []Vars{{"name": "z"}}, at("plain")), spring, []Vars{{"name": "z"}})
+	if res[0].Status != channel.Retryable || !strings.Contains(res[0].Message, "STARTTLS") || len(f.sink.to(at("plain"))) != 0 {
+		t.Errorf("no STARTTLS: %+v", res[0])
+	}
 }
 
 // TestChineseAndTextOnly: mostly-Chinese parts go in base64, a message
@@ -465,4 +476,27 @@ func mustECDSA(t *testing.T) *ecdsa.PrivateKey {
 		t.Fatal(err)
 	}
 	return k
+}
+
+// TestIdleConnectionClosedByServer: a connection the server closed while
+// idle fails at MAIL; the message goes on a new connection, once.
+func TestIdleConnectionClosedByServer(t *testing.T) {
+	f := newFixture(t, storetest.MustSQLite(t), "ed25519", NoTLS, 1)
+	ctx := context.Background()
+	v := []Vars{{"name": "n"}}
+	if res, err := f.mailer.Send(ctx, f.permits(t, spring, v, "first@example.com"), spring, v); err != nil || res[0].Status != channel.Sent {
+		t.Fatalf("%+v %v", res, err)
+	}
+	f.sink.conns.Range(func(c, _ any) bool {
+		c.(*smtp.Conn).Conn().Close()
+		return true
+	})
+	time.Sleep(20 * time.Millisecond)
+	res, err := f.mailer.Send(ctx, f.permits(t, spring, v, "second@example.com"), spring, v)
+	if err != nil || res[0].Status != channel.Sent {
+		t.Fatalf("after the server closed the idle connection: %+v %v", res, err)
+	}
+	if n := len(f.sink.to("second@example.com")); n != 1 || f.sink.connections() != 2 {
+		t.Errorf("received %d times over %d connections; want once over 2", n, f.sink.connections())
+	}
 }

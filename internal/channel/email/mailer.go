@@ -20,9 +20,12 @@ type Mailer struct {
 	limiter  *channel.Limiter
 
 	idle chan *conn // connections not in use
-	mu   sync.Mutex
-	open int // connections open or being dialled
-	done bool
+	// plainDialogue turns PIPELINING off (tests of the one-command-at-a-time
+	// dialogue; servers that offer it are not known to need it).
+	plainDialogue bool
+	mu            sync.Mutex
+	open          int // connections open or being dialled
+	done          bool
 }
 
 // NewMailer returns a Mailer. claim consumes the permits; limiter (nil for
@@ -71,6 +74,7 @@ func (m *Mailer) get(ctx context.Context) (c *conn, reused bool, err error) {
 			m.release(nil)
 			return nil, false, err
 		}
+		c.pipelining = c.pipelining && !m.plainDialogue
 		return c, false, nil
 	}
 	m.mu.Unlock()

@@ -5,10 +5,12 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/smtp"
 	"net/textproto"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/kith-scrm/kith/internal/channel"
@@ -75,9 +77,10 @@ func (c *SMTPConfig) defaults() error {
 
 // conn is one SMTP connection.
 type conn struct {
-	raw    net.Conn
-	client *smtp.Client
-	sent   int
+	raw        net.Conn
+	client     *smtp.Client
+	sent       int
+	pipelining bool // the server offers PIPELINING (RFC 2920)
 }
 
 func (c *conn) close() {
@@ -128,6 +131,7 @@ func dial(ctx context.Context, cfg *SMTPConfig) (*conn, error) {
 			return nil, fmt.Errorf("email: smtp %s: AUTH: %w", cfg.Addr, err)
 		}
 	}
+	c.pipelining, _ = client.Extension("PIPELINING")
 	return c, nil
 }
 
@@ -174,6 +178,9 @@ func outcome(err error, at stage) (r channel.Result, broken bool) {
 // exchange sends one message on c: MAIL, RCPT, DATA, the bytes, the dot.
 func exchange(c *conn, deadline time.Time, from, to string, r *rendered) (channel.Result, bool) {
 	c.raw.SetDeadline(deadline)
+	if c.pipelining {
+		return pipelined(c, from, to, r)
+	}
 	if err := c.client.Mail(from); err != nil {
 		return outcome(err, beforeData)
 	}
@@ -192,15 +199,66 @@ func exchange(c *conn, deadline time.Time, from, to string, r *rendered) (channe
 		}
 		return res, broken
 	}
+	return data(c, w, r, func() error { return w.Close() })
+}
+
+// data writes the message and the final dot, and reads the reply.
+func data(c *conn, w io.Writer, r *rendered, end func() error) (channel.Result, bool) {
 	if _, err := w.Write(r.head.Bytes()); err != nil {
 		return outcome(err, inData)
 	}
 	if _, err := w.Write(r.body.Bytes()); err != nil {
 		return outcome(err, inData)
 	}
-	if err := w.Close(); err != nil {
+	if err := end(); err != nil {
 		return outcome(err, afterData)
 	}
 	c.sent++
 	return channel.Result{Status: channel.Sent, Code: "250"}, false
+}
+
+// pipelined sends MAIL, RCPT and DATA in one write (RFC 2920) and reads
+// their three replies, then the message: two writes and two waits per
+// message instead of four of each.
+func pipelined(c *conn, from, to string, r *rendered) (channel.Result, bool) {
+	t := c.client.Text
+	if strings.ContainsAny(from+to, "\r\n<>") {
+		return channel.Result{Status: channel.Failed, Message: "email: an address holds a line break or angle bracket"}, false
+	}
+	t.W.WriteString("MAIL FROM:<" + from + ">\r\nRCPT TO:<" + to + ">\r\nDATA\r\n")
+	if err := t.W.Flush(); err != nil {
+		return outcome(err, beforeData)
+	}
+	var first error // the first refusal, which the result reports
+	for _, want := range []int{250, 25, 354} {
+		_, _, err := t.ReadResponse(want)
+		var tp *textproto.Error
+		if err != nil && !errors.As(err, &tp) {
+			return outcome(err, beforeData) // the connection failed
+		}
+		if err != nil && first == nil {
+			first = err
+		}
+		if want == 354 && err == nil && first != nil {
+			// The server opened DATA though MAIL or RCPT was refused:
+			// closing the connection is the only way to send nothing.
+			res, _ := outcome(first, beforeData)
+			return res, true
+		}
+	}
+	if first != nil {
+		res, broken := outcome(first, beforeData)
+		if !broken && c.client.Reset() != nil {
+			broken = true
+		}
+		return res, broken
+	}
+	w := t.DotWriter()
+	return data(c, w, r, func() error {
+		if err := w.Close(); err != nil {
+			return err
+		}
+		_, _, err := t.ReadResponse(250)
+		return err
+	})
 }
