@@ -459,6 +459,9 @@ func TestComposerRules(t *testing.T) {
 		"bad from":               second(NewComposer(Sender{UnsubscribeURL: "https://x/u/", UnsubscribeMailto: "u@x.example", TokenKey: testKey}, nil, f.clock)),
 		"bad smtp addr":          second(NewMailer(SMTPConfig{Addr: "nohost"}, f.comp, f.claim, nil)),
 		"bad tls mode":           second(NewMailer(SMTPConfig{Addr: "h:25", TLS: "ssl"}, f.comp, f.claim, nil)),
+		"missing value":          second(f.mailer.Send(ctx, []gate.Permit{{}}, spring, []Vars{{"nom": "x"}})),
+		"no values":              second(f.mailer.Send(ctx, []gate.Permit{{}}, spring, nil)),
+		"values count":           second(f.mailer.Send(ctx, []gate.Permit{{}}, spring, []Vars{{"name": "x"}, {"name": "y"}})),
 		"ecdsa key":              second(NewDKIM("d.example", "s", mustECDSA(t))),
 		"no selector":            second(NewDKIM("d.example", "", ed25519.NewKeyFromSeed(make([]byte, 32)))),
 	} {

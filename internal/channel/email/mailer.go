@@ -122,8 +122,8 @@ func (m *Mailer) Send(ctx context.Context, permits []gate.Permit, msg Message, v
 	if err := m.composer.check(msg); err != nil {
 		return nil, err
 	}
-	if vars != nil && len(vars) != len(permits) {
-		return nil, fmt.Errorf("email: %d permits but %d sets of values", len(permits), len(vars))
+	if err := checkVars(msg, vars, len(permits)); err != nil {
+		return nil, err
 	}
 	for _, p := range permits {
 		if p.Valid() && p.Channel() != consent.ChannelEmail {

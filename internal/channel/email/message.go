@@ -119,6 +119,54 @@ func (c *Composer) check(m Message) error {
 	return nil
 }
 
+// variables returns the names of the variables m uses, other than the
+// built-in ones, or an error for a variable that is not closed.
+func variables(m Message) ([]string, error) {
+	var names []string
+	for _, s := range []string{m.Subject, m.Text, m.HTML} {
+		for {
+			i := strings.Index(s, "{{")
+			if i < 0 {
+				break
+			}
+			j := strings.Index(s[i:], "}}")
+			if j < 0 {
+				return nil, kith.Errorf(kith.EINVALID, "email: %q opens a variable it does not close", s[i:min(len(s), i+20)])
+			}
+			switch name := strings.TrimSpace(s[i+2 : i+j]); name {
+			case "email", "unsubscribe_url", "unsubscribe_mailto":
+			default:
+				names = append(names, name)
+			}
+			s = s[i+j+2:]
+		}
+	}
+	return names, nil
+}
+
+// checkVars refuses, before any permit is used, values that leave a
+// variable of m without a value.
+func checkVars(m Message, vars []Vars, n int) error {
+	names, err := variables(m)
+	if err != nil {
+		return err
+	}
+	if vars != nil && len(vars) != n {
+		return kith.Errorf(kith.EINVALID, "email: %d recipients but %d sets of values", n, len(vars))
+	}
+	if len(names) > 0 && vars == nil && n > 0 {
+		return kith.Errorf(kith.EINVALID, "email: the message uses {{%s}} but no values were given", names[0])
+	}
+	for i, v := range vars {
+		for _, name := range names {
+			if _, ok := v[name]; !ok {
+				return kith.Errorf(kith.EINVALID, "email: recipient %d has no value for {{%s}}", i, name)
+			}
+		}
+	}
+	return nil
+}
+
 // letter is one recipient's rendering.
 type letter struct {
 	to       string
