@@ -56,6 +56,9 @@ func New(keys ...[]byte) (*Sealer, error) {
 			return nil, fmt.Errorf("fieldcrypt: %w", err)
 		}
 		id := KeyID(k)
+		if _, dup := s.aeads[id]; dup {
+			return nil, fmt.Errorf("fieldcrypt: key %d (id %s) is given twice", i, id)
+		}
 		s.ids = append(s.ids, id)
 		s.aeads[id] = aead
 	}
@@ -105,4 +108,25 @@ func SealedWith(sealed string) string {
 		return ""
 	}
 	return parts[1]
+}
+
+// Current returns the id of the key new values are sealed under.
+func (s *Sealer) Current() string { return s.ids[0] }
+
+// KeyIDs returns the ids of every key the Sealer opens with, the current
+// one first.
+func (s *Sealer) KeyIDs() []string { return append([]string(nil), s.ids...) }
+
+// Reseal opens a sealed value and seals it again under the current key with
+// the same context. It returns the value unchanged, and false, when it is
+// already sealed under the current key.
+func (s *Sealer) Reseal(sealed, context string) (string, bool, error) {
+	if SealedWith(sealed) == s.ids[0] {
+		return sealed, false, nil
+	}
+	pt, err := s.Open(sealed, context)
+	if err != nil {
+		return "", false, err
+	}
+	return s.Seal(pt, context), true, nil
 }
