@@ -89,6 +89,8 @@ func (s *Server) buildRoutes() http.Handler {
 	api("POST /api/v1/jobs/probes", auth.PermRunJobChecks, http.HandlerFunc(s.apiEnqueueProbes))
 	api("GET /api/v1/jobs/probes/{batch}", auth.PermRunJobChecks, http.HandlerFunc(s.apiProbeReport))
 	api("GET /api/v1/customers", auth.PermViewCustomers, http.HandlerFunc(s.apiCustomers))
+	api("GET /api/v1/customers/{external_userid}", auth.PermViewCustomers, http.HandlerFunc(s.apiCustomer))
+	api("POST /api/v1/customers/{external_userid}/reveal", auth.PermRevealPII, http.HandlerFunc(s.apiCustomerReveal))
 	api("GET /api/v1/events", auth.PermViewEvents, http.HandlerFunc(s.apiEvents))
 	api("GET /api/v1/audit", auth.PermViewAudit, http.HandlerFunc(s.apiAudit))
 	api("GET /api/v1/audit/export", auth.PermViewAudit, http.HandlerFunc(s.apiAuditExport))
