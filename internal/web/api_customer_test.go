@@ -1,8 +1,10 @@
 package web_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"encoding/base64"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -14,6 +16,7 @@ import (
 	"github.com/kith-scrm/kith/internal/customer"
 	"github.com/kith-scrm/kith/internal/kith"
 	"github.com/kith-scrm/kith/internal/protect"
+	"github.com/kith-scrm/kith/internal/secrets"
 )
 
 // TestCustomerAPIMasksAndReveals: the API answers a customer with every
@@ -22,6 +25,14 @@ import (
 // answer (P-43, P-45).
 func TestCustomerAPIMasksAndReveals(t *testing.T) {
 	env, p := revealEnv()
+	// The instance also holds a previous field key, as during a rotation:
+	// the e-mail below was sealed under it and must still reveal.
+	old := bytes.Repeat([]byte{10}, 32)
+	env[secrets.EnvPreviousFieldKeys] = base64.StdEncoding.EncodeToString(old)
+	oldP, err := protect.New(old, bytes.Repeat([]byte{9}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
 	in := apptest.Start(t, apptest.Options{Env: env})
 	db := mustStore(t, in)
 	seedDirectory(t, db, 6)
@@ -33,11 +44,14 @@ func TestCustomerAPIMasksAndReveals(t *testing.T) {
 		return s
 	}
 	phone := seal(protect.FieldPhone, "13812341234")
-	mail := seal(protect.FieldEmail, "zhang.wei@example.com")
+	mail, err := oldP.Seal(protect.FieldEmail, "zhang.wei@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
 	addr := seal(protect.FieldAddress, "浙江省杭州市西湖区文三路90号")
 	ctx := context.Background()
 	var id string
-	err := db.InTx(ctx, func(tx *sql.Tx) error {
+	err = db.InTx(ctx, func(tx *sql.Tx) error {
 		var cid int64
 		if err := tx.QueryRow("SELECT id FROM customers WHERE external_userid = 'wm005'").Scan(&cid); err != nil {
 			return err
