@@ -80,6 +80,10 @@ func TestPreviousFieldKeysFromEnvironment(t *testing.T) {
 			t.Errorf("%s: the error shows a key", name)
 		}
 	}
+	alone := map[string]string{EnvPreviousFieldKeys: key('d')}
+	if _, err := FromEnv(func(s string) string { return alone[s] }); err == nil || !strings.Contains(err.Error(), EnvFieldKey) {
+		t.Errorf("previous keys without the others: %v", err)
+	}
 }
 
 func TestFileWithEqualKeysIsRefused(t *testing.T) {
