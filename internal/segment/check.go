@@ -112,7 +112,7 @@ func suggest(s string, candidates []string) string {
 		d := editDistance(want, have)
 		// Allow about one mistake in three characters, at least one, and
 		// never a candidate that shares nothing with s.
-		limit := max(1, max(len(want), len(have))/3)
+		limit := max(1, (max(len(want), len(have))+1)/3)
 		if d > limit || d >= max(len(want), len(have)) {
 			continue
 		}
