@@ -342,7 +342,7 @@ func (p *parser) dateValue(t *Term, op token) error {
 	}
 	text := narrow(v.text)
 	// Tolerate spaces around the range's "..": 2026-01-01 .. 2026-01-31.
-	if t.Op == OpIs && p.tok.kind == tWord && strings.HasPrefix(p.tok.text, "..") && !strings.Contains(text, "..") {
+	if t.Op == OpIs && p.tok.kind == tWord && strings.HasPrefix(narrow(p.tok.text), "..") && !strings.Contains(text, "..") {
 		text += narrow(p.tok.text)
 		if err := p.advance(); err != nil {
 			return err

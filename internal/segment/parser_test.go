@@ -84,6 +84,7 @@ func TestParseValues(t *testing.T) {
 		{`ＳＰＥＮＴ＿９０Ｄ ＞＝ １２．５`, segment.Term{Field: segment.FieldSpent90d, Op: segment.OpGe, Num: 1250}},
 		{`orders ＜ ３`, segment.Term{Field: segment.FieldOrders, Op: segment.OpLt, Num: 3}},
 		{`added：１９７０－０１－０１．．１９７０－０１－０２`, segment.Term{Field: segment.FieldAdded, Op: segment.OpIs, From: 0, To: 1}},
+		{`added:1970-01-01 ．．1970-01-02`, segment.Term{Field: segment.FieldAdded, Op: segment.OpIs, From: 0, To: 1}},
 		{`reachable:ＷｅＣｏｍ`, segment.Term{Field: segment.FieldReachable, Op: segment.OpIs, Name: "wecom"}},
 		{`tag:ＶＩＰ`, segment.Term{Field: segment.FieldTag, Op: segment.OpIs, Name: "ＶＩＰ"}}, // names keep their width
 	} {
