@@ -103,7 +103,14 @@ func isKeyword(s string) bool {
 // narrow folds full-width letters, digits and signs (ＴＡＧ, １２．５) to
 // ASCII, for the words that are not names: keywords, fields, numbers,
 // dates and reachable's channels. Names keep the width they were written in.
-func narrow(s string) string { return width.Narrow.String(s) }
+func narrow(s string) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return width.Narrow.String(s)
+		}
+	}
+	return s // ASCII already: the common case, without an allocation
+}
 
 // atKeyword reports whether the current token is the keyword kw.
 func (p *parser) atKeyword(kw string) bool {
