@@ -28,7 +28,7 @@ func grant(tb testing.TB, db *store.DB, p consent.Person) {
 		tb.Fatal(err)
 	}
 	at := wed10.Add(-time.Hour)
-	if err := consent.Record(ctx, db.W, consent.Event{Person: p, Purpose: consent.Marketing, Channel: consent.ChannelSMS, Action: consent.Grant,
+	if err := consent.NewLedger(nil, testKey).Record(ctx, db.W, consent.Event{Person: p, Purpose: consent.Marketing, Channel: consent.ChannelSMS, Action: consent.Grant,
 		Source: consent.SourceCustomer, Evidence: consent.Evidence{consent.EvidenceURL: "https://shop.example/c"}, NoticeVersion: n.Version,
 		NoticeHash: n.TextHash, RecordedBy: "web", OccurredAt: at, ReceivedAt: at}); err != nil {
 		tb.Fatal(err)
@@ -58,7 +58,7 @@ func TestClaim(t *testing.T) {
 		}
 		pa, pb, pc := permit(t, g, a), permit(t, g, b), permit(t, g, c)
 		// b withdraws after the decision.
-		if _, err := consent.OptOut(ctx, db.W, consent.OptOutRequest{Person: b, Channel: consent.ChannelSMS, Source: consent.SourceOptOutReply,
+		if _, err := consent.NewLedger(nil, testKey).OptOut(ctx, db.W, consent.OptOutRequest{Person: b, Channel: consent.ChannelSMS, Source: consent.SourceOptOutReply,
 			Evidence: consent.Evidence{consent.EvidenceMessageID: "mo-1", consent.EvidenceText: "TD"}, RecordedBy: "sms",
 			OccurredAt: wed10, ReceivedAt: wed10}); err != nil {
 			t.Fatal(err)

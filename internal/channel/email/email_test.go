@@ -113,7 +113,7 @@ func mustGrant(tb testing.TB, db *store.DB, p consent.Person) {
 		tb.Fatal(err)
 	}
 	at := wed10.Add(-time.Hour)
-	err = consent.Record(ctx, db.W, consent.Event{Person: p, Purpose: consent.Marketing, Channel: consent.ChannelEmail, Action: consent.Grant,
+	err = consent.NewLedger(nil, testKey).Record(ctx, db.W, consent.Event{Person: p, Purpose: consent.Marketing, Channel: consent.ChannelEmail, Action: consent.Grant,
 		Source: consent.SourceCustomer, Evidence: consent.Evidence{consent.EvidenceURL: "https://shop.example/consent"},
 		NoticeVersion: n.Version, NoticeHash: n.TextHash, RecordedBy: "web", OccurredAt: at, ReceivedAt: at})
 	if err != nil {

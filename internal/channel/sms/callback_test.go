@@ -128,7 +128,7 @@ func TestTakeReply(t *testing.T) {
 			var n int
 			err := db.InTx(ctx, func(tx *sql.Tx) error {
 				var err error
-				ok, n, err = TakeReply(ctx, tx, r, f.clock.Now())
+				ok, n, err = TakeReply(ctx, consent.NewLedger(nil, testKey), tx, r, f.clock.Now())
 				return err
 			})
 			if err != nil {

@@ -17,7 +17,8 @@ const maxEvidenceText = 300
 // that stores the reply, so both or neither happen): when its text is an
 // opt-out as consent.ParseSMSOptOut reads it (T, TD, R, N, 退订, 拒收, STOP…,
 // full-width and padded forms too), it opts the number out of every
-// commercial purpose on SMS (consent.OptOut), with the reply's id, text,
+// commercial purpose on SMS (Ledger.OptOut, so consent_state and the gate
+// see it at once), with the reply's id, text,
 // provider and signature as evidence. It returns whether the reply was an
 // opt-out and how many consent events were recorded: 0 for a repeated
 // opt-out or a pushed-again reply. A reply that is not an opt-out records
@@ -26,7 +27,7 @@ const maxEvidenceText = 300
 // It knows nothing of HTTP: the web layer parses the push (ParseTencentReply,
 // ParseAliyunReplies), stores it, calls TakeReply for each reply, and answers
 // TencentAck or AliyunAck.
-func TakeReply(ctx context.Context, q store.Querier, r Reply, receivedAt time.Time) (optOut bool, events int, err error) {
+func TakeReply(ctx context.Context, l *consent.Ledger, q store.Querier, r Reply, receivedAt time.Time) (optOut bool, events int, err error) {
 	keyword, ok := consent.ParseSMSOptOut(r.Text)
 	if !ok {
 		return false, 0, nil
@@ -46,7 +47,7 @@ func TakeReply(ctx context.Context, q store.Querier, r Reply, receivedAt time.Ti
 	if at.IsZero() || at.After(receivedAt) {
 		at = receivedAt
 	}
-	n, err := consent.OptOut(ctx, q, consent.OptOutRequest{
+	n, err := l.OptOut(ctx, q, consent.OptOutRequest{
 		Person: consent.Phone(r.Phone), Channel: consent.ChannelSMS, Source: consent.SourceOptOutReply,
 		Evidence: ev, RecordedBy: "sms:" + r.Provider, OccurredAt: at, ReceivedAt: receivedAt,
 	})

@@ -33,7 +33,7 @@ func mustGrant(tb testing.TB, db *store.DB, p consent.Person, ch consent.Channel
 	if err != nil {
 		tb.Fatal(err)
 	}
-	err = consent.Record(ctx, db.W, consent.Event{Person: p, Purpose: consent.Marketing, Channel: ch, Action: consent.Grant, Source: consent.SourceCustomer,
+	err = consent.NewLedger(nil, testKey).Record(ctx, db.W, consent.Event{Person: p, Purpose: consent.Marketing, Channel: ch, Action: consent.Grant, Source: consent.SourceCustomer,
 		Evidence: consent.Evidence{consent.EvidenceURL: "https://shop.example/consent"}, NoticeVersion: n.Version, NoticeHash: n.TextHash,
 		RecordedBy: "web", OccurredAt: at, ReceivedAt: at})
 	if err != nil {
