@@ -96,15 +96,53 @@ var errDryRun = errors.New("dry run")
 // cancelled context leaves nothing written. Rows with errors are refused
 // and reported by row and column; the same file again changes nothing.
 func (s *Store) Import(ctx context.Context, f File, size int64, opt ImportOptions) (*Report, error) {
+	if opt.Location == nil {
+		opt.Location = s.location()
+	}
+	im, err := open(f, size, opt)
+	if err != nil {
+		return nil, err
+	}
+	err = s.Write(ctx, func(w *Writer) error {
+		if err := im.run(ctx, w.Put); err != nil {
+			return err
+		}
+		if opt.DryRun {
+			return errDryRun
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errDryRun) {
+		return nil, err
+	}
+	return im.rep, nil
+}
+
+// ReadOrders reads an order file as Import does, without a database: each
+// valid order is handed to fn (which must not keep it). Conflicts with
+// stored orders are not found; everything else is reported.
+func ReadOrders(ctx context.Context, f File, size int64, opt ImportOptions, fn func(*Order) error) (*Report, error) {
+	if opt.Location == nil {
+		opt.Location = time.UTC
+	}
+	im, err := open(f, size, opt)
+	if err != nil {
+		return nil, err
+	}
+	if err := im.run(ctx, func(_ context.Context, o *Order) (Outcome, error) { return Inserted, fn(o) }); err != nil {
+		return nil, err
+	}
+	return im.rep, nil
+}
+
+// open reads a file's header and binds its mapping.
+func open(f File, size int64, opt ImportOptions) (*importer, error) {
 	if opt.MaxBytes <= 0 {
 		opt.MaxBytes = DefaultMaxBytes
 	}
 	if size > opt.MaxBytes {
 		return nil, kith.Errorf(kith.EINVALID, "the file is %s, more than the %s an import reads; split it (by month, say) and import the parts",
 			humanBytes(size), humanBytes(opt.MaxBytes))
-	}
-	if opt.Location == nil {
-		opt.Location = s.location()
 	}
 	if opt.MaxErrors <= 0 {
 		opt.MaxErrors = 10000
@@ -155,56 +193,49 @@ func (s *Store) Import(ctx context.Context, f File, size int64, opt ImportOption
 		return nil, err
 	}
 	rep.NotRead = b.ignored
-	im := &importer{s: s, opt: opt, m: m, b: b, rep: rep, seen: map[uint64]int32{}}
-	progress := func() {
-		if opt.Progress != nil {
-			p := Progress{Rows: rep.Rows, Total: size}
-			if cnt != nil {
-				p.Bytes = cnt.n
-			}
-			opt.Progress(p)
-		}
-	}
-	err = s.Write(ctx, func(w *Writer) error {
-		im.w = w
-		for {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			row, err := rows.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				return err
-			}
-			if cnt != nil && cnt.n > opt.MaxBytes {
-				return kith.Errorf(kith.EINVALID, "the file grew past %s while it was read", humanBytes(opt.MaxBytes))
-			}
-			if blank(row) {
-				continue
-			}
-			rep.Rows++
-			if err := im.row(ctx, rows.Line(), row); err != nil {
-				return err
-			}
-			if rep.Rows%10000 == 0 {
-				progress()
-			}
-		}
-		if err := im.flush(ctx); err != nil {
+	return &importer{opt: opt, m: m, b: b, rep: rep, seen: map[uint64]int32{}, rows: rows, cnt: cnt, size: size}, nil
+}
+
+// run reads every data row, handing each order to put.
+func (im *importer) run(ctx context.Context, put func(context.Context, *Order) (Outcome, error)) error {
+	im.put = put
+	defer im.progress()
+	for {
+		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if opt.DryRun {
-			return errDryRun
+		row, err := im.rows.Next()
+		if errors.Is(err, io.EOF) {
+			break
 		}
-		return nil
-	})
-	progress()
-	if err != nil && !errors.Is(err, errDryRun) {
-		return nil, err
+		if err != nil {
+			return err
+		}
+		if im.cnt != nil && im.cnt.n > im.opt.MaxBytes {
+			return kith.Errorf(kith.EINVALID, "the file grew past %s while it was read", humanBytes(im.opt.MaxBytes))
+		}
+		if blank(row) {
+			continue
+		}
+		im.rep.Rows++
+		if err := im.row(ctx, im.rows.Line(), row); err != nil {
+			return err
+		}
+		if im.rep.Rows%10000 == 0 {
+			im.progress()
+		}
 	}
-	return rep, nil
+	return im.flush(ctx)
+}
+
+func (im *importer) progress() {
+	if im.opt.Progress != nil {
+		p := Progress{Rows: im.rep.Rows, Total: im.size}
+		if im.cnt != nil {
+			p.Bytes = im.cnt.n
+		}
+		im.opt.Progress(p)
+	}
 }
 
 func blank(row []string) bool {
@@ -219,13 +250,15 @@ func blank(row []string) bool {
 // importer turns rows into orders; consecutive rows with the same order
 // number and a line column are the lines of one order.
 type importer struct {
-	s    *Store
 	opt  ImportOptions
 	m    *Mapping
 	b    *binding
 	rep  *Report
-	w    *Writer
+	put  func(context.Context, *Order) (Outcome, error)
 	seen map[uint64]int32 // order key hash → first row, to tell in-file duplicates
+	rows rowReader
+	cnt  *counter // nil for XLSX
+	size int64
 
 	cur      *Order
 	curRow   int
@@ -483,7 +516,7 @@ func (im *importer) flush(ctx context.Context) error {
 		}
 		addr = MaskAddress(o.Address)
 	}
-	out, err := im.w.Put(ctx, o)
+	out, err := im.put(ctx, o)
 	if err != nil {
 		return fmt.Errorf("orders: row %d: %w", im.curRow, err)
 	}
