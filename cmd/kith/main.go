@@ -31,6 +31,7 @@ Commands:
   audit verify   check the audit log's hash chain: [--checkpoint FILE]
   audit checkpoint  print the audit log's checkpoint as JSON: [--out FILE]
   audit export   write audit entries to stdout: [--person P] [--actor A] [--action X] [--since T] [--format csv|jsonl]
+  import orders  import an order file (CSV/XLSX): FILE [--mapping NAME] [--dry-run] [--json]
   sandbox        run the local WeCom sandbox alone, with its control page
   bench callbacks  measure callback intake against a no-op handler: [--json]
   bench gate     measure gate decisions per second: [--json] [--customers 1000000]
@@ -80,6 +81,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = cmdEvents(ctx, args[1:], stdout, stderr, getenv)
 	case "audit":
 		err = cmdAudit(ctx, args[1:], stdout, stderr, getenv)
+	case "import":
+		err = cmdImport(ctx, args[1:], stdout, stderr, getenv)
 	case "version", "--version", "-v":
 		err = cmdVersion(stdout)
 	case "help", "-h", "--help":
