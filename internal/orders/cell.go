@@ -70,9 +70,13 @@ const (
 	ReasonExcelNumber = "mangled_by_excel"
 )
 
+// amountNoise is what amounts carry besides digits: currency signs,
+// thousands separators, spaces.
+var amountNoise = strings.NewReplacer("¥", "", "￥", "", "元", "", ",", "", "，", "", " ", "")
+
 // parseFen reads an amount in yuan ("1,234.50", "¥12", "12元") as fen.
 func parseFen(s string) (int64, *cellError) {
-	t := strings.NewReplacer("¥", "", "￥", "", "元", "", ",", "", "，", "", " ", "").Replace(s)
+	t := amountNoise.Replace(s)
 	if t == "" {
 		return 0, &cellError{ReasonAmount, "is not an amount"}
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/kith-scrm/kith/internal/kith"
 	"github.com/kith-scrm/kith/internal/protect"
+	"github.com/kith-scrm/kith/internal/store"
 )
 
 // DefaultMaxBytes is the largest file Import reads unless told otherwise.
@@ -102,6 +103,19 @@ func (s *Store) Import(ctx context.Context, f File, size int64, opt ImportOption
 	im, err := open(f, size, opt)
 	if err != nil {
 		return nil, err
+	}
+	if s.db.Dialect == store.SQLite {
+		// A big transaction spills SQLite's page cache (2 MB) to the WAL
+		// again and again, and each statement writes its statement journal
+		// to a temporary file; a larger cache and journals in memory on the
+		// writer's one connection, for the import's length, save most of
+		// those writes.
+		if _, err := s.db.W.ExecContext(ctx, "PRAGMA cache_size = -262144"); err == nil {
+			defer s.db.W.ExecContext(context.WithoutCancel(ctx), "PRAGMA cache_size = -2000")
+		}
+		if _, err := s.db.W.ExecContext(ctx, "PRAGMA temp_store = MEMORY"); err == nil {
+			defer s.db.W.ExecContext(context.WithoutCancel(ctx), "PRAGMA temp_store = DEFAULT")
+		}
 	}
 	err = s.Write(ctx, func(w *Writer) error {
 		if err := im.run(ctx, w.Put); err != nil {

@@ -78,12 +78,25 @@ CREATE TABLE payments (
     refunded_fen    BIGINT NOT NULL DEFAULT 0,
     paid_at         TIMESTAMP NOT NULL,
     description     TEXT NOT NULL DEFAULT '',
+    out_trade_no    TEXT NOT NULL DEFAULT '', -- the merchant's payment number; refunds name it
     created_at      TIMESTAMP NOT NULL,
     updated_at      TIMESTAMP NOT NULL,
     UNIQUE (source, transaction_id)
 );
 CREATE INDEX payments_customer ON payments (customer_id, paid_at);
 CREATE INDEX payments_external ON payments (external_userid);
+CREATE INDEX payments_out_trade ON payments (source, out_trade_no) WHERE out_trade_no <> '';
+
+-- Refunds of payments, once each: a payment's refunded amount is at least
+-- their sum.
+CREATE TABLE payment_refunds (
+    source       TEXT NOT NULL,
+    refund_no    TEXT NOT NULL,
+    out_trade_no TEXT NOT NULL,
+    refund_fen   BIGINT NOT NULL,
+    refunded_at  TIMESTAMP NOT NULL,
+    PRIMARY KEY (source, refund_no)
+);
 
 -- Remembered custom column mappings for file imports (JSON).
 CREATE TABLE order_mappings (
@@ -114,6 +127,7 @@ DROP INDEX customers_unionid;
 DROP TABLE order_cursors;
 DROP TABLE order_sources;
 DROP TABLE order_mappings;
+DROP TABLE payment_refunds;
 DROP TABLE payments;
 DROP TABLE order_items;
 DROP TABLE orders;
