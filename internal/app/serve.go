@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -23,6 +24,7 @@ import (
 	"github.com/kith-scrm/kith/internal/ingest"
 	"github.com/kith-scrm/kith/internal/jobs"
 	"github.com/kith-scrm/kith/internal/obs"
+	"github.com/kith-scrm/kith/internal/orders"
 	"github.com/kith-scrm/kith/internal/protect"
 	"github.com/kith-scrm/kith/internal/settings"
 	"github.com/kith-scrm/kith/internal/web"
@@ -130,6 +132,10 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 	river.AddWorker(workers, &jobs.ProbeWorker{DB: a.DB, Node: cfg.NodeName, Clock: a.Clock})
 	river.AddWorker(workers, &auth.PruneWorker{Service: a.Auth})
 	river.AddWorker(workers, &wecomsync.SyncWorker{Syncer: syncer})
+	// Orders: the customer facts' windows move on daily (internal/orders).
+	ordersStore := orders.NewStore(a.DB, protector, a.Clock)
+	ordersStore.Location = cmp.Or(cfg.Location, time.UTC)
+	river.AddWorker(workers, &orders.RefreshWorker{Store: ordersStore})
 	periodic := []*river.PeriodicJob{
 		river.NewPeriodicJob(river.PeriodicInterval(time.Hour), func() (river.JobArgs, *river.InsertOpts) {
 			return auth.PruneArgs{}, nil
@@ -139,6 +145,7 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 		river.NewPeriodicJob(river.PeriodicInterval(FullSyncEvery), func() (river.JobArgs, *river.InsertOpts) {
 			return wecomsync.SyncArgs{Trigger: "schedule"}, nil
 		}, nil),
+		orders.RefreshJob(ordersStore.Location),
 	}
 	j, err := jobs.New(a.DB, jobs.Config{Node: cfg.NodeName, Workers: workers, Periodic: periodic, Logger: log, Metrics: metrics})
 	if err != nil {

@@ -309,3 +309,31 @@ func TestPlainMobileAndMasks(t *testing.T) {
 		t.Errorf("mask %q", got)
 	}
 }
+
+func TestDailyScheduleAndWorker(t *testing.T) {
+	d := orders.DailyAt{Loc: shanghai, Hour: 0, Minute: 5}
+	// 2026-11-30 12:00 in Shanghai → next is 2026-12-01 00:05 there.
+	if got, want := d.Next(now), time.Date(2026, 11, 30, 16, 5, 0, 0, time.UTC); !got.Equal(want) {
+		t.Fatalf("next %v, want %v", got, want)
+	}
+	// Just before the time on the same day → that day.
+	before := time.Date(2026, 11, 30, 16, 4, 0, 0, time.UTC)
+	if got := d.Next(before); !got.Equal(time.Date(2026, 11, 30, 16, 5, 0, 0, time.UTC)) {
+		t.Fatalf("next %v", got)
+	}
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		cust := f.addCustomer(t, "wmJ", "")
+		o := order("J1", 500, now.Add(-10*24*time.Hour))
+		o.ExternalUserID = "wmJ"
+		f.put(t, o)
+		f.clock.Add(25 * 24 * time.Hour)
+		w := &orders.RefreshWorker{Store: f.s}
+		if err := w.Work(context.Background(), nil); err != nil {
+			t.Fatal(err)
+		}
+		if fa := f.facts(t, cust); fa.Spent30d != 0 || fa.Spent90d != 500 {
+			t.Fatalf("facts after the job %+v", fa)
+		}
+	})
+}
