@@ -110,7 +110,7 @@ func (s *Store) Import(ctx context.Context, f File, size int64, opt ImportOption
 		// to a temporary file; a larger cache and journals in memory on the
 		// writer's one connection, for the import's length, save most of
 		// those writes.
-		if _, err := s.db.W.ExecContext(ctx, "PRAGMA cache_size = -262144"); err == nil {
+		if _, err := s.db.W.ExecContext(ctx, "PRAGMA cache_size = -131072"); err == nil {
 			defer s.db.W.ExecContext(context.WithoutCancel(ctx), "PRAGMA cache_size = -2000")
 		}
 		if _, err := s.db.W.ExecContext(ctx, "PRAGMA temp_store = MEMORY"); err == nil {

@@ -75,6 +75,9 @@ type Writer struct {
 	affected map[int64]bool
 }
 
+// maxCachedIdentities bounds the shop identities a Writer remembers.
+const maxCachedIdentities = 100_000
+
 type identity struct {
 	id         int64
 	customerID int64
@@ -255,6 +258,9 @@ func (w *Writer) identity(ctx context.Context, shop, account string) (identity, 
 	}
 	id.customerID = cust.Int64
 	id.unlinked = how == "manual_unlinked"
+	if len(w.ids) >= maxCachedIdentities {
+		clear(w.ids) // bounds the memory of a long import; the table answers the rest
+	}
 	w.ids[key] = id
 	return id, key, nil
 }
