@@ -337,3 +337,10 @@ func TestDailyScheduleAndWorker(t *testing.T) {
 		}
 	})
 }
+
+func TestSignatureExampleOfTheDocs(t *testing.T) {
+	body := `{"orders":[{"shop":"mall","order_no":"W1001","status":"paid","total_fen":25800,"ordered_at":"2026-11-30T10:00:00+08:00"}]}`
+	if got := orders.Sign("whsec_example", "1796011200", []byte(body)); got != "sha256=4e943fc4bc69e3fa070938b5ddc894951e7d87ac06026447ac30197fdb4663ef" {
+		t.Fatalf("docs/api.md's example signature is %s", got)
+	}
+}
