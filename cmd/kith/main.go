@@ -32,6 +32,10 @@ Commands:
   audit checkpoint  print the audit log's checkpoint as JSON: [--out FILE]
   audit export   write audit entries to stdout: [--person P] [--actor A] [--action X] [--since T] [--format csv|jsonl]
   import orders  import an order file (CSV/XLSX): FILE [--mapping NAME] [--dry-run] [--json]
+  keys list      list the field keys, which is current and how many values use each: [--json]
+  keys add       make a new current field key in the secrets file (restart, then rotate)
+  keys rotate    re-seal every protected value under the current field key: [--batch N] [--json]
+  keys retire    retire a field key no value uses any more: KEY_ID
   sandbox        run the local WeCom sandbox alone, with its control page
   bench callbacks  measure callback intake against a no-op handler: [--json]
   bench gate     measure gate decisions per second: [--json] [--customers 1000000]
@@ -83,6 +87,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = cmdAudit(ctx, args[1:], stdout, stderr, getenv)
 	case "import":
 		err = cmdImport(ctx, args[1:], stdout, stderr, getenv)
+	case "keys":
+		err = cmdKeys(ctx, args[1:], stdout, stderr, getenv)
 	case "version", "--version", "-v":
 		err = cmdVersion(stdout)
 	case "help", "-h", "--help":

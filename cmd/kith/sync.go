@@ -8,7 +8,6 @@ import (
 	"net/http"
 
 	"github.com/kith-scrm/kith/internal/app"
-	"github.com/kith-scrm/kith/internal/fieldcrypt"
 	"github.com/kith-scrm/kith/internal/protect"
 	"github.com/kith-scrm/kith/internal/settings"
 	"github.com/kith-scrm/kith/internal/wecom/wecomsync"
@@ -19,16 +18,12 @@ func syncerFor(a *app.App) (*wecomsync.Syncer, error) {
 	if a.Keys == nil {
 		return nil, errors.New("this instance has no secrets yet, so its WeCom settings cannot be read; start it once with kith serve")
 	}
-	sealer, err := fieldcrypt.New(a.Keys.Field)
+	protector, err := protect.FromKeys(a.Keys)
 	if err != nil {
 		return nil, err
 	}
-	st := settings.NewStore(a.DB, sealer, a.Clock, a.Config.WeComEnv)
+	st := settings.NewStore(a.DB, protector.Sealer(), a.Clock, a.Config.WeComEnv)
 	conn := wecomsync.NewConn(st, &http.Client{}, a.Log)
-	protector, err := protect.New(a.Keys.Field, a.Keys.BlindIndex)
-	if err != nil {
-		return nil, err
-	}
 	syncer := wecomsync.NewSyncer(a.DB, conn, a.Clock, a.Log)
 	syncer.UseProtector(protector)
 	return syncer, nil

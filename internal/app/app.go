@@ -15,6 +15,7 @@ import (
 	"github.com/kith-scrm/kith/internal/auth"
 	"github.com/kith-scrm/kith/internal/config"
 	"github.com/kith-scrm/kith/internal/kith"
+	"github.com/kith-scrm/kith/internal/protect"
 	"github.com/kith-scrm/kith/internal/secrets"
 	"github.com/kith-scrm/kith/internal/store"
 )
@@ -202,8 +203,28 @@ func (a *App) loadSecrets(ctx context.Context, generate bool) error {
 		}
 	}
 	if stored != "" && stored != fp {
+		// A database made before field keys could rotate holds a
+		// fingerprint of the field key too: accept it once for any of the
+		// loaded field keys, and store the fingerprint that leaves them out.
+		for _, f := range keys.FieldKeys() {
+			if stored == keys.LegacyFingerprint(f) {
+				if _, err := a.DB.W.ExecContext(ctx, "UPDATE instance_meta SET value = $1 WHERE key = 'secrets_fingerprint' AND value = $2", fp, stored); err != nil {
+					return fmt.Errorf("app: store secrets fingerprint: %w", err)
+				}
+				stored = fp
+				break
+			}
+		}
+	}
+	if stored != "" && stored != fp {
 		return fmt.Errorf("the instance secrets (from %s) are not the ones this database was set up with; every node must use the same secrets: copy %s from the first node or set %s, %s and %s to its keys",
 			src, secrets.FileName, secrets.EnvSessionKey, secrets.EnvFieldKey, secrets.EnvBlindIndexKey)
+	}
+	if stored != "" {
+		// The field keys are checked by id: values must stay readable.
+		if err := protect.CheckFieldKeys(ctx, a.DB, keys.FieldKeyIDs(), a.Clock.Now()); err != nil {
+			return err
+		}
 	}
 	a.Keys = keys
 	return nil

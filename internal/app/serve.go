@@ -19,7 +19,6 @@ import (
 	"github.com/kith-scrm/kith/internal/auth"
 	"github.com/kith-scrm/kith/internal/config"
 	"github.com/kith-scrm/kith/internal/customer"
-	"github.com/kith-scrm/kith/internal/fieldcrypt"
 	"github.com/kith-scrm/kith/internal/gate"
 	"github.com/kith-scrm/kith/internal/ingest"
 	"github.com/kith-scrm/kith/internal/jobs"
@@ -101,10 +100,11 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 	}()
 
 	metrics := obs.New()
-	sealer, err := fieldcrypt.New(a.Keys.Field)
+	protector, err := protect.FromKeys(a.Keys)
 	if err != nil {
 		return err
 	}
+	sealer := protector.Sealer() // settings open under every field key, seal under the current one
 	kithURL := "http://" + displayAddr(ln.Addr())
 	wecomEnv := cfg.WeComEnv
 	var sb *sandbox
@@ -121,10 +121,6 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 	}
 	settingsStore := settings.NewStore(a.DB, sealer, a.Clock, wecomEnv)
 	conn := wecomsync.NewConn(settingsStore, &http.Client{}, log)
-	protector, err := protect.New(a.Keys.Field, a.Keys.BlindIndex)
-	if err != nil {
-		return err
-	}
 	syncer := wecomsync.NewSyncer(a.DB, conn, a.Clock, log)
 	syncer.UseProtector(protector)
 

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/kith-scrm/kith/internal/customer"
+	"github.com/kith-scrm/kith/internal/kith"
 	"github.com/kith-scrm/kith/internal/protect"
 	"github.com/kith-scrm/kith/internal/store"
 	"github.com/kith-scrm/kith/internal/store/storetest"
@@ -68,6 +70,74 @@ func TestPhonesSealedAndFoundByIndex(t *testing.T) {
 		})
 		if d, _ := customer.NewDirectory(db).Get(ctx, "wm001"); len(d.Follows[0].Phones) != 0 {
 			t.Fatal("empty Phones kept the phones")
+		}
+	})
+}
+
+func TestProtectedEmailsAndAddresses(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		seed(t, db)
+		p, err := protect.New(bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32))
+		if err != nil {
+			t.Fatal(err)
+		}
+		seal := func(field, v string) protect.Sealed {
+			s, err := p.Seal(field, v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+		var a, b int64
+		inTx(t, db, func(tx *sql.Tx) error {
+			if a, err = customer.ApplyCustomer(ctx, tx, customer.Customer{ExternalUserID: "wmA", Name: "陈静", Type: 1}, now); err != nil {
+				return err
+			}
+			if b, err = customer.ApplyCustomer(ctx, tx, customer.Customer{ExternalUserID: "wmB", Name: "王芳", Type: 1}, now); err != nil {
+				return err
+			}
+			if err := customer.SetProtected(ctx, tx, a, protect.FieldEmail, []protect.Sealed{seal(protect.FieldEmail, "Chen@Example.com")}, now); err != nil {
+				return err
+			}
+			if err := customer.SetProtected(ctx, tx, a, protect.FieldAddress, []protect.Sealed{seal(protect.FieldAddress, "浙江省杭州市西湖区文三路90号")}, now); err != nil {
+				return err
+			}
+			if err := customer.SetProtected(ctx, tx, b, protect.FieldPhone, []protect.Sealed{seal(protect.FieldPhone, "13812341234")}, now); err != nil {
+				return err
+			}
+			if err := customer.ApplyFollow(ctx, tx, a, customer.Follow{MemberUserID: "zhangsan", AddedAt: now, Phones: []protect.Sealed{seal(protect.FieldPhone, "13812341234")}}, now); err != nil {
+				return err
+			}
+			// The same address on the second customer: a duplicate found by index.
+			return customer.SetProtected(ctx, tx, b, protect.FieldAddress, []protect.Sealed{seal(protect.FieldAddress, " 浙江省杭州市西湖区文三路90号 ")}, now)
+		})
+		vals, err := customer.Protected(ctx, db.R, a)
+		if err != nil || len(vals) != 2 || vals[0].Masked != "浙江省杭州市****" || vals[1].Masked != "c***@example.com" {
+			t.Fatalf("Protected = %+v %v", vals, err)
+		}
+		if strings.Contains(vals[1].Value, "chen") {
+			t.Fatal("plaintext stored")
+		}
+		for _, c := range []struct {
+			field, value string
+			want         []int64
+		}{
+			{protect.FieldAddress, "浙江省杭州市西湖区文三路90号", []int64{a, b}},
+			{protect.FieldEmail, "CHEN@example.com", []int64{a}},
+			{protect.FieldEmail, "wang@example.com", nil},
+			{protect.FieldPhone, "+86 138 1234 1234", []int64{a, b}}, // a on a relation, b of their own
+		} {
+			got, err := customer.FindByProtected(ctx, db.R, c.field, p.Index(c.field, c.value))
+			if err != nil || fmt.Sprint(got) != fmt.Sprint(c.want) {
+				t.Errorf("FindByProtected(%s, %q) = %v %v, want %v", c.field, c.value, got, err, c.want)
+			}
+		}
+		err = db.InTx(ctx, func(tx *sql.Tx) error {
+			return customer.SetProtected(ctx, tx, a, protect.FieldEmail, []protect.Sealed{{Value: "chen@example.com"}}, now)
+		})
+		if kith.ErrorCode(err) != kith.EINVALID {
+			t.Fatalf("plaintext e-mail: %v", err)
 		}
 	})
 }

@@ -1,8 +1,3 @@
-// Package fieldcrypt encrypts single values at rest (stored secrets now,
-// protected personal fields later) with AES-256-GCM under the instance's
-// field key. A sealed value carries the id of the key that sealed it, so
-// keys can be rotated: values sealed under an old key still open while it is
-// listed, and are re-sealed under the new one.
 package fieldcrypt
 
 import (
@@ -56,6 +51,9 @@ func New(keys ...[]byte) (*Sealer, error) {
 			return nil, fmt.Errorf("fieldcrypt: %w", err)
 		}
 		id := KeyID(k)
+		if _, dup := s.aeads[id]; dup {
+			return nil, fmt.Errorf("fieldcrypt: key %d (id %s) is given twice", i, id)
+		}
 		s.ids = append(s.ids, id)
 		s.aeads[id] = aead
 	}
@@ -105,4 +103,25 @@ func SealedWith(sealed string) string {
 		return ""
 	}
 	return parts[1]
+}
+
+// Current returns the id of the key new values are sealed under.
+func (s *Sealer) Current() string { return s.ids[0] }
+
+// KeyIDs returns the ids of every key the Sealer opens with, the current
+// one first.
+func (s *Sealer) KeyIDs() []string { return append([]string(nil), s.ids...) }
+
+// Reseal opens a sealed value and seals it again under the current key with
+// the same context. It returns the value unchanged, and false, when it is
+// already sealed under the current key.
+func (s *Sealer) Reseal(sealed, context string) (string, bool, error) {
+	if SealedWith(sealed) == s.ids[0] {
+		return sealed, false, nil
+	}
+	pt, err := s.Open(sealed, context)
+	if err != nil {
+		return "", false, err
+	}
+	return s.Seal(pt, context), true, nil
 }

@@ -64,3 +64,33 @@ func TestRotation(t *testing.T) {
 		t.Fatal("a 31-byte key was accepted")
 	}
 }
+
+func TestReseal(t *testing.T) {
+	old, _ := New(key(1))
+	sealed := old.Seal("secret", "c")
+	rotated, _ := New(key(2), key(1))
+	if rotated.Current() != KeyID(key(2)) || len(rotated.KeyIDs()) != 2 || rotated.KeyIDs()[1] != KeyID(key(1)) {
+		t.Fatalf("ids %v current %s", rotated.KeyIDs(), rotated.Current())
+	}
+	re, changed, err := rotated.Reseal(sealed, "c")
+	if err != nil || !changed || SealedWith(re) != rotated.Current() {
+		t.Fatalf("Reseal = %q %v %v", re, changed, err)
+	}
+	if got, err := rotated.Open(re, "c"); err != nil || got != "secret" {
+		t.Fatalf("resealed opens to %q %v", got, err)
+	}
+	again, changed, err := rotated.Reseal(re, "c")
+	if err != nil || changed || again != re {
+		t.Fatal("a current value was sealed again")
+	}
+	if _, _, err := rotated.Reseal(sealed, "other"); !errors.Is(err, ErrOpen) {
+		t.Fatal("a value was resealed under another context")
+	}
+	newOnly, _ := New(key(2))
+	if _, _, err := newOnly.Reseal(sealed, "c"); !errors.Is(err, ErrOpen) {
+		t.Fatal("a value under a retired key was resealed")
+	}
+	if _, err := New(key(1), key(1)); err == nil {
+		t.Fatal("the same key twice was accepted")
+	}
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/kith-scrm/kith/internal/fieldcrypt"
 	"github.com/kith-scrm/kith/internal/kith"
+	"github.com/kith-scrm/kith/internal/secrets"
 )
 
 // FieldPhone is the field name of phone numbers.
@@ -20,6 +21,9 @@ type Sealed struct {
 	Value string // the fieldcrypt sealed value, bound to its field
 	Index string // hex HMAC-SHA256 of the field and the normalised value
 	KeyID string // the id of the field key that sealed Value
+	// Masked is the form shown by default; Seal fills it, and tables that
+	// keep it (protected_values) return it, others leave it empty.
+	Masked string
 }
 
 // Protector seals, opens and indexes protected fields.
@@ -28,34 +32,42 @@ type Protector struct {
 	blindKey []byte
 }
 
-// New returns a Protector sealing under fieldKey and indexing under
-// blindKey; both have 32 bytes and must differ.
-func New(fieldKey, blindKey []byte) (*Protector, error) {
-	s, err := fieldcrypt.New(fieldKey)
+// New returns a Protector sealing under fieldKey, opening under fieldKey
+// and the previous field keys, and indexing under blindKey; every key has
+// 32 bytes and the blind-index key differs from the field keys.
+func New(fieldKey, blindKey []byte, previous ...[]byte) (*Protector, error) {
+	keys := append([][]byte{fieldKey}, previous...)
+	s, err := fieldcrypt.New(keys...)
 	if err != nil {
 		return nil, fmt.Errorf("protect: %w", err)
 	}
 	if len(blindKey) != 32 {
 		return nil, fmt.Errorf("protect: the blind-index key has %d bytes, want 32", len(blindKey))
 	}
-	if hmac.Equal(fieldKey, blindKey) {
-		return nil, errors.New("protect: the blind-index key must differ from the field key")
+	for _, k := range keys {
+		if hmac.Equal(k, blindKey) {
+			return nil, errors.New("protect: the blind-index key must differ from the field keys")
+		}
 	}
 	return &Protector{sealer: s, blindKey: append([]byte(nil), blindKey...)}, nil
 }
 
+// FromKeys returns the Protector of the instance secrets: sealing under
+// the current field key, opening under every field key.
+func FromKeys(k *secrets.Keys) (*Protector, error) {
+	return New(k.Field, k.BlindIndex, k.PreviousField...)
+}
+
+// Sealer returns the field-key sealer the Protector seals with, for the
+// other sealed values of the instance (stored settings) and for rotation.
+func (p *Protector) Sealer() *fieldcrypt.Sealer { return p.sealer }
+
+// CurrentKey returns the id of the field key new values are sealed under.
+func (p *Protector) CurrentKey() string { return p.sealer.Current() }
+
 // context binds a sealed value to its field, so a value copied into
 // another field's column does not open there.
-func context(field string) string { return "protect:" + field }
-
-// Normalize returns the canonical form of a value of field: what is
-// indexed and sealed.
-func Normalize(field, value string) (string, error) {
-	if field == FieldPhone {
-		return NormalizePhone(value)
-	}
-	return strings.TrimSpace(value), nil
-}
+func sealContext(field string) string { return "protect:" + field }
 
 // Seal normalises value, encrypts it and computes its blind index.
 func (p *Protector) Seal(field, value string) (Sealed, error) {
@@ -63,13 +75,13 @@ func (p *Protector) Seal(field, value string) (Sealed, error) {
 	if err != nil {
 		return Sealed{}, err
 	}
-	v := p.sealer.Seal(n, context(field))
-	return Sealed{Value: v, Index: p.index(field, n), KeyID: fieldcrypt.SealedWith(v)}, nil
+	v := p.sealer.Seal(n, sealContext(field))
+	return Sealed{Value: v, Index: p.index(field, n), KeyID: fieldcrypt.SealedWith(v), Masked: Mask(field, n)}, nil
 }
 
 // Open decrypts a sealed value of field.
 func (p *Protector) Open(field string, s Sealed) (string, error) {
-	v, err := p.sealer.Open(s.Value, context(field))
+	v, err := p.sealer.Open(s.Value, sealContext(field))
 	if err != nil {
 		return "", fmt.Errorf("protect: open %s: %w", field, err)
 	}

@@ -1,7 +1,3 @@
-// Package secrets keeps the instance secrets: the keys that sign sessions,
-// encrypt protected fields and compute blind indexes. They are generated on
-// first start into a 0600 file in the data folder, or taken from the
-// environment (for clusters, where every node needs the same keys).
 package secrets
 
 import (
@@ -13,6 +9,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+
+	"github.com/kith-scrm/kith/internal/fieldcrypt"
 )
 
 // FileName is the secrets file inside the data folder.
@@ -26,13 +25,37 @@ const (
 	EnvSessionKey    = "KITH_SESSION_KEY"
 	EnvFieldKey      = "KITH_FIELD_KEY"
 	EnvBlindIndexKey = "KITH_BLIND_INDEX_KEY"
+	// EnvPreviousFieldKeys optionally lists more field keys (base64,
+	// separated by commas) that open values but seal none.
+	EnvPreviousFieldKeys = "KITH_PREVIOUS_FIELD_KEYS"
 )
 
 // Keys are the instance secrets. Never log them.
 type Keys struct {
-	Session    []byte `json:"session_key"`
-	Field      []byte `json:"field_key"`
-	BlindIndex []byte `json:"blind_index_key"`
+	Session []byte `json:"session_key"`
+	// Field is the current field key: new values are sealed under it.
+	Field []byte `json:"field_key"`
+	// PreviousField are field keys that still open values sealed under
+	// them but seal none: the keys before Field until they are retired (and,
+	// while a cluster is switching, the next key before it becomes Field).
+	PreviousField [][]byte `json:"previous_field_keys,omitempty"`
+	BlindIndex    []byte   `json:"blind_index_key"`
+}
+
+// FieldKeys returns every field key, the current one first: what
+// fieldcrypt.New takes.
+func (k *Keys) FieldKeys() [][]byte {
+	return append([][]byte{k.Field}, k.PreviousField...)
+}
+
+// FieldKeyIDs returns the ids (fieldcrypt.KeyID) of every field key, the
+// current one first.
+func (k *Keys) FieldKeyIDs() []string {
+	var ids []string
+	for _, f := range k.FieldKeys() {
+		ids = append(ids, fieldcrypt.KeyID(f))
+	}
+	return ids
 }
 
 // Source says where the keys came from.
@@ -45,14 +68,28 @@ const (
 	Generated       Source = "generated"
 )
 
-// Fingerprint is a short hash of all keys. It is stored in the database so a
-// node started with other keys than the database was made with is stopped
-// before it writes anything it could not read back.
+// Fingerprint is a short hash of the keys that never change: the session
+// and blind-index keys. It is stored in the database so a node started with
+// other keys than the database was made with is stopped before it writes
+// anything it could not read back. The field keys are left out because they
+// rotate; the database checks them by id instead (protect.CheckFieldKeys).
 func (k *Keys) Fingerprint() string {
+	h := sha256.New()
+	h.Write([]byte("kith-secrets-v2\x00"))
+	h.Write(k.Session)
+	h.Write(k.BlindIndex)
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// LegacyFingerprint is the fingerprint databases made before field keys
+// could rotate hold: a hash of the session key, the given field key and the
+// blind-index key. A node recognises its database by it once, then stores
+// Fingerprint instead.
+func (k *Keys) LegacyFingerprint(field []byte) string {
 	h := sha256.New()
 	h.Write([]byte("kith-secrets-v1\x00"))
 	h.Write(k.Session)
-	h.Write(k.Field)
+	h.Write(field)
 	h.Write(k.BlindIndex)
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
@@ -72,6 +109,10 @@ func FromEnv(getenv func(string) string) (*Keys, error) {
 		}
 	}
 	if set == 0 {
+		if getenv(EnvPreviousFieldKeys) != "" {
+			return nil, fmt.Errorf("%s is set but %s, %s and %s are not; previous field keys go with the keys in the environment",
+				EnvPreviousFieldKeys, envs[0], envs[1], envs[2])
+		}
 		return nil, nil
 	}
 	if set < len(envs) {
@@ -85,7 +126,37 @@ func FromEnv(getenv func(string) string) (*Keys, error) {
 		}
 		*dst = b
 	}
+	if prev := strings.TrimSpace(getenv(EnvPreviousFieldKeys)); prev != "" {
+		for i, p := range strings.Split(prev, ",") {
+			b, err := decodeKey(strings.TrimSpace(p))
+			if err != nil {
+				return nil, fmt.Errorf("%s: key %d %v", EnvPreviousFieldKeys, i+1, err)
+			}
+			k.PreviousField = append(k.PreviousField, b)
+		}
+	}
+	if err := k.check(); err != nil {
+		return nil, fmt.Errorf("%s, %s and %s: %v", EnvFieldKey, EnvPreviousFieldKeys, EnvBlindIndexKey, err)
+	}
 	return k, nil
+}
+
+// check refuses a field key given twice: the current key listed again as
+// a previous one would make the one key count as two. (That the blind-index
+// key differs from the field keys protect.New checks.)
+func (k *Keys) check() error {
+	seen := map[string]string{}
+	for i, f := range k.FieldKeys() {
+		name := "the current field key"
+		if i > 0 {
+			name = fmt.Sprintf("previous field key %d", i)
+		}
+		if other, dup := seen[string(f)]; dup {
+			return fmt.Errorf("%s is the same as %s; every field key must differ", name, other)
+		}
+		seen[string(f)] = name
+	}
+	return nil
 }
 
 // Load returns the instance keys: envKeys when given (from FromEnv), else
@@ -141,6 +212,14 @@ func parseFile(b []byte) (*Keys, error) {
 		if len(v) != KeySize {
 			return nil, fmt.Errorf("%s has %d bytes, want %d", name, len(v), KeySize)
 		}
+	}
+	for i, v := range k.PreviousField {
+		if len(v) != KeySize {
+			return nil, fmt.Errorf("previous_field_keys[%d] has %d bytes, want %d", i, len(v), KeySize)
+		}
+	}
+	if err := k.check(); err != nil {
+		return nil, err
 	}
 	return &k, nil
 }

@@ -73,9 +73,21 @@ func TestConcurrentMigrateOnSQLite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if total != int(st.Latest) {
-		t.Fatalf("migrations applied in total = %d, want %d (each once)", total, st.Latest)
+	if want := migrationFiles(t, "sqlite"); total != want || !st.Current() {
+		t.Fatalf("migrations applied in total = %d, want %d (each once)", total, want)
 	}
+}
+
+// migrationFiles counts Kith's migrations of a dialect: the files, not the
+// latest version, since version numbers are taken by work in progress and
+// may leave gaps until it lands.
+func migrationFiles(t *testing.T, dialect string) int {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("migrations", dialect, "*.sql"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no migrations of %s: %v", dialect, err)
+	}
+	return len(files)
 }
 
 func TestConcurrentMigrateOnPostgres(t *testing.T) {
@@ -120,7 +132,7 @@ func TestConcurrentMigrateOnPostgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if total != int(st.Latest) || !st.Current() {
+	if total != migrationFiles(t, "postgres") || !st.Current() {
 		t.Fatalf("applied %d in total, state %+v", total, st)
 	}
 }

@@ -99,6 +99,8 @@ func (s *Server) buildRoutes() http.Handler {
 	api("GET /api/v1/customers", auth.PermViewCustomers, http.HandlerFunc(s.apiCustomers))
 	api("GET /api/v1/customers/{external_userid}/permits", auth.PermViewCustomers, http.HandlerFunc(s.apiCustomerPermits))
 	api("GET /api/v1/gate/decisions/{id}", auth.PermViewCustomers, http.HandlerFunc(s.apiGateDecision))
+	api("GET /api/v1/customers/{external_userid}", auth.PermViewCustomers, http.HandlerFunc(s.apiCustomer))
+	api("POST /api/v1/customers/{external_userid}/reveal", auth.PermRevealPII, http.HandlerFunc(s.apiCustomerReveal))
 	api("GET /api/v1/events", auth.PermViewEvents, http.HandlerFunc(s.apiEvents))
 	api("GET /api/v1/audit", auth.PermViewAudit, http.HandlerFunc(s.apiAudit))
 	api("GET /api/v1/audit/export", auth.PermViewAudit, http.HandlerFunc(s.apiAuditExport))
