@@ -528,7 +528,7 @@ func (im *importer) flush(ctx context.Context) error {
 		if n, ok := PlainMobile(o.Phone); ok {
 			phone = protect.MaskPhone(n)
 		}
-		addr = MaskAddress(o.Address)
+		addr = protect.MaskAddress(o.Address)
 	}
 	out, err := im.put(ctx, o)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/kith-scrm/kith/internal/kith"
+	"github.com/kith-scrm/kith/internal/protect"
 )
 
 // Status is an order's state, the same words whatever the shop calls it.
@@ -122,6 +123,11 @@ func (o *Order) Validate() error {
 			return err
 		}
 	}
+	if strings.TrimSpace(o.Address) != "" {
+		if _, err := protect.NormalizeAddress(o.Address); err != nil {
+			return kith.Errorf(kith.EINVALID, "address: %s", kith.ErrorMessage(err))
+		}
+	}
 	if !o.Status.Valid() {
 		return kith.Errorf(kith.EINVALID, "status %q is not one of pending, paid, shipped, completed, cancelled, refunded", o.Status)
 	}
@@ -213,9 +219,4 @@ func (o *Order) hashes() (core, progress string) {
 	tm(p, o.CompletedAt)
 	progress = hex.EncodeToString(p.Sum(nil)[:16])
 	return core, progress
-}
-
-// splitFields splits s around runs of spaces, full-width ones included.
-func splitFields(s string) []string {
-	return strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == '\u3000' || r == '\t' })
 }

@@ -16,9 +16,22 @@ import (
 // Protected field names (internal/protect): each seals and indexes under
 // its own name, so a value copied to another field's column does not open.
 const (
-	FieldAddress     = "address"
-	FieldShopAccount = "shop_account"
+	FieldAddress     = protect.FieldAddress
+	FieldShopAccount = protect.FieldShopAccount
 )
+
+// The columns that hold values sealed under the field key, so that key
+// rotation re-seals them (the sealed values name their key).
+func init() {
+	protect.RegisterColumn(protect.Column{Name: "orders.phone", Table: "orders", Key: []string{"id"}, Value: "phone_sealed",
+		Where: "phone_sealed <> ''", ContextPrefix: "protect:" + protect.FieldPhone})
+	protect.RegisterColumn(protect.Column{Name: "orders.address", Table: "orders", Key: []string{"id"}, Value: "address_sealed",
+		Where: "address_sealed <> ''", ContextPrefix: "protect:" + protect.FieldAddress})
+	protect.RegisterColumn(protect.Column{Name: "shop_identities", Table: "shop_identities", Key: []string{"id"}, Value: "account_sealed",
+		KeyID: "key_id", ContextPrefix: "protect:" + protect.FieldShopAccount})
+	protect.RegisterColumn(protect.Column{Name: "order_sources", Table: "order_sources", Key: []string{"name"}, Value: "secret_sealed",
+		ContextPrefix: secretContext})
+}
 
 // Store keeps orders, payments and shop identities.
 type Store struct {
@@ -126,19 +139,15 @@ func (w *Writer) Put(ctx context.Context, o *Order) (Outcome, error) {
 	if err != nil {
 		return 0, err
 	}
-	keyID := phone.KeyID
-	if keyID == "" {
-		keyID = addr.KeyID
-	}
 	var orderID int64
 	err = w.q.QueryRowContext(ctx, `INSERT INTO orders (shop, order_no, source, identity_id, customer_id, linked_by, buyer_unionid,
 		status, total_fen, freight_fen, refund_fen, ordered_at, paid_at, shipped_at, completed_at,
-		phone_sealed, phone_index, address_sealed, address_index, key_id, core_hash, progress_hash, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $23)
+		phone_sealed, phone_index, address_sealed, address_index, core_hash, progress_hash, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $22)
 		ON CONFLICT (shop, order_no) DO NOTHING RETURNING id`,
 		o.Shop, o.OrderNo, o.Source, nullID(id), nullID(customerID), linkedBy, o.UnionID,
 		string(o.Status), o.TotalFen, o.FreightFen, o.RefundFen, o.OrderedAt.UTC(), nullTime(o.PaidAt), nullTime(o.ShippedAt), nullTime(o.CompletedAt),
-		phone.Value, phone.Index, addr.Value, addr.Index, keyID, core, progress, w.now).Scan(&orderID)
+		phone.Value, phone.Index, addr.Value, addr.Index, core, progress, w.now).Scan(&orderID)
 	if err == nil {
 		if err := w.putItems(ctx, orderID, o.Items); err != nil {
 			return 0, err

@@ -24,7 +24,7 @@ type StoredOrder struct {
 	ShippedAt   time.Time
 	CompletedAt time.Time
 	PhoneMasked string // 138****1234, or ""
-	District    string // the address up to its third part (province, city, district), or ""
+	District    string // the address masked after its province and city (protect.MaskAddress), or ""
 	LinkedBy    string
 	Items       []Item
 }
@@ -65,7 +65,7 @@ func (s *Store) OrdersOf(ctx context.Context, customerID int64, limit int) ([]St
 		}
 		if addr != "" {
 			if v, err := s.p.Open(FieldAddress, protect.Sealed{Value: addr}); err == nil {
-				o.District = MaskAddress(v)
+				o.District = protect.MaskAddress(v)
 			}
 		}
 		out = append(out, o)
@@ -117,19 +117,4 @@ func (s *Store) PaymentsOf(ctx context.Context, customerID int64, limit int) ([]
 		out = append(out, p)
 	}
 	return out, rows.Err()
-}
-
-// MaskAddress keeps an address up to its district, the first three parts
-// separated by spaces ("江苏省 南京市 建邺区 沙洲街道 1 号" → "江苏省 南京市 建邺区 ****"), or
-// its first six characters when it has no spaces.
-func MaskAddress(a string) string {
-	parts := splitFields(a)
-	if len(parts) > 3 {
-		return parts[0] + " " + parts[1] + " " + parts[2] + " ****"
-	}
-	r := []rune(a)
-	if len(parts) <= 1 && len(r) > 6 {
-		return string(r[:6]) + "****"
-	}
-	return a
 }

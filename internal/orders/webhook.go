@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/kith-scrm/kith/internal/kith"
-	"github.com/kith-scrm/kith/internal/protect"
 	"github.com/kith-scrm/kith/internal/store"
 )
 
@@ -38,7 +37,8 @@ const (
 	WebhookMaxSkew = 5 * time.Minute
 	// WebhookMaxOrders bounds the orders of one delivery.
 	WebhookMaxOrders = 1000
-	fieldSecret      = "webhook_secret"
+	// secretContext binds a sealed webhook secret to its column.
+	secretContext = "orders:webhook_secret"
 )
 
 var sourceName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
@@ -61,11 +61,8 @@ func (s *Store) AddSource(ctx context.Context, name string) (string, error) {
 	var b [32]byte
 	rand.Read(b[:])
 	secret := "whsec_" + base64.RawURLEncoding.EncodeToString(b[:])
-	sealed, err := s.p.Seal(fieldSecret, secret)
-	if err != nil {
-		return "", err
-	}
-	_, err = s.db.W.ExecContext(ctx, `INSERT INTO order_sources (name, secret_sealed, created_at) VALUES ($1, $2, $3)`, name, sealed.Value, s.clock.Now())
+	sealed := s.p.Sealer().Seal(secret, secretContext)
+	_, err := s.db.W.ExecContext(ctx, `INSERT INTO order_sources (name, secret_sealed, created_at) VALUES ($1, $2, $3)`, name, sealed, s.clock.Now())
 	if store.IsUniqueViolation(err) {
 		return "", kith.Errorf(kith.ECONFLICT, "a source %q exists already", name)
 	}
@@ -114,9 +111,9 @@ func (s *Store) VerifyWebhook(ctx context.Context, source, timestamp, signature 
 	if err != nil {
 		return fmt.Errorf("orders: read source: %w", err)
 	}
-	secret, err := s.p.Open(fieldSecret, protect.Sealed{Value: sealed})
+	secret, err := s.p.Sealer().Open(sealed, secretContext)
 	if err != nil {
-		return err
+		return fmt.Errorf("orders: open the secret of source %s: %w", source, err)
 	}
 	if !hmac.Equal([]byte(Sign(secret, timestamp, body)), []byte(strings.TrimSpace(signature))) {
 		return errSignature

@@ -44,7 +44,6 @@ CREATE TABLE orders (
     phone_index    TEXT NOT NULL DEFAULT '',
     address_sealed TEXT NOT NULL DEFAULT '',
     address_index  TEXT NOT NULL DEFAULT '',
-    key_id         TEXT NOT NULL DEFAULT '',
     core_hash      TEXT NOT NULL,             -- what may not change (amounts, items, buyer)
     progress_hash  TEXT NOT NULL,             -- what may (status, times, refunds)
     created_at     TIMESTAMPTZ NOT NULL,
