@@ -70,7 +70,7 @@ func protectorFor(a *app.App) (*protect.Protector, error) {
 	if a.Keys == nil {
 		return nil, errors.New("this instance has no secrets yet, so protected fields cannot be sealed; start it once with kith serve")
 	}
-	return protect.New(a.Keys.Field, a.Keys.BlindIndex)
+	return protect.FromKeys(a.Keys)
 }
 
 func ordersStore(a *app.App) (*orders.Store, error) {
