@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	"github.com/kith-scrm/kith/internal/app"
+	"github.com/kith-scrm/kith/internal/consent"
 	"github.com/kith-scrm/kith/internal/protect"
 	"github.com/kith-scrm/kith/internal/settings"
 	"github.com/kith-scrm/kith/internal/wecom/wecomsync"
@@ -26,6 +27,7 @@ func syncerFor(a *app.App) (*wecomsync.Syncer, error) {
 	conn := wecomsync.NewConn(st, &http.Client{}, a.Log)
 	syncer := wecomsync.NewSyncer(a.DB, conn, a.Clock, a.Log)
 	syncer.UseProtector(protector)
+	syncer.UseLedger(consent.NewLedger(a.DB.R, a.Keys.BlindIndex).UseIndexer(protector))
 	return syncer, nil
 }
 

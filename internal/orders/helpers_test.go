@@ -43,7 +43,6 @@ type fixture struct {
 
 func newFixture(t *testing.T, db *store.DB) *fixture {
 	t.Helper()
-	ensureFactColumns(t, db)
 	p := mustProtector(t)
 	clock := kith.NewFixedClock(now)
 	s := orders.NewStore(db, p, clock)
@@ -114,24 +113,4 @@ func (f *fixture) facts(t *testing.T, customerID int64) orders.Facts {
 func order(no string, totalFen int64, at time.Time) orders.Order {
 	return orders.Order{Shop: "taobao:旗舰店", OrderNo: no, Source: "import", Status: orders.StatusCompleted, TotalFen: totalFen,
 		OrderedAt: at, PaidAt: at.Add(time.Minute), Items: []orders.Item{{SKU: "SKU-1", Title: "茶叶", Quantity: 1, PriceFen: totalFen}}}
-}
-
-// ensureFactColumns adds the customer fact columns of migration 00010
-// (branch segment-lang, see CONTRACTS.md) when the schema lacks them.
-// TODO(merge segment-lang): remove once 00010 is merged.
-func ensureFactColumns(t *testing.T, db *store.DB) {
-	t.Helper()
-	if _, err := db.R.Exec(`SELECT order_count FROM customers LIMIT 0`); err == nil {
-		return
-	}
-	ts := "TIMESTAMP"
-	if db.Dialect == store.Postgres {
-		ts = "TIMESTAMPTZ"
-	}
-	for _, c := range []string{"order_count INTEGER NOT NULL DEFAULT 0", "spent_30d_fen BIGINT NOT NULL DEFAULT 0", "spent_90d_fen BIGINT NOT NULL DEFAULT 0",
-		"spent_365d_fen BIGINT NOT NULL DEFAULT 0", "spent_total_fen BIGINT NOT NULL DEFAULT 0", "last_order_at " + ts} {
-		if _, err := db.W.Exec("ALTER TABLE customers ADD COLUMN " + c); err != nil {
-			t.Fatal(err)
-		}
-	}
 }

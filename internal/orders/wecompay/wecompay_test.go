@@ -22,7 +22,6 @@ import (
 func TestPullExternalPayments(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		ensureFactColumns(t, db)
 		now := time.Date(2026, 11, 30, 4, 0, 0, 0, time.UTC)
 		sb := wecomtest.Start(t, wecomtest.Options{})
 		client, err := wecom.New(wecom.Config{BaseURL: sb.URL, CorpID: wecomtest.DefaultCorpID, Secret: wecomtest.DefaultSecret, MaxRetries: -1})
@@ -91,25 +90,6 @@ func TestGetBillListRefusesBadArguments(t *testing.T) {
 	}{{now, now, 10}, {now.Add(-40 * 24 * time.Hour), now, 10}, {now.Add(-time.Hour), now, 1001}} {
 		if _, err := client.GetBillList(context.Background(), c.begin, c.end, "", "", c.limit); kith.ErrorCode(err) != kith.EINVALID {
 			t.Errorf("%v–%v limit %d: %v", c.begin, c.end, c.limit, err)
-		}
-	}
-}
-
-// ensureFactColumns adds migration 00010's customer fact columns (branch
-// segment-lang) when the schema lacks them. TODO(merge segment-lang): remove.
-func ensureFactColumns(t *testing.T, db *store.DB) {
-	t.Helper()
-	if _, err := db.R.Exec(`SELECT order_count FROM customers LIMIT 0`); err == nil {
-		return
-	}
-	ts := "TIMESTAMP"
-	if db.Dialect == store.Postgres {
-		ts = "TIMESTAMPTZ"
-	}
-	for _, c := range []string{"order_count INTEGER NOT NULL DEFAULT 0", "spent_30d_fen BIGINT NOT NULL DEFAULT 0", "spent_90d_fen BIGINT NOT NULL DEFAULT 0",
-		"spent_365d_fen BIGINT NOT NULL DEFAULT 0", "spent_total_fen BIGINT NOT NULL DEFAULT 0", "last_order_at " + ts} {
-		if _, err := db.W.Exec("ALTER TABLE customers ADD COLUMN " + c); err != nil {
-			t.Fatal(err)
 		}
 	}
 }
