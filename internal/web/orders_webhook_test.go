@@ -120,3 +120,46 @@ func TestOrdersWebhook(t *testing.T) {
 		}
 	}
 }
+
+// TestCustomerPageShowsOrders: a webhook order with the customer's
+// external_userid appears on the customer page with the facts, the phone
+// masked; the page shows no plain number.
+func TestCustomerPageShowsOrders(t *testing.T) {
+	session, _ := newKeyB64()
+	field, fieldKey := newKeyB64()
+	blind, blindKey := newKeyB64()
+	in := apptest.Start(t, apptest.Options{Env: map[string]string{"KITH_SESSION_KEY": session, "KITH_FIELD_KEY": field, "KITH_BLIND_INDEX_KEY": blind}})
+	db := mustStore(t, in)
+	seedDirectory(t, db, 3)
+	p, _ := protect.New(fieldKey, blindKey)
+	st := orders.NewStore(db, p, kith.SystemClock{})
+	secret, err := st.AddSource(context.Background(), "mall")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := `{"orders": [{"shop": "mall", "order_no": "W77", "external_userid": "wm002", "receiver_phone": "13812341234",
+	  "receiver_address": "浙江省杭州市西湖区文三路 1 号", "status": "completed", "total_fen": 25800,
+	  "ordered_at": "2026-11-30T10:00:00+08:00", "items": [{"sku": "TEA-01", "title": "龙井", "quantity": 2, "price_fen": 12900}]}]}`
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	req, _ := http.NewRequest("POST", in.URL+"/api/v1/orders/webhook/mall", strings.NewReader(body))
+	req.Header.Set(orders.HeaderTimestamp, ts)
+	req.Header.Set(orders.HeaderSignature, orders.Sign(secret, ts, []byte(body)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("webhook: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	c := newClient(t, in)
+	c.login("owner", apptest.OwnerPassword)
+	r, page := c.do("GET", "/customers/wm002", nil, nil)
+	if r.StatusCode != 200 || !strings.Contains(page, `id="orders-list"`) || !strings.Contains(page, "W77") || !strings.Contains(page, "138****1234") ||
+		!strings.Contains(page, "浙江省杭州市****") || !strings.Contains(page, "258.00") || !strings.Contains(page, "龙井 ×2") {
+		t.Fatalf("customer page: %d\n%s", r.StatusCode, page)
+	}
+	if strings.Contains(page, "13812341234") || strings.Contains(page, "文三路") {
+		t.Fatal("the page shows a protected value in full")
+	}
+	if _, other := c.do("GET", "/customers/wm001", nil, nil); !strings.Contains(other, `id="orders-none"`) {
+		t.Fatal("another customer shows orders")
+	}
+}
