@@ -7,8 +7,9 @@ import (
 	"github.com/riverqueue/river"
 )
 
-// RefreshArgs is the daily job that moves the customer facts' 30, 90 and
-// 365-day windows on (Store.RefreshWindows).
+// RefreshArgs is the daily job that joins pending orders to customers that
+// appeared since (Store.LinkPending) and moves the customer facts' 30, 90
+// and 365-day windows on (Store.RefreshWindows).
 type RefreshArgs struct{}
 
 // Kind implements river.JobArgs.
@@ -23,6 +24,9 @@ type RefreshWorker struct {
 
 // Work implements river.Worker.
 func (w *RefreshWorker) Work(ctx context.Context, _ *river.Job[RefreshArgs]) error {
+	if _, err := w.Store.LinkPending(ctx); err != nil {
+		return err
+	}
 	_, err := w.Store.RefreshWindows(ctx)
 	return err
 }

@@ -380,3 +380,39 @@ func TestKeyRotationReachesOrders(t *testing.T) {
 		}
 	})
 }
+
+func TestPendingOrdersJoinCustomersWhoCameLater(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		a := order("P1", 1_000, now)
+		a.Phone, a.BuyerAccount = "13812341234", "nick_p"
+		b := order("P2", 2_000, now) // same account, no phone: follows through the identity
+		b.BuyerAccount = "nick_p"
+		u := order("U1", 300, now)
+		u.UnionID = "unionLATE"
+		x := order("X1", 400, now) // a number two customers hold: no guess
+		x.Phone = "13900001111"
+		f.put(t, a, b, u, x)
+		if n, err := f.s.LinkPending(ctx); err != nil || n != 0 {
+			t.Fatalf("nobody to join yet: %d %v", n, err)
+		}
+		byPhone := f.addCustomer(t, "wmLATE", "", "138 1234 1234")
+		byUnion := f.addCustomer(t, "wmUNION", "unionLATE")
+		f.addCustomer(t, "wmS1", "", "13900001111")
+		f.addCustomer(t, "wmS2", "", "13900001111")
+		n, err := f.s.LinkPending(ctx)
+		if err != nil || n != 2 {
+			t.Fatalf("linked %d %v", n, err)
+		}
+		if fa := f.facts(t, byPhone); fa.Orders != 2 || fa.SpentTotal != 3_000 {
+			t.Fatalf("phone customer facts %+v", fa)
+		}
+		if fa := f.facts(t, byUnion); fa.Orders != 1 || fa.SpentTotal != 300 {
+			t.Fatalf("unionid customer facts %+v", fa)
+		}
+		if n, _ := f.s.LinkPending(ctx); n != 0 {
+			t.Fatalf("linked again: %d", n)
+		}
+	})
+}
