@@ -44,7 +44,10 @@ func (s *Store) LinkPending(ctx context.Context) (int, error) {
 	if err := rows.Err(); err != nil {
 		return 0, err
 	}
-	linked := 0
+	linked, err := s.linkPayments(ctx)
+	if err != nil {
+		return linked, err
+	}
 	for len(ms) > 0 {
 		n := min(len(ms), 500)
 		batch := ms[:n]
@@ -80,4 +83,35 @@ func (s *Store) LinkPending(ctx context.Context) (int, error) {
 		}
 	}
 	return linked, nil
+}
+
+// linkPayments attaches payments whose payer arrived after them.
+func (s *Store) linkPayments(ctx context.Context) (int, error) {
+	n := 0
+	err := s.Write(ctx, func(w *Writer) error {
+		rows, err := w.q.QueryContext(ctx, `SELECT p.id, c.id FROM payments p JOIN customers c ON c.external_userid = p.external_userid
+			WHERE p.customer_id IS NULL AND p.external_userid <> ''`)
+		if err != nil {
+			return fmt.Errorf("orders: find pending payments: %w", err)
+		}
+		var pairs [][2]int64
+		for rows.Next() {
+			var p [2]int64
+			if err := rows.Scan(&p[0], &p[1]); err != nil {
+				rows.Close()
+				return err
+			}
+			pairs = append(pairs, p)
+		}
+		rows.Close()
+		for _, p := range pairs {
+			if _, err := w.q.ExecContext(ctx, `UPDATE payments SET customer_id = $1 WHERE id = $2`, p[1], p[0]); err != nil {
+				return fmt.Errorf("orders: link payment: %w", err)
+			}
+			w.touch(p[1])
+			n++
+		}
+		return nil
+	})
+	return n, err
 }

@@ -394,6 +394,12 @@ func TestPendingOrdersJoinCustomersWhoCameLater(t *testing.T) {
 		x := order("X1", 400, now) // a number two customers hold: no guess
 		x.Phone = "13900001111"
 		f.put(t, a, b, u, x)
+		if err := f.s.Write(ctx, func(w *orders.Writer) error {
+			_, err := w.PutPayment(ctx, &orders.Payment{Source: "wecom", TransactionID: "T9", ExternalUserID: "wmLATE", AmountFen: 500, PaidAt: now})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
 		if n, err := f.s.LinkPending(ctx); err != nil || n != 0 {
 			t.Fatalf("nobody to join yet: %d %v", n, err)
 		}
@@ -402,10 +408,10 @@ func TestPendingOrdersJoinCustomersWhoCameLater(t *testing.T) {
 		f.addCustomer(t, "wmS1", "", "13900001111")
 		f.addCustomer(t, "wmS2", "", "13900001111")
 		n, err := f.s.LinkPending(ctx)
-		if err != nil || n != 2 {
+		if err != nil || n != 3 {
 			t.Fatalf("linked %d %v", n, err)
 		}
-		if fa := f.facts(t, byPhone); fa.Orders != 2 || fa.SpentTotal != 3_000 {
+		if fa := f.facts(t, byPhone); fa.Orders != 3 || fa.SpentTotal != 3_500 {
 			t.Fatalf("phone customer facts %+v", fa)
 		}
 		if fa := f.facts(t, byUnion); fa.Orders != 1 || fa.SpentTotal != 300 {

@@ -93,3 +93,31 @@ func TestGetBillListRefusesBadArguments(t *testing.T) {
 		}
 	}
 }
+
+func TestPullWorker(t *testing.T) {
+	db := storetest.MustSQLite(t)
+	ctx := context.Background()
+	now := time.Date(2026, 11, 30, 4, 0, 0, 0, time.UTC)
+	p, _ := protect.New(bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32))
+	s := orders.NewStore(db, p, kith.NewFixedClock(now))
+	w := &wecompay.PullWorker{Store: s, Clock: kith.NewFixedClock(now),
+		Client: func(context.Context) (*wecom.Client, error) {
+			return nil, kith.Errorf(kith.EUNAVAILABLE, "not configured")
+		}}
+	if err := w.Work(ctx, nil); err != nil {
+		t.Fatalf("unconfigured WeCom: %v", err)
+	}
+	sb := wecomtest.Start(t, wecomtest.Options{})
+	wecomtest.MustSeed(t, sb.Sandbox, 3, wecomtest.SeedOptions{Customers: 20})
+	sb.SeedPayments(3, 40, now)
+	client, _ := wecom.New(wecom.Config{BaseURL: sb.URL, CorpID: wecomtest.DefaultCorpID, Secret: wecomtest.DefaultSecret, MaxRetries: -1})
+	w.Client = func(context.Context) (*wecom.Client, error) { return client, nil }
+	if err := w.Work(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	db.R.QueryRow(`SELECT count(*) FROM payments`).Scan(&n)
+	if n != 40 {
+		t.Fatalf("%d payments pulled, want 40", n)
+	}
+}

@@ -39,13 +39,16 @@ func (s *Sandbox) AddBill(b PaymentBill) {
 	bills[s] = append(bills[s], b)
 }
 
-// SeedPayments adds n payment records by the seeded customers to their
-// first followers, spread over the 90 days before end; about one in ten is
+// SeedPayments adds n payment records (n <= 0: two per customer) by the
+// seeded customers to their first followers, spread over the year before end; about one in ten is
 // partly refunded. The same seed adds the same records.
 func (s *Sandbox) SeedPayments(seed uint64, n int, end time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := rand.New(rand.NewPCG(seed, 93727))
+	if n <= 0 {
+		n = 2 * len(s.st.customers)
+	}
 	for i := 0; i < n && len(s.st.customers) > 0; i++ {
 		c := s.st.customers[r.IntN(len(s.st.customers))]
 		payee := ""
@@ -53,7 +56,7 @@ func (s *Sandbox) SeedPayments(seed uint64, n int, end time.Time) {
 			payee = rel[0].UserID
 		}
 		fee := int64(1000 + r.IntN(100000))
-		b := PaymentBill{TransactionID: "42000" + strconv.Itoa(100000+i), PayTime: end.Add(-time.Duration(r.Int64N(int64(90 * 24 * time.Hour)))).Unix(),
+		b := PaymentBill{TransactionID: "42000" + strconv.Itoa(100000+i), PayTime: end.Add(-time.Duration(r.Int64N(int64(364 * 24 * time.Hour)))).Unix(),
 			OutTradeNo: "kith" + strconv.Itoa(100000+i), ExternalUserID: c.ExternalUserID, TotalFee: fee, PayeeUserID: payee,
 			Commodities: []string{[]string{"定制礼盒", "会员年卡", "试饮装"}[r.IntN(3)]}}
 		if r.IntN(10) == 0 {
