@@ -31,6 +31,7 @@ Commands:
   audit verify   check the audit log's hash chain: [--checkpoint FILE]
   audit checkpoint  print the audit log's checkpoint as JSON: [--out FILE]
   audit export   write audit entries to stdout: [--person P] [--actor A] [--action X] [--since T] [--format csv|jsonl]
+  import orders  import an order file (CSV/XLSX): FILE [--mapping NAME] [--dry-run] [--json]
   keys list      list the field keys, which is current and how many values use each: [--json]
   keys add       make a new current field key in the secrets file (restart, then rotate)
   keys rotate    re-seal every protected value under the current field key: [--batch N] [--json]
@@ -84,6 +85,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = cmdEvents(ctx, args[1:], stdout, stderr, getenv)
 	case "audit":
 		err = cmdAudit(ctx, args[1:], stdout, stderr, getenv)
+	case "import":
+		err = cmdImport(ctx, args[1:], stdout, stderr, getenv)
 	case "keys":
 		err = cmdKeys(ctx, args[1:], stdout, stderr, getenv)
 	case "version", "--version", "-v":

@@ -40,6 +40,8 @@ func startSandbox(ln net.Listener, kithURL string, customers int, log *slog.Logg
 	if err := sb.Seed(SandboxSeed, wecomtest.SeedOptions{Customers: customers}); err != nil {
 		return nil, err
 	}
+	// A year of external payments, so the customer facts mean something.
+	sb.SeedPayments(SandboxSeed, 0, time.Now())
 	url := "http://" + displayAddr(ln.Addr())
 	s := &sandbox{sb: sb, ln: ln, url: url, conn: settings.WeCom{
 		CorpID: sb.CorpID(), Secret: sb.Secret(), CallbackToken: token, CallbackAESKey: key, APIBase: url,

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -23,6 +24,8 @@ import (
 	"github.com/kith-scrm/kith/internal/ingest"
 	"github.com/kith-scrm/kith/internal/jobs"
 	"github.com/kith-scrm/kith/internal/obs"
+	"github.com/kith-scrm/kith/internal/orders"
+	"github.com/kith-scrm/kith/internal/orders/wecompay"
 	"github.com/kith-scrm/kith/internal/protect"
 	"github.com/kith-scrm/kith/internal/settings"
 	"github.com/kith-scrm/kith/internal/web"
@@ -128,6 +131,11 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 	river.AddWorker(workers, &jobs.ProbeWorker{DB: a.DB, Node: cfg.NodeName, Clock: a.Clock})
 	river.AddWorker(workers, &auth.PruneWorker{Service: a.Auth})
 	river.AddWorker(workers, &wecomsync.SyncWorker{Syncer: syncer})
+	// Orders: the customer facts' windows move on daily (internal/orders).
+	ordersStore := orders.NewStore(a.DB, protector, a.Clock)
+	ordersStore.Location = cmp.Or(cfg.Location, time.UTC)
+	river.AddWorker(workers, &orders.RefreshWorker{Store: ordersStore})
+	river.AddWorker(workers, &wecompay.PullWorker{Store: ordersStore, Client: conn.Client, Clock: a.Clock})
 	periodic := []*river.PeriodicJob{
 		river.NewPeriodicJob(river.PeriodicInterval(time.Hour), func() (river.JobArgs, *river.InsertOpts) {
 			return auth.PruneArgs{}, nil
@@ -136,6 +144,10 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 		// was missed (events lost while WeCom could not reach Kith).
 		river.NewPeriodicJob(river.PeriodicInterval(FullSyncEvery), func() (river.JobArgs, *river.InsertOpts) {
 			return wecomsync.SyncArgs{Trigger: "schedule"}, nil
+		}, nil),
+		orders.RefreshJob(ordersStore.Location),
+		river.NewPeriodicJob(river.PeriodicInterval(wecompay.PullEvery), func() (river.JobArgs, *river.InsertOpts) {
+			return wecompay.PullArgs{}, nil
 		}, nil),
 	}
 	j, err := jobs.New(a.DB, jobs.Config{Node: cfg.NodeName, Workers: workers, Periodic: periodic, Logger: log, Metrics: metrics})
@@ -165,6 +177,10 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 		// Pull the demo company now; events keep it current afterwards.
 		if _, err := j.Client().Insert(ctx, wecomsync.SyncArgs{Trigger: "start"}, nil); err != nil {
 			log.Warn("could not enqueue the first sync with the sandbox", "err", err)
+		}
+		// Its payments once the customers are in (later ones join daily).
+		if _, err := j.Client().Insert(ctx, wecompay.PullArgs{}, &river.InsertOpts{ScheduledAt: a.Clock.Now().Add(time.Minute)}); err != nil {
+			log.Warn("could not enqueue the first payment pull", "err", err)
 		}
 	}
 	// The owner is created last, so that no failure after it can leave an

@@ -13,10 +13,14 @@ import (
 const (
 	FieldEmail   = "email"
 	FieldAddress = "address"
+	// FieldShopAccount is a buyer's account in one shop (a Taobao member
+	// name, a JD pin), indexed per shop: internal/orders seals "shop NUL
+	// account".
+	FieldShopAccount = "shop_account"
 )
 
 // Fields lists every protected field.
-var Fields = []string{FieldPhone, FieldEmail, FieldAddress}
+var Fields = []string{FieldPhone, FieldEmail, FieldAddress, FieldShopAccount}
 
 // Known reports whether field is a protected field.
 func Known(field string) bool {
@@ -38,6 +42,8 @@ func Normalize(field, value string) (string, error) {
 		return NormalizeEmail(value)
 	case FieldAddress:
 		return NormalizeAddress(value)
+	case FieldShopAccount:
+		return NormalizeAccount(value)
 	}
 	return "", kith.Errorf(kith.EINVALID, "%q is not a protected field; use one of %s", field, strings.Join(Fields, ", "))
 }
@@ -51,8 +57,43 @@ func Mask(field, value string) string {
 		return MaskEmail(value)
 	case FieldAddress:
 		return MaskAddress(value)
+	case FieldShopAccount:
+		return MaskAccount(value)
 	}
 	return "****"
+}
+
+// maxAccount bounds a shop account with its shop, in bytes.
+const maxAccount = 1024
+
+// NormalizeAccount trims a shop account; it refuses an empty or overlong
+// one. Accounts are case-sensitive on the platforms, so case is kept.
+func NormalizeAccount(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	switch {
+	case s == "":
+		return "", kith.Errorf(kith.EINVALID, "a shop account is empty")
+	case len(s) > maxAccount:
+		return "", kith.Errorf(kith.EINVALID, "a shop account has at most %d bytes", maxAccount)
+	}
+	return s, nil
+}
+
+// MaskAccount shows an account's first character: tb_alice → t***. The
+// shop before a NUL is kept.
+func MaskAccount(s string) string {
+	shop, acc, ok := strings.Cut(s, "\x00")
+	if !ok {
+		shop, acc = "", s
+	}
+	r, _ := utf8.DecodeRuneInString(acc)
+	if acc == "" {
+		return "****"
+	}
+	if shop != "" {
+		return shop + " " + string(r) + "***"
+	}
+	return string(r) + "***"
 }
 
 // maxEmail is the longest e-mail address (RFC 5321's path limit).

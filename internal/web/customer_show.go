@@ -68,6 +68,8 @@ type customerData struct {
 	MorePermits    bool
 	ConsentProblem *problem
 	ConsentNote    string
+	// Orders is the timeline of orders and payments (customer_orders.go).
+	Orders *ordersSection
 }
 
 // formFault is a refused form on the customer page, to show beside its
@@ -160,6 +162,9 @@ func (s *Server) customerPage(ctx context.Context, p *auth.Principal, externalUs
 		return nil, err
 	}
 	if d.Permits, d.MorePermits, err = s.permitsSection(ctx, externalUserID); err != nil {
+		return nil, err
+	}
+	if d.Orders, err = s.customerOrders(ctx, c.ID); err != nil {
 		return nil, err
 	}
 	byID := map[string]customer.Member{}

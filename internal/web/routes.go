@@ -55,6 +55,9 @@ func (s *Server) buildRoutes() http.Handler {
 	public("GET /wecom/callback", s.wecomVerify)
 	public("POST /wecom/callback", s.wecomReceive)
 
+	// Orders: shops and ERPs push signed deliveries (orders_webhook.go).
+	public("POST /api/v1/orders/webhook/{source}", s.ordersWebhook)
+
 	page("GET /{$}", auth.PermViewStatus, s.dashboard)
 	page("GET /status", auth.PermViewStatus, s.statusFragment)
 	page("POST /logout", auth.PermViewStatus, s.logout)
