@@ -54,6 +54,12 @@ func (s *Server) buildRoutes() http.Handler {
 	// WeCom's servers call these; the signature, not a session, is checked.
 	public("GET /wecom/callback", s.wecomVerify)
 	public("POST /wecom/callback", s.wecomReceive)
+	// Opt-outs from outside: unsubscribe links (GET asks, POST records,
+	// including RFC 8058 one-click) and SMS providers' reply pushes (the
+	// address carries a key, since the providers sign nothing).
+	public("GET /u/{token}", s.unsubscribePage)
+	public("POST /u/{token}", s.unsubscribe)
+	public("POST /sms/{provider}/replies/{key}", s.smsReplies)
 
 	// Orders: shops and ERPs push signed deliveries (orders_webhook.go).
 	public("POST /api/v1/orders/webhook/{source}", s.ordersWebhook)

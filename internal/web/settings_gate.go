@@ -31,6 +31,8 @@ type gateSettingsData struct {
 	Policies []policyView
 	Rules    []gate.PlatformRule
 	Saved    consent.Channel
+	// Callbacks are the SMS providers' reply-push addresses, by provider.
+	Callbacks map[string]string
 }
 
 func viewOf(p gate.Policy) policyView {
@@ -70,6 +72,7 @@ func (s *Server) loadPolicies(r *http.Request, d *gateSettingsData, typed *polic
 		return kith.Errorf(kith.EUNAVAILABLE, "The gate is not running on this node.")
 	}
 	d.Rules = []gate.PlatformRule{gate.MonthDays, gate.Week7, gate.Day1}
+	d.Callbacks = s.smsCallbackURLs(r)
 	for _, ch := range gateChannels {
 		if typed != nil && typed.Channel == ch {
 			d.Policies = append(d.Policies, *typed)
