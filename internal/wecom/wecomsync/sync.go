@@ -24,6 +24,8 @@ type Syncer struct {
 	// protector seals the phone numbers members noted for customers; when
 	// nil, phone numbers are not stored.
 	protector *protect.Protector
+	// hooks run while events are applied (acquisition.go).
+	hooks hooks
 }
 
 // UseProtector makes the Syncer store the phone numbers members noted for

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sort"
 	"time"
 )
@@ -108,11 +109,10 @@ func (s *Sandbox) RunCampaign(ctx context.Context, c Campaign) ([]Scan, error) {
 	}
 	span := c.To.Sub(c.From)
 	moments := make([]time.Time, c.Scans)
-	s.mu.Lock()
+	rng := rand.New(rand.NewPCG(c.Seed, 0xca4a))
 	for i := range moments {
-		moments[i] = c.From.Add(time.Duration(s.rng.Int64N(int64(span/time.Second))) * time.Second)
+		moments[i] = c.From.Add(time.Duration(rng.Int64N(int64(span/time.Second))) * time.Second)
 	}
-	s.mu.Unlock()
 	sort.Slice(moments, func(i, j int) bool { return moments[i].Before(moments[j]) })
 	out := make([]Scan, 0, c.Scans)
 	for i, at := range moments {
