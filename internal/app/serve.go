@@ -130,6 +130,9 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 	river.AddWorker(workers, &jobs.ProbeWorker{DB: a.DB, Node: cfg.NodeName, Clock: a.Clock})
 	river.AddWorker(workers, &auth.PruneWorker{Service: a.Auth})
 	river.AddWorker(workers, &wecomsync.SyncWorker{Syncer: syncer})
+	sendGate := gate.New(a.DB, a.Keys.BlindIndex, a.Clock)
+	var j *jobs.Jobs
+	acq, acqPeriodic := newAcquisition(a.DB, sendGate, conn, syncer, a.Clock, cfg.Location, log, workers, &j)
 	periodic := []*river.PeriodicJob{
 		river.NewPeriodicJob(river.PeriodicInterval(time.Hour), func() (river.JobArgs, *river.InsertOpts) {
 			return auth.PruneArgs{}, nil
@@ -139,8 +142,9 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 		river.NewPeriodicJob(river.PeriodicInterval(FullSyncEvery), func() (river.JobArgs, *river.InsertOpts) {
 			return wecomsync.SyncArgs{Trigger: "schedule"}, nil
 		}, nil),
+		acqPeriodic,
 	}
-	j, err := jobs.New(a.DB, jobs.Config{Node: cfg.NodeName, Workers: workers, Periodic: periodic, Logger: log, Metrics: metrics})
+	j, err = jobs.New(a.DB, jobs.Config{Node: cfg.NodeName, Workers: workers, Periodic: periodic, Logger: log, Metrics: metrics})
 	if err != nil {
 		return err
 	}
@@ -149,7 +153,7 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 	srv, err := web.New(web.Deps{
 		Auth: a.Auth, DB: a.DB, Jobs: j, Metrics: metrics, Log: log, Clock: a.Clock,
 		Ingest: ingestSvc, CallbackCrypto: conn.Crypto, Audit: a.Audit, ConsentKey: a.Keys.BlindIndex,
-		Gate:      gate.New(a.DB, a.Keys.BlindIndex, a.Clock),
+		Gate: sendGate, Acquisition: acq,
 		Customers: customer.NewDirectory(a.DB), Protector: protector, Syncer: syncer, Settings: settingsStore, Conn: conn,
 		Location: cfg.Location,
 		Version:  BuildVersion(), Node: cfg.NodeName, Sandbox: cfg.Sandbox, CookieSecure: cfg.CookieSecure,

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
+	"strconv"
 	"sort"
 	"time"
 )
@@ -145,4 +147,41 @@ func (s *Sandbox) RunCampaign(ctx context.Context, c Campaign) ([]Scan, error) {
 		out = append(out, sc)
 	}
 	return out, nil
+}
+
+// maxControlScans bounds one POST /sandbox/scan.
+const maxControlScans = 1000
+
+// serveScan is POST /sandbox/scan: config_id (or link_id with
+// customer_channel) and count (1 by default) new customers scan now.
+func (s *Sandbox) serveScan(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		s.answer(w, r, nil, fmt.Errorf("%w: %v", ErrInvalid, err))
+		return
+	}
+	count := 1
+	if v := r.FormValue("count"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxControlScans {
+			s.answer(w, r, nil, fmt.Errorf("%w: count must be 1 to %d", ErrInvalid, maxControlScans))
+			return
+		}
+		count = n
+	}
+	var scans []Scan
+	for range count {
+		var sc Scan
+		var err error
+		if id := r.FormValue("config_id"); id != "" {
+			sc, err = s.ScanContactWay(r.Context(), id, "")
+		} else {
+			sc, err = s.OpenLink(r.Context(), r.FormValue("link_id"), r.FormValue("customer_channel"), "")
+		}
+		if err != nil {
+			s.answer(w, r, nil, err)
+			return
+		}
+		scans = append(scans, sc)
+	}
+	s.answer(w, r, map[string]any{"scans": scans}, nil)
 }
