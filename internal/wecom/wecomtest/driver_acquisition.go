@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"strconv"
 	"sort"
+	"strconv"
 	"time"
 )
 
