@@ -340,3 +340,33 @@ func MemberLeft(ctx context.Context, q store.Querier, userID string, now time.Ti
 	}
 	return changed, nil
 }
+
+// Recreate makes a channel's code or link on WeCom again, with a new id,
+// for a code that no longer exists there (deleted in the admin console, or
+// a sandbox that started afresh). The state, and so the attribution of
+// customers who came before, stays.
+func (s *Service) Recreate(ctx context.Context, id int64) (*Channel, error) {
+	ch, err := s.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock.Now()
+	roster, why, err := s.roster(ctx, ch, now)
+	if err != nil {
+		return nil, err
+	}
+	if why == "none" {
+		return nil, invalid("members", "none of the members can receive customers now")
+	}
+	r := Remote{Name: ch.Name, State: ch.State, SkipVerify: ch.SkipVerify, Members: roster}
+	if ch.Kind == KindCode {
+		ch.RemoteID, ch.URL, err = s.platform.CreateCode(ctx, r)
+	} else {
+		ch.RemoteID, ch.URL, err = s.platform.CreateLink(ctx, r)
+	}
+	if err != nil {
+		return nil, err
+	}
+	ch.Roster, ch.RosterAt, ch.SyncError = roster, &now, ""
+	return ch, saveChannel(ctx, s.db.W, ch, now)
+}

@@ -188,6 +188,9 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 
 	started = true
 	a.Keep()
+	if sb != nil {
+		go sandboxChannels(ctx, a.DB, acq, sb.sb, log) // demo channels with statistics
+	}
 	url := kithURL
 	log.Info("kith is serving", "url", url, "database", a.DB.Describe(), "node", cfg.NodeName, "sandbox", cfg.Sandbox, "version", BuildVersion())
 	sandboxURL := ""

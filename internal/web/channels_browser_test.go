@@ -43,10 +43,9 @@ func TestBrowserChannels(t *testing.T) {
 	if got := b.visible("page-title"); got != "渠道活码" {
 		t.Errorf("#page-title = %q", got)
 	}
-	b.visible("channels-empty")
 	b.click("channel-new")
 	b.wantPath("/channels/new")
-	b.typeInto("channel-name", "门店海报")
+	b.typeInto("channel-name", "地推海报")
 	b.eval(`(() => {
 		document.getElementById("always-zhangwei").checked = true;
 		document.getElementById("backup-chenjing").checked = true;
@@ -63,7 +62,7 @@ func TestBrowserChannels(t *testing.T) {
 		t.Errorf("#channel-form-error = %q", got)
 	}
 	// The form kept what was typed; fix the windows and save.
-	if got := b.element("channel-name").Value; got != "门店海报" {
+	if got := b.element("channel-name").Value; got != "地推海报" {
 		t.Errorf("name after the refusal = %q", got)
 	}
 	b.eval(`(() => { document.getElementById("channel-shifts").value = "周一,周二 09:00-12:00 lina\nMon 12:00-13:00 liuyang"; return ""; })()`)
@@ -88,7 +87,7 @@ func TestBrowserChannels(t *testing.T) {
 
 	// Customers scan the code in the sandbox; WeCom's callbacks reach Kith.
 	var configID string
-	if err := db.R.QueryRow("SELECT remote_id FROM acq_channels").Scan(&configID); err != nil {
+	if err := db.R.QueryRow("SELECT remote_id FROM acq_channels WHERE id = $1", strings.TrimPrefix(u.Path, "/channels/")).Scan(&configID); err != nil {
 		t.Fatal(err)
 	}
 	m := regexp.MustCompile(`at (http://\S+)/sandbox/`).FindStringSubmatch(in.Stdout())
@@ -151,7 +150,21 @@ func TestBrowserChannels(t *testing.T) {
 		t.Errorf("CSV export: %d %q", resp.StatusCode, csv)
 	}
 
+	// The sandbox's demo channels are listed beside it, with today's customers.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(300 * time.Millisecond) {
+		b.open("/channels")
+		n := b.eval(`String(document.querySelectorAll("#channels-table tbody tr").length)`)
+		if n == "3" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s channels listed, want the demo's two and ours", n)
+		}
+	}
+	b.visible("channel-link-" + strings.TrimPrefix(page, "/channels/"))
+
 	// English too.
+	b.open(page)
 	b.click("lang-en")
 	if got := b.visible("channel-stats"); !strings.Contains(got, "Statistics") {
 		t.Errorf("English #channel-stats = %q", got)
