@@ -19,18 +19,54 @@ type channelsData struct {
 	Today     map[int64]int // customers each channel brought today
 	CanManage bool
 	Done      string
+	Welcome   string   // the default welcome message's text
+	Problem   *problem // of the default welcome form
 }
 
 func (s *Server) channelList(w http.ResponseWriter, r *http.Request) {
+	d := &channelsData{}
+	if done := r.URL.Query().Get("done"); done == "deleted" || done == "welcome" {
+		d.Done = done
+	}
+	s.renderChannels(w, r, d)
+}
+
+// channelWelcomeSave saves the default welcome message.
+func (s *Server) channelWelcomeSave(w http.ResponseWriter, r *http.Request) {
+	if err := parseForm(w, r); err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	d := &channelsData{Welcome: r.PostFormValue("welcome")}
+	err := s.Acquisition.SetDefaultWelcome(r.Context(), &acquisition.Welcome{Text: d.Welcome})
+	if err == nil {
+		http.Redirect(w, r, "/channels?done=welcome", http.StatusSeeOther)
+		return
+	}
+	if d.Problem = s.problemOf(r, err); d.Problem == nil {
+		s.pageError(w, r, err)
+		return
+	}
+	s.renderChannels(w, r, d)
+}
+
+func (s *Server) renderChannels(w http.ResponseWriter, r *http.Request, d *channelsData) {
 	ctx := r.Context()
 	chs, err := s.Acquisition.List(ctx)
 	if err != nil {
 		s.pageError(w, r, err)
 		return
 	}
-	d := &channelsData{Channels: chs, Today: map[int64]int{}, CanManage: principal(r).Can(auth.PermManageTags)}
-	if done := r.URL.Query().Get("done"); done == "deleted" {
-		d.Done = done
+	d.Channels, d.Today, d.CanManage = chs, map[int64]int{}, principal(r).Can(auth.PermManageTags)
+	if d.Problem == nil {
+		def, err := s.Acquisition.DefaultWelcome(ctx)
+		if err != nil {
+			s.pageError(w, r, err)
+			return
+		}
+		if def != nil {
+			d.Welcome = def.Text
+		}
 	}
 	now := s.Clock.Now()
 	for _, ch := range chs {
@@ -41,7 +77,11 @@ func (s *Server) channelList(w http.ResponseWriter, r *http.Request) {
 		}
 		d.Today[ch.ID] = st.Total.New
 	}
-	s.render(w, r, http.StatusOK, "channels", d)
+	status := http.StatusOK
+	if d.Problem != nil {
+		status = d.Problem.Status
+	}
+	s.render(w, r, status, "channels", d)
 }
 
 // channelData is one channel's page: its code, plan and statistics.

@@ -89,6 +89,7 @@ func (s *Server) buildRoutes() http.Handler {
 	page("GET /channels", auth.PermViewCustomers, s.channelList)
 	page("GET /channels/new", auth.PermManageTags, s.channelNew)
 	page("POST /channels", auth.PermManageTags, s.channelSave)
+	page("POST /channels/welcome", auth.PermManageTags, s.channelWelcomeSave)
 	page("GET /channels/{id}", auth.PermViewCustomers, s.channelShow)
 	page("GET /channels/{id}/edit", auth.PermManageTags, s.channelEdit)
 	page("POST /channels/{id}", auth.PermManageTags, s.channelSave)
