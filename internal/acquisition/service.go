@@ -192,6 +192,11 @@ func (s *Service) Update(ctx context.Context, id int64, in Input) (*Channel, err
 	if ch.State == "" {
 		ch.State = old.State
 	}
+	if ch.State != old.State {
+		// The customers who came before carry the old state: statistics and
+		// caps would lose them.
+		return nil, invalid("state", "a channel's state cannot change (it is %q); create a new channel instead", old.State)
+	}
 	if err := s.validate(ctx, ch); err != nil {
 		return nil, err
 	}

@@ -337,6 +337,10 @@ func TestUpdateAndLinksAndDefaults(t *testing.T) {
 		if ch, err = e.svc.Update(ctx, ch.ID, in); err != nil || !slices.Equal(e.fake.members(ch.RemoteID), []string{"wangwu"}) || ch.Name != "短信链接" {
 			t.Fatalf("update: %+v %v", ch, err)
 		}
+		in.State = "another"
+		if _, err := e.svc.Update(ctx, ch.ID, in); !strings.HasPrefix(kith.ErrorMessage(err), "state: a channel's state cannot change") {
+			t.Fatalf("state change: %v", err)
+		}
 		// Generated states are unique and short enough.
 		in.State = ""
 		in.Kind = acquisition.KindCode

@@ -123,6 +123,8 @@ func (s *Sender) SendWelcome(ctx context.Context, p gate.Permit, w acquisition.W
 		switch {
 		case code != 0:
 			reason = fmt.Sprintf("WeCom error %d: %s", code, wecom.Meaning(code))
+		case kith.ErrorCode(sendErr) == kith.EINVALID:
+			reason = "Not sent: " + kith.ErrorMessage(sendErr) // refused before the call
 		default:
 			// No answer: WeCom may have sent it. Not retried: a duplicate
 			// is worse than a missing welcome.
