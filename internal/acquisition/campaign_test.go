@@ -267,6 +267,28 @@ func TestCampaignAcrossADay(t *testing.T) {
 				t.Fatalf("%s: %+v, driver %d new %d lost", r.Member, r, count[r.Member], lost[r.Member])
 			}
 		}
+		// A link for SMS: customers who open it with customer_channel are
+		// attributed to it and greeted with the default message.
+		if err := w.svc.SetDefaultWelcome(ctx, &acquisition.Welcome{Text: "欢迎 {name}"}); err != nil {
+			t.Fatal(err)
+		}
+		link, err := w.svc.Create(ctx, acquisition.Input{Kind: acquisition.KindLink, Name: "短信", State: "sms-双十一", Spec: acquisition.Spec{Members: []string{m[5], m[6]}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		taps, err := w.sb.RunCampaign(ctx, wecomtest.Campaign{LinkID: link.RemoteID, Channel: link.State, Scans: 40,
+			From: monday.Add(20 * time.Hour), To: monday.Add(21 * time.Hour), Advance: advance, LoseEvery: 8, Seed: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.check(t)
+		lst, err := w.svc.Stats(ctx, link.ID, monday, monday)
+		if err != nil || lst.Total.New != 40 || lst.Total.Lost != 5 || len(lst.Members) != 2 || lst.Members[0].New != 20 {
+			t.Fatalf("link statistics: %+v %v", lst, err)
+		}
+		if ws := w.sb.WelcomesSent(); len(ws) != scans+40 || !strings.HasPrefix(ws[len(ws)-1].Text, "欢迎 ") || ws[len(ws)-1].Code != taps[len(taps)-1].WelcomeCode {
+			t.Fatalf("link welcomes: %d, last %+v", len(ws), ws[len(ws)-1])
+		}
 		// Applying the day's events again sends nothing twice.
 		before := len(w.sb.WelcomesSent())
 		for _, d := range w.sb.Deliveries()[len(w.sb.Deliveries())-20:] {

@@ -73,8 +73,8 @@ func TestConcurrentMigrateOnSQLite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if total != int(st.Latest) {
-		t.Fatalf("migrations applied in total = %d, want %d (each once)", total, st.Latest)
+	if want := migrationFiles(t, "sqlite"); total != want || !st.Current() {
+		t.Fatalf("migrations applied in total = %d, want %d (each once); state %+v", total, want, st)
 	}
 }
 
@@ -120,7 +120,7 @@ func TestConcurrentMigrateOnPostgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if total != int(st.Latest) || !st.Current() {
+	if total != migrationFiles(t, "postgres") || !st.Current() {
 		t.Fatalf("applied %d in total, state %+v", total, st)
 	}
 }
@@ -226,4 +226,15 @@ func TestMigrationStateIsReadWhileAWriterHoldsTheLock(t *testing.T) {
 	if err != nil || !st.Current() {
 		t.Fatalf("Migrations while the writer is busy: %+v %v", st, err)
 	}
+}
+
+// migrationFiles counts a dialect's migrations (their numbers may have gaps
+// while branches that take numbers are merged).
+func migrationFiles(t *testing.T, dialect string) int {
+	t.Helper()
+	entries, err := os.ReadDir("migrations/" + dialect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(entries)
 }
