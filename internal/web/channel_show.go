@@ -97,6 +97,9 @@ type channelData struct {
 	From, To  string
 	ShiftText string
 	TagNames  map[string]string // tag id → name
+	Failures  []wecomwelcome.Failure
+	// NoBackupCap warns that a cap cannot hold without backups.
+	NoBackupCap bool
 }
 
 // statsRange reads from and to (2006-01-02) of a statistics request; the
@@ -164,6 +167,11 @@ func (s *Server) channelShow(w http.ResponseWriter, r *http.Request) {
 		for _, tg := range g.Tags {
 			d.TagNames[tg.TagID] = g.Name + " · " + tg.Name
 		}
+	}
+	d.NoBackupCap = ch.DailyCap > 0 && len(ch.Backups) == 0
+	if d.Failures, err = wecomwelcome.RecentFailures(ctx, s.DB.R, ch.ID, 10); err != nil {
+		s.pageError(w, r, err)
+		return
 	}
 	if d.Welcomes, err = wecomwelcome.Counts(ctx, s.DB.R, ch.ID); err != nil {
 		s.pageError(w, r, err)

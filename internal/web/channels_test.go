@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kith-scrm/kith/internal/auth"
 	"github.com/kith-scrm/kith/internal/wecom/wecomtest"
@@ -78,14 +79,34 @@ func TestChannelsFromTheConsole(t *testing.T) {
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/png" || !strings.HasPrefix(resp.Header.Get("Content-Disposition"), "attachment;") {
 		t.Fatalf("QR download: %d %v", resp.StatusCode, resp.Header)
 	}
-	// Editing puts the new members on the code.
+	// Editing puts the new members on the code; a cap without backups is
+	// flagged; a promotional welcome is refused by the gate and listed.
 	v := valid()
 	v.Set("always", members[2].UserID)
+	v.Del("backup")
+	v.Set("welcome", "你好 {name}，限时优惠全场5折！")
 	if resp, body := c.form(page, v, nil); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("edit: %d %s", resp.StatusCode, body)
 	}
 	if w, _ := sb.ContactWayByID(ways[0].ConfigID); len(w.Users) != 1 || w.Users[0] != members[2].UserID {
 		t.Fatalf("after the edit: %+v", w)
+	}
+	sb.SetCallbackURL(in.URL + "/wecom/callback")
+	if _, err := sb.ScanContactWay(context.Background(), ways[0].ConfigID, "周杰"); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		body = c.get(page, 200)
+		if strings.Contains(body, `id="channel-failures"`) {
+			mustContain(t, "channel page", body, "PROMO_IN_SERVICE", `id="channel-nobackup"`, `id="stats-new">1<`)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no refused welcome listed 20 s after a scan:\n%s", body)
+		}
+	}
+	if n := len(sb.WelcomesSent()); n != 0 {
+		t.Fatalf("%d promotional welcome messages reached WeCom", n)
 	}
 	// The default welcome message.
 	resp, body = c.form("/channels/welcome", url.Values{"welcome": {strings.Repeat("x", 4001)}}, nil)

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/kith-scrm/kith/internal/acquisition"
 	"github.com/kith-scrm/kith/internal/gate"
@@ -168,6 +169,35 @@ func Counts(ctx context.Context, q store.Querier, channelID int64) (map[string]i
 			return nil, err
 		}
 		out[st] = n
+	}
+	return out, rows.Err()
+}
+
+// Failure is a welcome message that was not sent, with the reason.
+type Failure struct {
+	ExternalUserID string
+	Member         string
+	Status         string // failed or refused
+	Reason         string
+	At             time.Time
+}
+
+// RecentFailures returns the newest welcome messages of a channel that were
+// not sent, at most limit.
+func RecentFailures(ctx context.Context, q store.Querier, channelID int64, limit int) ([]Failure, error) {
+	rows, err := q.QueryContext(ctx, `SELECT external_userid, member_userid, status, reason, attempted_at FROM welcome_sends
+		WHERE channel_id = $1 AND status IN ('failed', 'refused') ORDER BY attempted_at DESC LIMIT $2`, channelID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("wecomwelcome: failures: %w", err)
+	}
+	defer rows.Close()
+	var out []Failure
+	for rows.Next() {
+		var f Failure
+		if err := rows.Scan(&f.ExternalUserID, &f.Member, &f.Status, &f.Reason, &f.At); err != nil {
+			return nil, err
+		}
+		out = append(out, f)
 	}
 	return out, rows.Err()
 }

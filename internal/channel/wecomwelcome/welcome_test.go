@@ -97,6 +97,9 @@ func TestWelcomeOncePerCode(t *testing.T) {
 		if st, code, reason := row(t, db, w4.Code); st != wecomwelcome.StatusFailed || code != 41051 || !strings.Contains(reason, "already used") {
 			t.Fatalf("used elsewhere: %s %d %q", st, code, reason)
 		}
+		if f, err := wecomwelcome.RecentFailures(ctx, db.R, 0, 10); err != nil || len(f) != 0 {
+			t.Fatalf("failures of channel 0 (no channel): %+v %v", f, err)
+		}
 		if n, _ := wecomwelcome.Counts(ctx, db.R, 0); len(n) != 0 {
 			t.Fatalf("counts of channel 0: %v", n)
 		}
