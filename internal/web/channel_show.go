@@ -98,6 +98,7 @@ type channelData struct {
 	ShiftText string
 	TagNames  map[string]string // tag id → name
 	Failures  []wecomwelcome.Failure
+	Names     map[string]string // member userid → name
 	// NoBackupCap warns that a cap cannot hold without backups.
 	NoBackupCap bool
 }
@@ -167,6 +168,15 @@ func (s *Server) channelShow(w http.ResponseWriter, r *http.Request) {
 		for _, tg := range g.Tags {
 			d.TagNames[tg.TagID] = g.Name + " · " + tg.Name
 		}
+	}
+	members, err := s.Customers.Members(ctx)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	d.Names = map[string]string{}
+	for _, m := range members {
+		d.Names[m.UserID] = m.Name
 	}
 	d.NoBackupCap = ch.DailyCap > 0 && len(ch.Backups) == 0
 	if d.Failures, err = wecomwelcome.RecentFailures(ctx, s.DB.R, ch.ID, 10); err != nil {
