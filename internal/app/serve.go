@@ -136,6 +136,9 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 	ordersStore.Location = cmp.Or(cfg.Location, time.UTC)
 	river.AddWorker(workers, &orders.RefreshWorker{Store: ordersStore})
 	river.AddWorker(workers, &wecompay.PullWorker{Store: ordersStore, Client: conn.Client, Clock: a.Clock})
+	sendGate := gate.New(a.DB, a.Keys.BlindIndex, a.Clock)
+	var j *jobs.Jobs
+	acq, acqPeriodic := newAcquisition(a.DB, sendGate, conn, syncer, a.Clock, cfg.Location, log, workers, &j)
 	periodic := []*river.PeriodicJob{
 		river.NewPeriodicJob(river.PeriodicInterval(time.Hour), func() (river.JobArgs, *river.InsertOpts) {
 			return auth.PruneArgs{}, nil
@@ -149,8 +152,9 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 		river.NewPeriodicJob(river.PeriodicInterval(wecompay.PullEvery), func() (river.JobArgs, *river.InsertOpts) {
 			return wecompay.PullArgs{}, nil
 		}, nil),
+		acqPeriodic,
 	}
-	j, err := jobs.New(a.DB, jobs.Config{Node: cfg.NodeName, Workers: workers, Periodic: periodic, Logger: log, Metrics: metrics})
+	j, err = jobs.New(a.DB, jobs.Config{Node: cfg.NodeName, Workers: workers, Periodic: periodic, Logger: log, Metrics: metrics})
 	if err != nil {
 		return err
 	}
@@ -159,7 +163,7 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 	srv, err := web.New(web.Deps{
 		Auth: a.Auth, DB: a.DB, Jobs: j, Metrics: metrics, Log: log, Clock: a.Clock,
 		Ingest: ingestSvc, CallbackCrypto: conn.Crypto, Audit: a.Audit, ConsentKey: a.Keys.BlindIndex,
-		Gate:      gate.New(a.DB, a.Keys.BlindIndex, a.Clock),
+		Gate: sendGate, Acquisition: acq,
 		Customers: customer.NewDirectory(a.DB), Protector: protector, Syncer: syncer, Settings: settingsStore, Conn: conn,
 		Location: cfg.Location,
 		Version:  BuildVersion(), Node: cfg.NodeName, Sandbox: cfg.Sandbox, CookieSecure: cfg.CookieSecure,
@@ -198,6 +202,9 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 
 	started = true
 	a.Keep()
+	if sb != nil {
+		go sandboxChannels(ctx, a.DB, acq, sb.sb, log) // demo channels with statistics
+	}
 	url := kithURL
 	log.Info("kith is serving", "url", url, "database", a.DB.Describe(), "node", cfg.NodeName, "sandbox", cfg.Sandbox, "version", BuildVersion())
 	sandboxURL := ""

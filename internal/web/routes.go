@@ -94,6 +94,21 @@ func (s *Server) buildRoutes() http.Handler {
 	page("POST /settings/gate", auth.PermManageConfig, s.settingsGateSave)
 	page("GET /gate/decisions/{id}", auth.PermViewCustomers, s.gateDecision)
 
+	// Customer acquisition: channel codes and links, their statistics.
+	page("GET /channels", auth.PermViewCustomers, s.channelList)
+	page("GET /channels/new", auth.PermManageTags, s.channelNew)
+	page("POST /channels", auth.PermManageTags, s.channelSave)
+	page("POST /channels/welcome", auth.PermManageTags, s.channelWelcomeSave)
+	page("GET /channels/{id}", auth.PermViewCustomers, s.channelShow)
+	page("GET /channels/{id}/edit", auth.PermManageTags, s.channelEdit)
+	page("POST /channels/{id}", auth.PermManageTags, s.channelSave)
+	page("POST /channels/{id}/delete", auth.PermManageTags, s.channelDelete)
+	page("GET /channels/{id}/qr", auth.PermViewCustomers, s.channelQR)
+	page("GET /channels/{id}/stats.csv", auth.PermViewCustomers, s.channelStatsCSV)
+	api("GET /api/v1/channels", auth.PermViewCustomers, http.HandlerFunc(s.apiChannels))
+	api("POST /api/v1/channels", auth.PermManageTags, http.HandlerFunc(s.apiChannelCreate))
+	api("GET /api/v1/channels/{id}/stats", auth.PermViewCustomers, http.HandlerFunc(s.apiChannelStats))
+
 	// The audit log: read, verified and exported, never changed.
 	page("GET /audit", auth.PermViewAudit, s.auditList)
 	page("GET /audit/export", auth.PermViewAudit, s.auditExportPage)

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/kith-scrm/kith/internal/acquisition"
 	"github.com/kith-scrm/kith/internal/audit"
 	"github.com/kith-scrm/kith/internal/auth"
 	"github.com/kith-scrm/kith/internal/customer"
@@ -39,6 +40,8 @@ type Deps struct {
 	// Gate decides outbound messages; the console sets its policy and
 	// explains its decisions ("why did I get this?").
 	Gate *gate.Gate
+	// Acquisition manages channel codes and links (issue 4).
+	Acquisition *acquisition.Service
 	// Customers reads customers, members and tags.
 	Customers *customer.Directory
 	// Protector opens and indexes protected fields (phone numbers); nil

@@ -32,6 +32,17 @@ const (
 	CodeNoRelation          = 84061  // the member and the customer are not connected
 	CodeNoContactPermission = 84074  // the app lacks the customer-contact permission
 	CodeUnlicensed          = 701008 // none of the members has an interop licence
+
+	// Contact ways, links and welcome messages (research notes §3, §4, §15).
+	CodeContactWayTooManyUsers = 41041 // a contact way lists more than 100 members
+	CodeContactWayQuota        = 41045 // the corp's 500,000 API contact ways are used up
+	CodeWelcomeCodeMissing     = 41049 // send_welcome_msg without a welcome_code
+	CodeWelcomeCodeExpired     = 41050 // the welcome code is invalid or older than 20 s
+	CodeWelcomeAlreadyChatting = 41051 // the code was used, or the member and customer already chat
+	CodeWelcomeNoArchiveAgree  = 41053 // the customer has not accepted the archiving notice
+	CodeMemberNotActivated     = 41054 // the member is not activated, not real-name verified or lacks customer contact
+	CodeWelcomeSending         = 41096 // a welcome message for this code is being sent
+	CodeMemberNotVerified      = 40098 // the member is not real-name verified
 )
 
 // Error is an answer from WeCom with a non-zero errcode. Message is WeCom's
@@ -82,6 +93,17 @@ var meanings = map[int]string{
 	CodeNoRelation:          "The member and the customer are no longer connected (the member deleted the customer). Nothing can be changed on this relationship.",
 	CodeNoContactPermission: "The app lacks the customer-contact permission. Add it to Customer Contact → API (客户联系 → 可调用接口的应用) in the WeCom admin console.",
 	CodeUnlicensed:          "None of the members has an interop licence (互通许可), so WeCom returns none of their customers. Buy or assign licences in the WeCom admin console.",
+
+	// Contact ways, links and welcome messages.
+	CodeContactWayTooManyUsers: "A contact way may list at most 100 members, departments counted member by member. Take members off the channel or split it in two.",
+	CodeContactWayQuota:        "The company has used all 500,000 contact ways WeCom allows through the API. Delete channels that are not used any more.",
+	CodeWelcomeCodeMissing:     "The welcome message was sent without the event's welcome code. This is a bug in Kith; please report it.",
+	CodeWelcomeCodeExpired:     "The welcome code expired: WeCom accepts it for 20 seconds after the customer arrives. Kith was too slow to greet this customer; check that events are applied quickly (Events page).",
+	CodeWelcomeAlreadyChatting: "The welcome code was already used (another app sent a welcome first, or the member and the customer already chat). If another app sends welcome messages, let only one of them do it.",
+	CodeWelcomeNoArchiveAgree:  "The customer has not accepted the chat-archiving notice, so WeCom sends no welcome message.",
+	CodeMemberNotActivated:     "A member is not activated, not real-name verified, or has no customer-contact permission. Check the member in the WeCom admin console, or take them off the channel.",
+	CodeWelcomeSending:         "A welcome message for this customer is being sent already.",
+	CodeMemberNotVerified:      "The member is not real-name verified. Verify the member in the WeCom admin console, or take them off the channel.",
 }
 
 // Meaning says in plain English what a WeCom error code means and what to do

@@ -60,7 +60,11 @@ func TestMeaningCoversEveryConstant(t *testing.T) {
 		"CodeConcurrency": CodeConcurrency, "CodeNoPermission": CodeNoPermission, "CodeAppDisabled": CodeAppDisabled,
 		"CodeInvalidCursor": CodeInvalidCursor, "CodeOutOfScope": CodeOutOfScope, "CodeUntrustedIP": CodeUntrustedIP,
 		"CodeUserNotFound": CodeUserNotFound, "CodeNoRelation": CodeNoRelation, "CodeNoContactPermission": CodeNoContactPermission,
-		"CodeUnlicensed": CodeUnlicensed,
+		"CodeUnlicensed": CodeUnlicensed, "CodeContactWayTooManyUsers": CodeContactWayTooManyUsers,
+		"CodeContactWayQuota": CodeContactWayQuota, "CodeWelcomeCodeMissing": CodeWelcomeCodeMissing,
+		"CodeWelcomeCodeExpired": CodeWelcomeCodeExpired, "CodeWelcomeAlreadyChatting": CodeWelcomeAlreadyChatting,
+		"CodeWelcomeNoArchiveAgree": CodeWelcomeNoArchiveAgree, "CodeMemberNotActivated": CodeMemberNotActivated,
+		"CodeWelcomeSending": CodeWelcomeSending, "CodeMemberNotVerified": CodeMemberNotVerified,
 	}
 	for _, name := range names {
 		code, ok := codes[name]

@@ -55,6 +55,10 @@ func (s *Syncer) prepareContact(ctx context.Context, ev *callback.Event) (ingest
 		if err != nil {
 			return nil, err
 		}
+		arrived, err := s.arrive(ctx, ev, detail) // welcome and arrival tags (acquisition.go)
+		if err != nil {
+			return nil, err
+		}
 		return func(ctx context.Context, tx store.Querier) error {
 			now := s.clock.Now()
 			id, err := customer.ApplyCustomer(ctx, tx, toCustomer(detail.ExternalContact), now)
@@ -70,7 +74,10 @@ func (s *Syncer) prepareContact(ctx context.Context, ev *callback.Event) (ingest
 					return err
 				}
 			}
-			return customer.EndCustomerFollowsExcept(ctx, tx, id, keep, now)
+			if err := customer.EndCustomerFollowsExcept(ctx, tx, id, keep, now); err != nil {
+				return err
+			}
+			return arrived(ctx, tx)
 		}, nil
 	case callback.ChangeDelExternalContact:
 		return func(ctx context.Context, tx store.Querier) error {
@@ -186,6 +193,9 @@ func (s *Syncer) prepareMember(ctx context.Context, ev *callback.Event) (ingest.
 	}
 	at := ev.Time().UTC()
 	return func(ctx context.Context, tx store.Querier) error {
-		return customer.MemberLeft(ctx, tx, ev.UserID, at)
+		if err := customer.MemberLeft(ctx, tx, ev.UserID, at); err != nil {
+			return err
+		}
+		return s.left(ctx, tx, ev.UserID, at) // off every channel (acquisition.go)
 	}, nil
 }

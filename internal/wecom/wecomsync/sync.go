@@ -29,6 +29,8 @@ type Syncer struct {
 	// the instance's suppression key, so UseLedger must be called before
 	// such an event is applied.
 	ledger *consent.Ledger
+	// hooks run while events are applied (acquisition.go).
+	hooks hooks
 }
 
 // UseLedger makes the Syncer record consent events (opt-outs) through l.

@@ -46,6 +46,7 @@ func (s *Sandbox) controlHandler() http.Handler {
 	mux.HandleFunc("POST /sandbox/delivery/{action}", s.serveDelivery)
 	mux.HandleFunc("POST /sandbox/faults", s.serveFault)
 	mux.HandleFunc("POST /sandbox/seed", s.serveSeed)
+	mux.HandleFunc("POST /sandbox/scan", s.serveScan) // driver_acquisition.go
 	return http.NewCrossOriginProtection().Handler(mux)
 }
 

@@ -118,6 +118,7 @@ func (s *Sandbox) addContact(a AddContact) (Event, error) {
 	// carried the code).
 	if !a.NoWelcomeCode && c.Type != CustomerWeCom && fresh {
 		ev.WelcomeCode = randID(s.rng, "", 43)
+		s.issueWelcome(ev)
 	}
 	return ev, nil
 }

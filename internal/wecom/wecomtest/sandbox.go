@@ -67,6 +67,7 @@ type Sandbox struct {
 	token  string // the token gettoken currently hands out
 	limits map[string]*window
 	faults map[string]*fault
+	acq    *acqState // contact ways, links, welcome codes (api_acquisition.go)
 
 	dmu      sync.Mutex // guards the delivery fields below
 	log      []Delivery
@@ -150,6 +151,7 @@ func (s *Sandbox) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/cgi-bin/", http.HandlerFunc(s.serveAPI))
 	mux.Handle("/sandbox/", s.controlHandler())
+	mux.HandleFunc("GET /sandbox/qr/{file}", s.serveQR)
 	return mux
 }
 
