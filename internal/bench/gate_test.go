@@ -79,4 +79,19 @@ func BenchmarkGatePaths(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.N)/(cpuTime()-cpu0).Seconds(), "decisions/cpu-s")
 	})
+	b.Run("DecideParallel", func(b *testing.B) {
+		cpu0 := cpuTime()
+		b.SetParallelism(32)
+		b.RunParallel(func(pb *testing.PB) {
+			rng := rand.New(rand.NewPCG(rand.Uint64(), 5))
+			for pb.Next() {
+				if _, err := g.Decide(ctx, benchRequest(rng.IntN(n))); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "decisions/s")
+		b.ReportMetric(float64(b.N)/(cpuTime()-cpu0).Seconds(), "decisions/cpu-s")
+	})
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"strings"
 	"time"
 
@@ -29,6 +30,30 @@ const (
 // holds for p (normalised) under key: how the gate finds the suppressions
 // of a person the ledger has no state for.
 func SuppressionHash(key []byte, p Person) string { return subjectHash(key, p) }
+
+// SuppressionHasher computes SuppressionHash for many persons under one
+// key, without setting the key up each time. One serves one goroutine.
+type SuppressionHasher struct {
+	h   hash.Hash
+	buf []byte
+}
+
+// NewSuppressionHasher returns a SuppressionHasher for key.
+func NewSuppressionHasher(key []byte) *SuppressionHasher {
+	return &SuppressionHasher{h: hmac.New(sha256.New, key)}
+}
+
+// Hash returns SuppressionHash(key, p).
+func (s *SuppressionHasher) Hash(p Person) string {
+	b := append(s.buf[:0], "kith.consent.suppression\x00"...)
+	b = append(b, p.Kind...)
+	b = append(b, ':')
+	b = append(b, p.Key...)
+	s.h.Reset()
+	s.h.Write(b)
+	s.buf = s.h.Sum(b[:0])
+	return hex.EncodeToString(s.buf)
+}
 
 // subjectHash is the keyed hash a suppression stores instead of the person.
 func subjectHash(key []byte, p Person) string {

@@ -28,14 +28,20 @@ import (
 // (the change's transaction commits shortly after the notice).
 const (
 	tailEvery = time.Millisecond
-	forceFor  = 2 * time.Second
+	forceFor  = 250 * time.Millisecond
 )
 
-// sendsOverlap is how far back each tail of gate_sends looks again: a send
-// is stamped with its node's clock when Consume runs and committed a little
-// later, so one committed late is still seen (within this margin, and as
-// long as the nodes' clocks agree to within it).
-const sendsOverlap = 2 * time.Minute
+// Each refresh reads the sends stamped at or after the latest one seen; a
+// send is stamped with its node's clock when Consume runs and committed a
+// little later, so once per sweepEvery a refresh reads again the last
+// sendsOverlap of them (duplicates are told apart by permit id) and the
+// policies: a send committed late, or on a node whose clock is behind, is
+// counted within a second (as long as the delay or the clocks' difference
+// stays within the overlap).
+const (
+	sendsOverlap = 2 * time.Minute
+	sweepEvery   = time.Second
+)
 
 // capHorizon is how far back sends can count (the longest cap window is a
 // month).
@@ -88,7 +94,9 @@ type cache struct {
 	sups     map[supKey]int64
 	key      []byte    // the suppression key
 	seq      int64     // the consent_state_seq applied
-	tailedAt time.Time // the gate clock at the last read of gate_sends
+	tailedAt time.Time // the gate clock at the last sweep of gate_sends
+	sendsMax int64     // the latest send seen (Unix µs)
+	sweptAt  int64     // monotonic ns of the last sweep
 	scopes   map[string]*consent.Scope
 
 	tailMu   sync.Mutex
@@ -98,6 +106,8 @@ type cache struct {
 	// paused stops refreshing after the load: tests use it to make the
 	// cache stale on purpose.
 	paused atomic.Bool
+	// policyDirty makes the next refresh read the policies (SetPolicy).
+	policyDirty atomic.Bool
 }
 
 func newCache(key []byte) *cache { return &cache{start: time.Now(), key: key} }
@@ -113,16 +123,24 @@ func (c *cache) force() { c.forceTo.Store(c.mono() + int64(forceFor)) }
 func (g *Gate) ConsentChanged() { g.cache.force() }
 
 // refresh loads the cache, or reads what changed since, when due: when
-// tailEvery has passed since the last refresh, or a change was announced.
-// Callers that wait while another refresh runs use it if it started after
-// they asked.
+// tailEvery has passed since the last refresh (then a caller that finds
+// another refresh running goes on with the cache as it is), or when a
+// change was announced (then it waits for a refresh that started after it
+// asked, so the change, once committed, is seen).
 func (g *Gate) refresh(ctx context.Context, now time.Time) error {
 	c := g.cache
 	asked := c.mono()
-	if c.loaded.Load() && (c.paused.Load() || (asked-c.lastTail.Load() < int64(tailEvery) && asked > c.forceTo.Load())) {
+	forced := asked <= c.forceTo.Load()
+	if c.loaded.Load() && (c.paused.Load() || (!forced && asked-c.lastTail.Load() < int64(tailEvery))) {
 		return nil
 	}
-	c.tailMu.Lock()
+	if c.loaded.Load() && !forced {
+		if !c.tailMu.TryLock() {
+			return nil
+		}
+	} else {
+		c.tailMu.Lock()
+	}
 	defer c.tailMu.Unlock()
 	if c.loaded.Load() && c.lastTail.Load() >= asked {
 		return nil
@@ -162,7 +180,7 @@ func (g *Gate) load(ctx context.Context, now time.Time) error {
 	seen := map[string]int64{}
 	c.scopes = map[string]*consent.Scope{}
 	sups := map[supKey]int64{}
-	var seq int64
+	var seq, sendsMax int64
 	var pols map[consent.Channel]Policy
 	err := readTx(ctx, g.db, func(tx *sql.Tx) error {
 		var err error
@@ -176,11 +194,12 @@ func (g *Gate) load(ctx context.Context, now time.Time) error {
 			return err
 		}
 		recent := now.Add(-sendsOverlap).UnixMicro()
-		if err = readSends(ctx, tx, now.Add(-capHorizon), func(id string, k sendKey, t int64) {
+		if err = readSends(ctx, tx, now.Add(-capHorizon), false, func(id string, k sendKey, t int64) {
 			sends[k] = append(sends[k], t)
 			if t >= recent {
 				seen[id] = t
 			}
+			sendsMax = max(sendsMax, t)
 		}); err != nil {
 			return err
 		}
@@ -192,6 +211,7 @@ func (g *Gate) load(ctx context.Context, now time.Time) error {
 	}
 	c.mu.Lock()
 	c.states, c.sends, c.seen, c.policies, c.sups, c.seq, c.tailedAt = states, sends, seen, pols, sups, seq, now
+	c.sendsMax, c.sweptAt = sendsMax, c.mono()
 	c.mu.Unlock()
 	c.loaded.Store(true)
 	return nil
@@ -211,12 +231,17 @@ func (g *Gate) tail(ctx context.Context, now time.Time) error {
 	var pols map[consent.Channel]Policy
 	newSends := map[sendKey][]int64{}
 	c.mu.RLock()
-	from, since := c.seq, c.tailedAt.Add(-sendsOverlap)
+	from, since := c.seq, time.UnixMicro(c.sendsMax)
 	seen := c.seen
 	c.mu.RUnlock()
-	if now.Before(c.tailedAt) {
-		since = now.Add(-sendsOverlap)
+	sweep := c.mono()-c.sweptAt >= int64(sweepEvery)
+	if sweep {
+		since = c.tailedAt.Add(-sendsOverlap)
+		if now.Before(c.tailedAt) {
+			since = now.Add(-sendsOverlap)
+		}
 	}
+	readPols := sweep || c.policyDirty.Swap(false)
 	fresh := map[string]int64{}
 	err := readTx(ctx, g.db, func(tx *sql.Tx) error {
 		if err := tx.QueryRowContext(ctx, "SELECT seq FROM consent_state_seq WHERE one = 1").Scan(&seq); err != nil {
@@ -249,7 +274,8 @@ func (g *Gate) tail(ctx context.Context, now time.Time) error {
 			}
 		}
 		// Sends: only the ones not seen in the overlap.
-		if err := readSends(ctx, tx, since, func(id string, k sendKey, t int64) {
+		// Between sweeps, only sends stamped after the latest seen.
+		if err := readSends(ctx, tx, since, !sweep, func(id string, k sendKey, t int64) {
 			if _, ok := seen[id]; !ok {
 				newSends[k] = append(newSends[k], t)
 				fresh[id] = t
@@ -257,11 +283,17 @@ func (g *Gate) tail(ctx context.Context, now time.Time) error {
 		}); err != nil {
 			return err
 		}
+		if !readPols {
+			return nil
+		}
 		var err error
 		pols, err = readPolicies(ctx, tx)
 		return err
 	})
 	if err != nil {
+		if readPols {
+			c.policyDirty.Store(true)
+		}
 		return fmt.Errorf("gate: refresh state: %w", err)
 	}
 	c.mu.Lock()
@@ -296,16 +328,23 @@ func (g *Gate) tail(ctx context.Context, now time.Time) error {
 	}
 	for id, at := range fresh {
 		c.seen[id] = at
+		c.sendsMax = max(c.sendsMax, at)
 	}
-	cut := since.UnixMicro()
-	for id, at := range c.seen {
-		if at < cut {
-			delete(c.seen, id)
+	if pols != nil {
+		c.policies = pols
+	}
+	c.seq = max(c.seq, seq)
+	if sweep {
+		cut := since.UnixMicro()
+		for id, at := range c.seen {
+			if at < cut {
+				delete(c.seen, id)
+			}
 		}
-	}
-	c.policies, c.seq = pols, max(c.seq, seq)
-	if now.After(c.tailedAt) {
-		c.tailedAt = now
+		if now.After(c.tailedAt) {
+			c.tailedAt = now
+		}
+		c.sweptAt = c.mono()
 	}
 	return nil
 }
@@ -384,9 +423,14 @@ func readSuppressions(ctx context.Context, tx *sql.Tx, where string, args []any,
 	return rows.Err()
 }
 
-// readSends calls add for each marketing send at or after since.
-func readSends(ctx context.Context, tx *sql.Tx, since time.Time, add func(id string, k sendKey, t int64)) error {
-	rows, err := tx.QueryContext(ctx, "SELECT permit_id, person_kind, person_key, channel, at FROM gate_sends WHERE class = 'marketing' AND at >= $1", since.UTC())
+// readSends calls add for each marketing send at or after since (after
+// since, when after is set).
+func readSends(ctx context.Context, tx *sql.Tx, since time.Time, after bool, add func(id string, k sendKey, t int64)) error {
+	op := ">="
+	if after {
+		op = ">"
+	}
+	rows, err := tx.QueryContext(ctx, "SELECT permit_id, person_kind, person_key, channel, at FROM gate_sends WHERE class = 'marketing' AND at "+op+" $1", since.UTC())
 	if err != nil {
 		return err
 	}
@@ -426,13 +470,16 @@ func readPolicies(ctx context.Context, q store.Querier) (map[consent.Channel]Pol
 }
 
 // view returns the consent of k as of now, from the cache (mu held).
-func (c *cache) view(k stateKey, now int64) view {
+func (c *cache) view(k stateKey, now int64, w *worker) view {
 	e, ok := c.states[k]
 	if !ok {
 		// No consent; an erased or suppressed person is refused as such.
 		v := view{status: consent.StatusNone}
 		if len(c.sups) > 0 {
-			at, ok := c.sups[supKey{consent.SuppressionHash(c.key, k.person), k.purpose, k.channel}]
+			if w.hasher == nil {
+				w.hasher = consent.NewSuppressionHasher(c.key)
+			}
+			at, ok := c.sups[supKey{w.hasher.Hash(k.person), k.purpose, k.channel}]
 			v.suppressed = ok && at <= now
 		}
 		return v

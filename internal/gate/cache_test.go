@@ -84,7 +84,7 @@ func TestCacheDecidesAsTheDatabase(t *testing.T) {
 					default:
 						sent++
 						_, err := tx.ExecContext(ctx, "INSERT INTO gate_sends (permit_id, person_kind, person_key, channel, class, at) VALUES ($1, $2, $3, $4, 'marketing', $5)",
-							fmt.Sprintf("prop-%d", sent), string(p.Kind), p.Key, string(ch), clock.Now().Add(-time.Duration(rng.IntN(72))*time.Hour))
+							fmt.Sprintf("prop-%d", sent), string(p.Kind), p.Key, string(ch), clock.Now())
 						return err
 					}
 				})
@@ -128,6 +128,49 @@ func TestCacheDecidesAsTheDatabase(t *testing.T) {
 				}
 			}
 			clock.Add(7 * time.Hour)
+		}
+	})
+}
+
+// A send committed late (stamped before the latest one the gate has seen)
+// is counted at the next sweep.
+func TestLateSendCounted(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		g, clock := mustGate(t, db, wed10)
+		p := consent.Phone("13800000001")
+		mustGrant(t, db, p, consent.ChannelSMS, wed10.Add(-time.Hour), &consent.Scope{MaxPerWeek: 1})
+		q := consent.Phone("13800000002")
+		send := func(id string, who consent.Person, at time.Time) {
+			storetest.MustExec(t, db, "INSERT INTO gate_sends (permit_id, person_kind, person_key, channel, class, at) VALUES ($1, $2, $3, 'sms', 'marketing', $4)",
+				id, string(who.Kind), who.Key, at)
+		}
+		send("seen", q, clock.Now())
+		if d, _ := g.Decide(ctx, mktSMS(p)); !d.Allowed {
+			t.Fatalf("before: %s", d.Reason)
+		}
+		send("late", p, clock.Now().Add(-30*time.Second)) // committed after the gate read "seen"
+		g.ConsentChanged()
+		if d, _ := g.Decide(ctx, mktSMS(p)); !d.Allowed {
+			t.Fatalf("the late send is not expected before the sweep: %s", d.Reason)
+		}
+		g.cache.tailMu.Lock()
+		g.cache.sweptAt = g.cache.mono() - int64(sweepEvery) // as if sweepEvery had passed
+		g.cache.tailMu.Unlock()
+		g.ConsentChanged()
+		if d, _ := g.Decide(ctx, mktSMS(p)); d.Reason != ConsentFrequency {
+			t.Fatalf("after the sweep: %s, want CONSENT_FREQUENCY", d.Reason)
+		}
+		g.ConsentChanged()
+		if d, _ := g.Decide(ctx, mktSMS(p)); d.Reason != ConsentFrequency || len(g.cache.sends[sendKey{p, consent.ChannelSMS}]) != 1 {
+			t.Fatalf("counted twice? %s %v", d.Reason, g.cache.sends[sendKey{p, consent.ChannelSMS}])
+		}
+		for range 3 { // refreshes between sweeps read nothing twice either
+			g.ConsentChanged()
+			g.Decide(ctx, mktSMS(q))
+		}
+		if n := len(g.cache.sends[sendKey{q, consent.ChannelSMS}]); n != 1 {
+			t.Fatalf("q's send counted %d times", n)
 		}
 	})
 }

@@ -103,7 +103,7 @@ func (g *Gate) recheck(ctx context.Context, q store.Querier, pm *permit, now tim
 	if err != nil {
 		return err
 	}
-	if reason, msg := capCheck(pol, st.Scope, [][]int64{sends[pm.person]}, at); reason != OK {
+	if reason, msg := capCheck(pol, st.Scope, sends[pm.person], nil, at); reason != OK {
 		return &Refusal{reason, msg}
 	}
 	return nil

@@ -3,7 +3,6 @@ package gate
 import (
 	"context"
 	"fmt"
-	"hash/fnv"
 	"runtime"
 	"slices"
 	"strings"
@@ -28,9 +27,9 @@ func (g *Gate) Decide(ctx context.Context, r Request) (Decision, error) {
 			g.count(norm.Channel, GateError)
 			return refuse(GateError, "The gate could not decide, so the message is not sent."), err
 		}
-		var memo contentMemo
+		var w worker
 		g.cache.mu.RLock()
-		d = g.decideCached(&norm, now, nil, &memo)
+		d = g.decideCached(&norm, now, &w)
 		g.cache.mu.RUnlock()
 	}
 	d, err := g.commitOne(ctx, norm, d, now)
@@ -99,8 +98,12 @@ func (g *Gate) finish(ctx context.Context, norm []Request, out []Decision, now, 
 	if err := g.record(ctx, norm, out, []time.Time{now}); err != nil {
 		return g.failClosed(norm, out), err
 	}
+	agg := map[statKey]int64{}
 	for i, d := range out {
-		g.count(norm[i].Channel, d.Reason)
+		agg[statKey{norm[i].Channel, d.Reason}]++
+	}
+	for k, n := range agg {
+		g.countN(k, n)
 	}
 	g.observe(len(out), time.Since(start))
 	return out, nil
@@ -119,9 +122,7 @@ func (g *Gate) decideBatchCached(reqs []Request, pending []int, out []Decision, 
 	}
 	split := make([][]int, parts)
 	for _, i := range pending {
-		h := fnv.New32a()
-		h.Write([]byte(reqs[i].Person.Key))
-		s := h.Sum32() % uint32(parts)
+		s := fnv32(reqs[i].Person.Key) % uint32(parts)
 		split[s] = append(split[s], i)
 	}
 	var wg sync.WaitGroup
@@ -135,37 +136,57 @@ func (g *Gate) decideBatchCached(reqs []Request, pending []int, out []Decision, 
 	wg.Wait()
 }
 
+// worker is what one goroutine deciding from the cache keeps between
+// requests.
+type worker struct {
+	memo   contentMemo
+	hasher *consent.SuppressionHasher // made at the first person without state
+	extra  map[sendKey][]int64        // sends allowed earlier in this batch
+}
+
 // decidePart decides the requests pending (cache read-locked).
 func (g *Gate) decidePart(reqs []Request, pending []int, out []Decision, now time.Time) {
-	var extra map[sendKey][]int64 // sends allowed earlier in this batch
-	var memo contentMemo
+	var w worker
 	for _, i := range pending {
 		r := &reqs[i]
-		out[i] = g.decideCached(r, now, extra, &memo)
+		out[i] = g.decideCached(r, now, &w)
 		if out[i].Allowed && r.Class == Marketing {
-			if extra == nil {
-				extra = map[sendKey][]int64{}
+			if w.extra == nil {
+				w.extra = map[sendKey][]int64{}
 			}
 			k := sendKey{r.Person, r.Channel}
-			extra[k] = append(extra[k], r.At.UnixMicro())
+			w.extra[k] = append(w.extra[k], r.At.UnixMicro())
 		}
 	}
 }
 
 // decideCached decides one valid request from the cache (read-locked).
-func (g *Gate) decideCached(r *Request, now time.Time, extra map[sendKey][]int64, memo *contentMemo) Decision {
+func (g *Gate) decideCached(r *Request, now time.Time, w *worker) Decision {
 	c := g.cache
-	v := c.view(stateKey{r.Person, r.Purpose, r.Channel}, now.UnixMicro())
+	v := c.view(stateKey{r.Person, r.Purpose, r.Channel}, now.UnixMicro(), w)
 	pol, ok := c.policies[r.Channel]
 	if !ok {
 		pol = DefaultPolicy(r.Channel)
 	}
-	var sends [][]int64
+	var sends, more []int64
 	if r.Class == Marketing {
 		k := sendKey{r.Person, r.Channel}
-		sends = [][]int64{c.sends[k], extra[k]}
+		sends = c.sends[k]
+		if w.extra != nil {
+			more = w.extra[k]
+		}
 	}
-	return decideOne(*r, v, pol, sends, memo)
+	return decideOne(r, v, pol, sends, more, &w.memo)
+}
+
+// fnv32 is the FNV-1a hash of s.
+func fnv32(s string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(s); i++ {
+		h ^= uint32(s[i])
+		h *= 16777619
+	}
+	return h
 }
 
 func refuse(r Reason, msg string) Decision { return Decision{Reason: r, Message: msg} }
@@ -269,8 +290,9 @@ func (m *contentMemo) check(class Class, ch consent.Channel, c Content) (Reason,
 }
 
 // decideOne applies the checks to one request. sends are the person's
-// marketing sends on the channel (Unix µs), in any number of slices.
-func decideOne(r Request, v view, pol Policy, sends [][]int64, memo *contentMemo) Decision {
+// marketing sends on the channel (Unix µs): recorded, and allowed earlier
+// in the batch.
+func decideOne(r *Request, v view, pol Policy, sends, more []int64, memo *contentMemo) Decision {
 	d := Decision{ConsentEventID: v.eventID}
 	if v.suppressed && !v.permits {
 		return withEvent(refuse(Suppressed, "The person is on a suppression list for this purpose and channel."), d)
@@ -293,7 +315,7 @@ func decideOne(r Request, v view, pol Policy, sends [][]int64, memo *contentMemo
 			d.NotBefore = end
 			return d
 		}
-		if reason, msg := capCheck(pol, v.scope, sends, r.At); reason != OK {
+		if reason, msg := capCheck(pol, v.scope, sends, more, r.At); reason != OK {
 			return withEvent(refuse(reason, msg), d)
 		}
 	}

@@ -3,7 +3,6 @@ package gate
 import (
 	"context"
 	"fmt"
-	"hash/fnv"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -33,9 +32,7 @@ func (g *Gate) decideShards(ctx context.Context, reqs []Request, pending []int, 
 	}
 	parts := make([][]int, readShards)
 	for _, i := range pending {
-		h := fnv.New32a()
-		h.Write([]byte(reqs[i].Person.Key))
-		s := h.Sum32() % readShards
+		s := fnv32(reqs[i].Person.Key) % readShards
 		parts[s] = append(parts[s], i)
 	}
 	eg, ectx := errgroup.WithContext(ctx)
@@ -82,7 +79,7 @@ func (g *Gate) decide(ctx context.Context, reqs []Request, pending []int, out []
 		var memo contentMemo
 		for _, i := range idx {
 			st := states[reqs[i].Person]
-			d := decideOne(reqs[i], viewOf(st), pol, [][]int64{sends[reqs[i].Person]}, &memo)
+			d := decideOne(&reqs[i], viewOf(st), pol, sends[reqs[i].Person], nil, &memo)
 			if d.Allowed && reqs[i].Class == Marketing {
 				// later requests in this batch count this one
 				sends[reqs[i].Person] = append(sends[reqs[i].Person], reqs[i].At.UnixMicro())

@@ -289,6 +289,9 @@ func (g *Gate) commitOne(ctx context.Context, r Request, d Decision, now time.Ti
 	if lead {
 		wctx := context.WithoutCancel(ctx) // the others' decisions do not depend on this caller's context
 		for {
+			// Let the callers that are ready to run join the group first:
+			// one write for more decisions.
+			runtime.Gosched()
 			g.gmu.Lock()
 			next := g.open
 			g.open = nil

@@ -35,9 +35,11 @@ func newStats() *stats {
 	return &stats{counts: map[statKey]*atomic.Int64{}, bucketHits: make([]atomic.Int64, len(latencyBuckets)+1)}
 }
 
-func (g *Gate) count(ch consent.Channel, r Reason) {
+func (g *Gate) count(ch consent.Channel, r Reason) { g.countN(statKey{ch, r}, 1) }
+
+// countN adds n decisions of k.
+func (g *Gate) countN(k statKey, n int64) {
 	s := g.stats
-	k := statKey{ch, r}
 	s.mu.RLock()
 	c, ok := s.counts[k]
 	s.mu.RUnlock()
@@ -49,7 +51,7 @@ func (g *Gate) count(ch consent.Channel, r Reason) {
 		}
 		s.mu.Unlock()
 	}
-	c.Add(1)
+	c.Add(n)
 }
 
 // observe counts one Decide or DecideBatch call of n decisions that took d.
