@@ -326,6 +326,14 @@ func (l *Ledger) RebuildState(ctx context.Context, q store.Querier, now time.Tim
 // table), it rebuilds the table and notes that it did; after that it does
 // nothing. It returns how many rows it wrote. app.Open runs it at start.
 func (l *Ledger) BackfillState(ctx context.Context, db *store.DB, now time.Time) (int, error) {
+	// Usually done already: find out without taking the write lock.
+	var built bool
+	if err := db.R.QueryRowContext(ctx, "SELECT built FROM consent_state_seq WHERE one = 1").Scan(&built); err != nil {
+		return 0, fmt.Errorf("consent: backfill state: %w", err)
+	}
+	if built {
+		return 0, nil
+	}
 	n := 0
 	err := db.InTx(ctx, func(tx *sql.Tx) error {
 		var built bool
