@@ -85,7 +85,7 @@ type sendKey struct {
 type cache struct {
 	mu       sync.RWMutex
 	loaded   atomic.Bool
-	states   map[stateKey]entry
+	states   *stateTable
 	sends    map[sendKey][]int64 // marketing sends, Unix µs
 	seen     map[string]int64    // permit ids of sends read within sendsOverlap, by at
 	policies map[consent.Channel]Policy
@@ -175,7 +175,7 @@ func readTx(ctx context.Context, db *store.DB, fn func(tx *sql.Tx) error) error 
 // load reads the whole state.
 func (g *Gate) load(ctx context.Context, now time.Time) error {
 	c := g.cache
-	states := map[stateKey]entry{}
+	states := newStateTable()
 	sends := map[sendKey][]int64{}
 	seen := map[string]int64{}
 	c.scopes = map[string]*consent.Scope{}
@@ -190,7 +190,7 @@ func (g *Gate) load(ctx context.Context, now time.Time) error {
 		if err = readSuppressions(ctx, tx, "", nil, sups); err != nil {
 			return err
 		}
-		if err = g.readStates(ctx, tx, "", nil, func(k stateKey, e entry) { states[k] = e }); err != nil {
+		if err = g.readStates(ctx, tx, "", nil, func(k stateKey, e entry) { states.put(k, e) }); err != nil {
 			return err
 		}
 		recent := now.Add(-sendsOverlap).UnixMicro()
@@ -303,14 +303,10 @@ func (g *Gate) tail(ctx context.Context, now time.Time) error {
 		for _, id := range erased {
 			gone[id] = true
 		}
-		for k, e := range c.states {
-			if gone[e.eventID] {
-				delete(c.states, k)
-			}
-		}
+		c.states.deleteEvents(gone)
 	}
 	for _, ch := range changes {
-		c.states[ch.k] = ch.e
+		c.states.put(ch.k, ch.e)
 	}
 	for k, at := range newSups {
 		c.sups[k] = at
@@ -471,7 +467,7 @@ func readPolicies(ctx context.Context, q store.Querier) (map[consent.Channel]Pol
 
 // view returns the consent of k as of now, from the cache (mu held).
 func (c *cache) view(k stateKey, now int64, w *worker) view {
-	e, ok := c.states[k]
+	e, ok := c.states.get(k)
 	if !ok {
 		// No consent; an erased or suppressed person is refused as such.
 		v := view{status: consent.StatusNone}

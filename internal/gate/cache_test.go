@@ -279,7 +279,7 @@ func TestChangesTakeEffect(t *testing.T) {
 		if d, _ := g.Decide(ctx, mktSMS(p)); d.Reason != NoConsent && d.Reason != Suppressed {
 			t.Fatalf("after erasure: %s", d.Reason)
 		}
-		if _, ok := g.cache.states[stateKey{p, consent.Marketing, consent.ChannelSMS}]; ok {
+		if _, ok := g.cache.states.get(stateKey{p, consent.Marketing, consent.ChannelSMS}); ok {
 			t.Error("the erased person's state is still cached")
 		}
 	})
@@ -471,4 +471,54 @@ func FuzzAppendString(f *testing.F) {
 			t.Fatalf("%q: decoded %q, %v", s, back, err)
 		}
 	})
+}
+
+// The state table keeps keys apart, also when their first hashes collide,
+// and drops the entries of erased events.
+func TestStateTable(t *testing.T) {
+	tab := newStateTable()
+	key := func(i int) stateKey {
+		return stateKey{consent.Phone(fmt.Sprintf("139%08d", i)), consent.Marketing, consent.ChannelSMS}
+	}
+	for i := range 1000 {
+		tab.put(key(i), entry{eventID: int64(i)})
+	}
+	// Force a collision: a key whose first hash is taken by another.
+	odd := stateKey{consent.ExternalUser("wmOdd"), consent.Profiling, consent.ChannelWeCom}
+	h1, _ := tab.hashes(key(7))
+	oh1, oh2 := tab.hashes(odd)
+	tab.index[oh1] = tab.index[h1] // as if odd's first hash were key(7)'s
+	delete(tab.index, h1)
+	tab.slots[tab.index[oh1]].h1 = oh1
+	_ = oh2
+	tab.put(odd, entry{eventID: 5000})
+	if e, ok := tab.get(odd); !ok || e.eventID != 5000 {
+		t.Fatalf("odd: %+v %v", e, ok)
+	}
+	if _, ok := tab.overflow[odd]; !ok {
+		t.Fatal("the colliding key should have gone to the overflow")
+	}
+	for i := range 1000 {
+		e, ok := tab.get(key(i))
+		if i == 7 {
+			continue // its index entry was taken over above
+		}
+		if !ok || e.eventID != int64(i) {
+			t.Fatalf("key %d: %+v %v", i, e, ok)
+		}
+	}
+	tab.put(key(3), entry{eventID: 3000})
+	tab.deleteEvents(map[int64]bool{3000: true, 10: true, 5000: true})
+	for _, i := range []int{3, 10} {
+		if _, ok := tab.get(key(i)); ok {
+			t.Errorf("key %d survived its erasure", i)
+		}
+	}
+	if _, ok := tab.get(odd); ok {
+		t.Error("the overflow key survived its erasure")
+	}
+	tab.put(key(2000), entry{eventID: 2000}) // reuses a freed slot
+	if e, ok := tab.get(key(2000)); !ok || e.eventID != 2000 || len(tab.slots) != 1000 {
+		t.Errorf("after reuse: %+v %v, %d slots", e, ok, len(tab.slots))
+	}
 }
