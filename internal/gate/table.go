@@ -1,0 +1,109 @@
+package gate
+
+import (
+	"hash/maphash"
+)
+
+// stateTable maps stateKeys to entries for a million persons and more
+// without a map keyed by four strings: an index from a 64-bit hash of the
+// key to a slot, the slot holding a second, independent 64-bit hash that
+// confirms the key (two keys agreeing on both are as likely as a random
+// 128-bit collision; and a decision that went wrong on one would still be
+// re-checked by Consume). Keys whose first hash collides with another's go
+// to a plain map. The index and slots hold no pointers but the entries'
+// scopes, so the garbage collector has little to scan, and a lookup reads
+// a small index and one slot.
+type stateTable struct {
+	seed1, seed2 maphash.Seed
+	index        map[uint64]int32
+	slots        []slot
+	free         []int32
+	overflow     map[stateKey]entry
+}
+
+type slot struct {
+	h1, h2 uint64
+	live   bool
+	e      entry
+}
+
+func newStateTable() *stateTable {
+	return &stateTable{seed1: maphash.MakeSeed(), seed2: maphash.MakeSeed(), index: map[uint64]int32{}, overflow: map[stateKey]entry{}}
+}
+
+// hashes returns the two hashes of k.
+func (t *stateTable) hashes(k stateKey) (uint64, uint64) {
+	var h maphash.Hash
+	h.SetSeed(t.seed1)
+	writeKey(&h, k)
+	h1 := h.Sum64()
+	h.SetSeed(t.seed2)
+	writeKey(&h, k)
+	return h1, h.Sum64()
+}
+
+func writeKey(h *maphash.Hash, k stateKey) {
+	h.WriteString(string(k.person.Kind))
+	h.WriteByte(0)
+	h.WriteString(k.person.Key)
+	h.WriteByte(0)
+	h.WriteString(string(k.purpose))
+	h.WriteByte(0)
+	h.WriteString(string(k.channel))
+}
+
+// get returns k's entry.
+func (t *stateTable) get(k stateKey) (entry, bool) {
+	h1, h2 := t.hashes(k)
+	if i, ok := t.index[h1]; ok && t.slots[i].h2 == h2 {
+		return t.slots[i].e, true
+	}
+	if len(t.overflow) > 0 {
+		e, ok := t.overflow[k]
+		return e, ok
+	}
+	return entry{}, false
+}
+
+// put sets k's entry.
+func (t *stateTable) put(k stateKey, e entry) {
+	h1, h2 := t.hashes(k)
+	if i, ok := t.index[h1]; ok {
+		if t.slots[i].h2 == h2 {
+			t.slots[i].e = e
+		} else {
+			t.overflow[k] = e
+		}
+		return
+	}
+	s := slot{h1: h1, h2: h2, live: true, e: e}
+	if n := len(t.free); n > 0 {
+		i := t.free[n-1]
+		t.free = t.free[:n-1]
+		t.slots[i] = s
+		t.index[h1] = i
+		return
+	}
+	t.slots = append(t.slots, s)
+	t.index[h1] = int32(len(t.slots) - 1)
+}
+
+// deleteEvents removes every entry resting on one of the events.
+func (t *stateTable) deleteEvents(gone map[int64]bool) {
+	for i := range t.slots {
+		s := &t.slots[i]
+		if s.live && gone[s.e.eventID] {
+			delete(t.index, s.h1)
+			*s = slot{}
+			t.free = append(t.free, int32(i))
+		}
+	}
+	for k, e := range t.overflow {
+		if gone[e.eventID] {
+			delete(t.overflow, k)
+		}
+	}
+}
+
+// len returns the number of entries.
+func (t *stateTable) len() int { return len(t.index) + len(t.overflow) }
