@@ -125,7 +125,10 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 	conn := wecomsync.NewConn(settingsStore, &http.Client{}, log)
 	syncer := wecomsync.NewSyncer(a.DB, conn, a.Clock, log)
 	syncer.UseProtector(protector)
-	syncer.UseLedger(consent.NewLedger(a.DB.R, a.Keys.BlindIndex).UseIndexer(protector))
+	// One gate per process: consent changes recorded here reach its
+	// in-memory state at once (other nodes catch up by tailing).
+	sendGate := gate.New(a.DB, a.Keys.BlindIndex, a.Clock)
+	syncer.UseLedger(consent.NewLedger(a.DB.R, a.Keys.BlindIndex).UseIndexer(protector).OnChange(sendGate.ConsentChanged))
 
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &jobs.ProbeWorker{DB: a.DB, Node: cfg.NodeName, Clock: a.Clock})
@@ -136,7 +139,6 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 	ordersStore.Location = cmp.Or(cfg.Location, time.UTC)
 	river.AddWorker(workers, &orders.RefreshWorker{Store: ordersStore})
 	river.AddWorker(workers, &wecompay.PullWorker{Store: ordersStore, Client: conn.Client, Clock: a.Clock})
-	sendGate := gate.New(a.DB, a.Keys.BlindIndex, a.Clock)
 	var j *jobs.Jobs
 	acq, acqPeriodic := newAcquisition(a.DB, sendGate, conn, syncer, a.Clock, cfg.Location, log, workers, &j)
 	periodic := []*river.PeriodicJob{

@@ -38,6 +38,9 @@ func (s *Server) consentLedger() *consent.Ledger {
 	if s.Protector != nil {
 		l.UseIndexer(s.Protector)
 	}
+	if s.Gate != nil {
+		l.OnChange(s.Gate.ConsentChanged) // this node's gate sees it at once
+	}
 	return l
 }
 

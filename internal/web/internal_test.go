@@ -144,7 +144,7 @@ func TestGateDecisionsOnMetrics(t *testing.T) {
 	g.Decide(ctx, gate.Request{Channel: consent.ChannelWeCom, Class: gate.Marketing})
 	rec := httptest.NewRecorder()
 	promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
-	for _, want := range []string{`kith_gate_decisions_total{reason="NO_CONSENT"} 3`, `kith_gate_decisions_total{reason="INVALID_REQUEST"} 1`} {
+	for _, want := range []string{`kith_gate_decisions_total{channel="wecom",reason="NO_CONSENT"} 3`, `kith_gate_decisions_total{channel="wecom",reason="INVALID_REQUEST"} 1`, `kith_gate_call_duration_seconds_count 4`} {
 		if !strings.Contains(rec.Body.String(), want) {
 			t.Errorf("metrics lack %s:\n%s", want, grepLines(rec.Body.String(), "kith_gate"))
 		}

@@ -92,7 +92,7 @@ func New(d Deps) (*Server, error) {
 	}
 	s.pages = pages
 	if d.Gate != nil && d.Metrics != nil {
-		d.Metrics.Registry.MustRegister(newGateCollector(d.Gate))
+		d.Metrics.Registry.MustRegister(d.Gate.Collector())
 	}
 	s.handler = s.buildRoutes()
 	return s, nil

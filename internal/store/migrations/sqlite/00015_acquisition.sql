@@ -65,10 +65,10 @@ CREATE TABLE welcome_default (
 );
 
 -- Statistics read follows by channel state.
-CREATE INDEX follows_state ON follows (state, added_at);
+CREATE INDEX follows_state_added ON follows (state, added_at);
 
 -- +goose Down
-DROP INDEX follows_state;
+DROP INDEX follows_state_added;
 DROP TABLE welcome_default;
 DROP TABLE welcome_sends;
 DROP TABLE acq_arrivals;
