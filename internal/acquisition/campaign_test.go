@@ -18,6 +18,7 @@ import (
 	"github.com/kith-scrm/kith/internal/channel/wecomwelcome"
 	"github.com/kith-scrm/kith/internal/customer"
 	"github.com/kith-scrm/kith/internal/fieldcrypt"
+	"github.com/kith-scrm/kith/internal/consent"
 	"github.com/kith-scrm/kith/internal/gate"
 	"github.com/kith-scrm/kith/internal/kith"
 	"github.com/kith-scrm/kith/internal/settings"
@@ -62,6 +63,8 @@ func newWorld(t *testing.T, db *store.DB, at time.Time) *world {
 	sealer, _ := fieldcrypt.New(bytes.Repeat([]byte{1}, 32))
 	conn := wecomsync.NewConn(settings.NewStore(db, sealer, w.clock, ws), &http.Client{}, quiet)
 	w.syncer = wecomsync.NewSyncer(db, conn, w.clock, quiet)
+	// A member deleted by the customer is an opt-out: the ledger records it.
+	w.syncer.UseLedger(consent.NewLedger(db.R, bytes.Repeat([]byte("k"), 32)))
 	if _, err := w.syncer.FullSync(ctx, "test", nil); err != nil {
 		t.Fatal(err)
 	}

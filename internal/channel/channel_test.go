@@ -86,11 +86,12 @@ func TestClaim(t *testing.T) {
 		if len(recorded) != 1 || recorded[0] != pa.ID() {
 			t.Errorf("recorded %v, want only a's permit", recorded)
 		}
+		// A permit is used up by its row in gate_sends (keyed by the permit).
 		var consumed, sends int
-		db.R.QueryRowContext(ctx, "SELECT COUNT(*) FROM gate_permits WHERE consumed_at IS NOT NULL").Scan(&consumed)
+		db.R.QueryRowContext(ctx, "SELECT COUNT(*) FROM gate_sends WHERE permit_id = $1", pa.ID()).Scan(&consumed)
 		db.R.QueryRowContext(ctx, "SELECT COUNT(*) FROM gate_sends").Scan(&sends)
 		if consumed != 1 || sends != 1 {
-			t.Errorf("%d permits consumed, %d sends recorded; want 1 and 1", consumed, sends)
+			t.Errorf("%d sends of a's permit, %d sends recorded; want 1 and 1", consumed, sends)
 		}
 		// A record that fails takes the whole claim back: c stays unused.
 		boom := errors.New("boom")
