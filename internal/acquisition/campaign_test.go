@@ -16,9 +16,9 @@ import (
 
 	"github.com/kith-scrm/kith/internal/acquisition"
 	"github.com/kith-scrm/kith/internal/channel/wecomwelcome"
+	"github.com/kith-scrm/kith/internal/consent"
 	"github.com/kith-scrm/kith/internal/customer"
 	"github.com/kith-scrm/kith/internal/fieldcrypt"
-	"github.com/kith-scrm/kith/internal/consent"
 	"github.com/kith-scrm/kith/internal/gate"
 	"github.com/kith-scrm/kith/internal/kith"
 	"github.com/kith-scrm/kith/internal/settings"
