@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	"github.com/kith-scrm/kith/internal/app"
+	"github.com/kith-scrm/kith/internal/consent"
 	"github.com/kith-scrm/kith/internal/fieldcrypt"
 	"github.com/kith-scrm/kith/internal/protect"
 	"github.com/kith-scrm/kith/internal/settings"
@@ -31,6 +32,7 @@ func syncerFor(a *app.App) (*wecomsync.Syncer, error) {
 	}
 	syncer := wecomsync.NewSyncer(a.DB, conn, a.Clock, a.Log)
 	syncer.UseProtector(protector)
+	syncer.UseLedger(consent.NewLedger(a.DB.R, a.Keys.BlindIndex).UseIndexer(protector))
 	return syncer, nil
 }
 

@@ -14,7 +14,9 @@ import (
 	"github.com/kith-scrm/kith/internal/audit"
 	"github.com/kith-scrm/kith/internal/auth"
 	"github.com/kith-scrm/kith/internal/config"
+	"github.com/kith-scrm/kith/internal/consent"
 	"github.com/kith-scrm/kith/internal/kith"
+	"github.com/kith-scrm/kith/internal/protect"
 	"github.com/kith-scrm/kith/internal/secrets"
 	"github.com/kith-scrm/kith/internal/store"
 )
@@ -106,6 +108,9 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, purpose Pur
 	}
 	if purpose != ForMigrate {
 		if err := a.loadSecrets(ctx, purpose == ForServe); err != nil {
+			return a, err
+		}
+		if err := a.backfillConsentState(ctx); err != nil {
 			return a, err
 		}
 	}
@@ -230,3 +235,23 @@ func (a *App) Discard() {
 // Keep marks the instance as started successfully, so its data folder is no
 // longer removed by Discard.
 func (a *App) Keep() { a.createdDir = "" }
+
+// backfillConsentState folds the consent events recorded before migration
+// 00011 into consent_state, once (consent.Ledger.BackfillState).
+func (a *App) backfillConsentState(ctx context.Context) error {
+	if a.Keys == nil {
+		return nil
+	}
+	protector, err := protect.New(a.Keys.Field, a.Keys.BlindIndex)
+	if err != nil {
+		return err
+	}
+	n, err := consent.NewLedger(a.DB.R, a.Keys.BlindIndex).UseIndexer(protector).BackfillState(ctx, a.DB, a.Clock.Now())
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		a.Log.Info("folded consent events into consent_state", "rows", n)
+	}
+	return nil
+}

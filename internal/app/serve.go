@@ -17,6 +17,7 @@ import (
 
 	"github.com/kith-scrm/kith/internal/auth"
 	"github.com/kith-scrm/kith/internal/config"
+	"github.com/kith-scrm/kith/internal/consent"
 	"github.com/kith-scrm/kith/internal/customer"
 	"github.com/kith-scrm/kith/internal/fieldcrypt"
 	"github.com/kith-scrm/kith/internal/ingest"
@@ -124,6 +125,7 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 	}
 	syncer := wecomsync.NewSyncer(a.DB, conn, a.Clock, log)
 	syncer.UseProtector(protector)
+	syncer.UseLedger(consent.NewLedger(a.DB.R, a.Keys.BlindIndex).UseIndexer(protector))
 
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &jobs.ProbeWorker{DB: a.DB, Node: cfg.NodeName, Clock: a.Clock})

@@ -55,7 +55,7 @@ func withdraw(p consent.Person, purpose consent.Purpose, ch consent.Channel, at 
 
 func mustRecord(tb testing.TB, q store.Querier, e consent.Event) {
 	tb.Helper()
-	if err := consent.Record(context.Background(), q, e); err != nil {
+	if err := consent.NewLedger(nil, key).Record(context.Background(), q, e); err != nil {
 		tb.Fatalf("record %s %s/%s: %v", e.Action, e.Purpose, e.Channel, err)
 	}
 }
@@ -461,7 +461,7 @@ func TestRecordRefusesBadInput(t *testing.T) {
 			t.Run(c.name, func(t *testing.T) {
 				e := good()
 				c.change(&e)
-				err := consent.Record(ctx, db.W, e)
+				err := consent.NewLedger(nil, key).Record(ctx, db.W, e)
 				if kith.ErrorCode(err) != c.code || !strings.Contains(kith.ErrorMessage(err), c.field) {
 					t.Fatalf("got %v (%s), want %s naming %q", err, kith.ErrorCode(err), c.code, c.field)
 				}
@@ -504,7 +504,7 @@ func TestPublishNotice(t *testing.T) {
 		e.NoticeVersion, e.NoticeHash = 1, v1.TextHash
 		mustRecord(t, db.W, e)
 		e.NoticeHash = n.TextHash
-		if err := consent.Record(ctx, db.W, e); kith.ErrorCode(err) != kith.EINVALID {
+		if err := consent.NewLedger(nil, key).Record(ctx, db.W, e); kith.ErrorCode(err) != kith.EINVALID {
 			t.Fatalf("version 1 with version 2's hash: %v", err)
 		}
 		for _, bad := range []struct{ p, lang, text string }{{"marketing", "zh-CN", " "}, {"nope", "zh-CN", "x"}, {"marketing", "Chinese", "x"}} {

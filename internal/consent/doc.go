@@ -25,5 +25,8 @@
 // it for messages already queued (P-13).
 //
 // Writes take a store.Querier so that they commit with whatever caused them
-// (an inbound SMS marked applied, an import batch); reads go through a Ledger.
+// (an inbound SMS marked applied, an import batch). Ledger.Record and
+// Ledger.OptOut (the ledger's suppression key and indexer are needed), Suppress
+// and Erase also keep consent_state — the fold of the events, one row per
+// person, purpose and channel — current in that transaction (state.go).
 package consent

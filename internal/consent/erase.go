@@ -43,7 +43,9 @@ func checkKey(key []byte) error {
 // Suppress records that a person must not be contacted for a purpose on a
 // channel (reason: ReasonComplaint, ReasonCarrier, …) without erasing
 // anything. Suppressing twice keeps the first entry. key is the instance's
-// blind-index key; if it changes, earlier entries no longer match.
+// blind-index key; if it changes, earlier entries no longer match. The
+// person's consent_state row for the purpose and channel, if any, is marked
+// suppressed in the same transaction.
 func Suppress(ctx context.Context, q store.Querier, key []byte, p Person, purpose Purpose, ch Channel, reason string, now time.Time) error {
 	if err := checkKey(key); err != nil {
 		return err
@@ -61,7 +63,11 @@ func Suppress(ctx context.Context, q store.Querier, key []byte, p Person, purpos
 	if reason = strings.TrimSpace(reason); reason == "" || len(reason) > 64 {
 		return invalid("reason is required (at most 64 bytes): why the person is suppressed")
 	}
-	return suppress(ctx, q, subjectHash(key, p), purpose, ch, reason, now)
+	if err := suppress(ctx, q, subjectHash(key, p), purpose, ch, reason, now); err != nil {
+		return err
+	}
+	_, err = suppressState(ctx, q, key, p, purpose, ch, now)
+	return err
 }
 
 func suppress(ctx context.Context, q store.Querier, subject string, purpose Purpose, ch Channel, reason string, now time.Time) error {
@@ -81,6 +87,7 @@ func suppress(ctx context.Context, q store.Querier, subject string, purpose Purp
 // for every commercial purpose on every channel. It returns how many events
 // it deleted. Run it in the erasure's transaction: the marker row is gone
 // again when it returns, and if the transaction rolls back, nothing happened.
+// The person's consent_state rows are deleted with the events.
 func Erase(ctx context.Context, q store.Querier, key []byte, p Person, now time.Time) (int, error) {
 	if err := checkKey(key); err != nil {
 		return 0, err
@@ -133,6 +140,9 @@ func Erase(ctx context.Context, q store.Querier, key []byte, p Person, now time.
 	n, _ := res.RowsAffected()
 	if _, err := q.ExecContext(ctx, "DELETE FROM consent_erasures WHERE person_kind = $1 AND person_key = $2", string(p.Kind), p.Key); err != nil {
 		return 0, fmt.Errorf("consent: erase: unmark: %w", err)
+	}
+	if _, err := eraseState(ctx, q, p); err != nil {
+		return 0, err
 	}
 	subject := subjectHash(key, p)
 	for _, pr := range pairs {

@@ -13,8 +13,10 @@ import (
 
 // Ledger reads the consent ledger.
 type Ledger struct {
-	q   store.Querier
-	key []byte
+	q        store.Querier
+	key      []byte
+	ix       Indexer  // fills consent_state.person_index; nil: left empty
+	onChange []func() // called after each write to consent_state
 }
 
 // NewLedger returns a Ledger that reads through q: the database's reader

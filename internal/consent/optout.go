@@ -124,8 +124,11 @@ type OptOutRequest struct {
 // the cool-down before they may be asked again, P-14), and nothing if they
 // had already withdrawn or refused — so a repeated opt-out (a retried
 // one-click POST, a second "TD") records nothing new. It returns the number
-// of events recorded.
-func OptOut(ctx context.Context, q store.Querier, r OptOutRequest) (int, error) {
+// of events recorded. Like Record, it keeps consent_state current.
+func (l *Ledger) OptOut(ctx context.Context, q store.Querier, r OptOutRequest) (int, error) {
+	if err := checkKey(l.key); err != nil {
+		return 0, err
+	}
 	if r.Source == SourceImport {
 		return 0, invalid("source import cannot opt a person out; record the refusals one by one with their evidence")
 	}
@@ -165,7 +168,7 @@ func OptOut(ctx context.Context, q store.Querier, r OptOutRequest) (int, error) 
 		case StatusNone:
 			e.Action = Refuse
 		}
-		if err := record(ctx, q, e); err != nil {
+		if err := l.record(ctx, q, e); err != nil {
 			return n, err
 		}
 		n++

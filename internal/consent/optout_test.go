@@ -63,7 +63,7 @@ func optOut(p consent.Person, ch consent.Channel, src consent.Source, at time.Ti
 
 func mustOptOut(tb testing.TB, q store.Querier, r consent.OptOutRequest) int {
 	tb.Helper()
-	n, err := consent.OptOut(context.Background(), q, r)
+	n, err := consent.NewLedger(nil, key).OptOut(context.Background(), q, r)
 	if err != nil {
 		tb.Fatalf("opt-out: %v", err)
 	}
@@ -152,7 +152,7 @@ func TestOptOutRefusesBadInput(t *testing.T) {
 		for _, c := range cases {
 			r := optOut(alice, consent.ChannelSMS, consent.SourceOptOutReply, t0)
 			c.change(&r)
-			n, err := consent.OptOut(ctx, db.W, r)
+			n, err := consent.NewLedger(nil, key).OptOut(ctx, db.W, r)
 			if n != 0 || kith.ErrorCode(err) != kith.EINVALID || !strings.Contains(kith.ErrorMessage(err), c.field) {
 				t.Errorf("%s: %d, %v; want EINVALID naming %q", c.name, n, err, c.field)
 			}
@@ -175,7 +175,7 @@ func TestConcurrentRecords(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for {
-					err := db.InTx(ctx, func(tx *sql.Tx) error { return consent.Record(ctx, tx, e) })
+					err := db.InTx(ctx, func(tx *sql.Tx) error { return consent.NewLedger(nil, key).Record(ctx, tx, e) })
 					if kith.ErrorCode(err) == kith.ECONFLICT {
 						mu.Lock()
 						conflicts++

@@ -19,16 +19,21 @@ import (
 // which records a refusal). Run it in the transaction of whatever caused
 // the event. Two writers racing for the same person cannot fork the
 // person's chain: the second gets ECONFLICT and may try again in a new
-// transaction.
-func Record(ctx context.Context, q store.Querier, e Event) error {
+// transaction. In the same transaction it folds the event into
+// consent_state, which is why it needs the ledger's suppression key (and
+// its indexer, for the phone index).
+func (l *Ledger) Record(ctx context.Context, q store.Querier, e Event) error {
+	if err := checkKey(l.key); err != nil {
+		return err
+	}
 	c, err := check(e)
 	if err != nil {
 		return err
 	}
-	return record(ctx, q, c)
+	return l.record(ctx, q, c)
 }
 
-func record(ctx context.Context, q store.Querier, c canonical) error {
+func (l *Ledger) record(ctx context.Context, q store.Querier, c canonical) error {
 	var separate bool
 	err := q.QueryRowContext(ctx, "SELECT separate_consent FROM consent_purposes WHERE key = $1", string(c.Purpose)).Scan(&separate)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -70,18 +75,18 @@ func record(ctx context.Context, q store.Querier, c canonical) error {
 	if c.NoticeVersion > 0 {
 		notice = c.NoticeVersion
 	}
-	_, err = q.ExecContext(ctx, `INSERT INTO consent_events (person_kind, person_key, purpose, channel, action, source, evidence,
+	err = q.QueryRowContext(ctx, `INSERT INTO consent_events (person_kind, person_key, purpose, channel, action, source, evidence,
 			notice_version, notice_hash, scope, recorded_by, occurred_at, received_at, prev_hash, hash)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id`,
 		string(c.Person.Kind), c.Person.Key, string(c.Purpose), string(c.Channel), string(c.Action), string(c.Source), c.evidence,
-		notice, c.NoticeHash, c.scope, c.RecordedBy, c.OccurredAt, c.ReceivedAt, c.PrevHash, c.Hash)
+		notice, c.NoticeHash, c.scope, c.RecordedBy, c.OccurredAt, c.ReceivedAt, c.PrevHash, c.Hash).Scan(&c.ID)
 	if store.IsUniqueViolation(err) || (err != nil && strings.Contains(err.Error(), "must continue the person")) {
 		return kith.Errorf(kith.ECONFLICT, "consent: another event for this person was recorded at the same time; try again")
 	}
 	if err != nil {
 		return fmt.Errorf("consent: record %s %s/%s: %w", c.Action, c.Purpose, c.Channel, err)
 	}
-	return nil
+	return l.applyState(ctx, q, c, c.ReceivedAt)
 }
 
 // head returns the hash of a person's last event, or "" when they have none.

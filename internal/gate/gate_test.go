@@ -43,7 +43,7 @@ func mustGrant(tb testing.TB, db *store.DB, p consent.Person, ch consent.Channel
 
 func mustEvent(tb testing.TB, db *store.DB, e consent.Event) {
 	tb.Helper()
-	if err := consent.Record(context.Background(), db.W, e); err != nil {
+	if err := consent.NewLedger(nil, testKey).Record(context.Background(), db.W, e); err != nil {
 		tb.Fatalf("record %s: %v", e.Action, err)
 	}
 }

@@ -31,10 +31,20 @@ type purposeState struct {
 	Name string
 }
 
+// consentLedger returns the consent ledger, which indexes phone persons
+// when the server has a Protector.
+func (s *Server) consentLedger() *consent.Ledger {
+	l := consent.NewLedger(s.DB.R, s.ConsentKey)
+	if s.Protector != nil {
+		l.UseIndexer(s.Protector)
+	}
+	return l
+}
+
 // consentSection loads a customer's consent history, the current state of
 // each purpose on WeCom, and the check of their hash chain.
 func (s *Server) consentSection(ctx context.Context, externalUserID string) (*consentView, error) {
-	l := consent.NewLedger(s.DB.R, s.ConsentKey)
+	l := s.consentLedger()
 	p := consent.ExternalUser(externalUserID)
 	v := &consentView{}
 	var err error
@@ -92,7 +102,7 @@ func (s *Server) customerConsentWithdraw(w http.ResponseWriter, r *http.Request)
 	var n int
 	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		n, err = consent.OptOut(ctx, tx, consent.OptOutRequest{
+		n, err = s.consentLedger().OptOut(ctx, tx, consent.OptOutRequest{
 			Person: consent.ExternalUser(eid), Channel: consent.ChannelWeCom, Source: consent.SourceConsole,
 			Evidence:   consent.Evidence{"requested_by": p.String(), consent.EvidenceNote: note},
 			RecordedBy: p.String(), OccurredAt: now, ReceivedAt: now,

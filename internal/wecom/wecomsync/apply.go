@@ -2,6 +2,7 @@ package wecomsync
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -82,7 +83,10 @@ func (s *Syncer) prepareContact(ctx context.Context, ev *callback.Event) (ingest
 			if err := customer.EndFollow(ctx, tx, ev.ExternalUserID, ev.UserID, customer.FollowDeletedByCustomer, at); err != nil {
 				return err
 			}
-			_, err := consent.OptOut(ctx, tx, consent.OptOutRequest{
+			if s.ledger == nil {
+				return errors.New("wecomsync: no consent ledger to record the opt-out (Syncer.UseLedger)")
+			}
+			_, err := s.ledger.OptOut(ctx, tx, consent.OptOutRequest{
 				Person: consent.ExternalUser(ev.ExternalUserID), Channel: consent.ChannelWeCom, Source: consent.SourceMemberDeleted,
 				Evidence:   consent.Evidence{"event": ev.Kind(), "member": ev.UserID, "create_time": strconv.FormatInt(ev.CreateTime, 10)},
 				RecordedBy: "wecom", OccurredAt: at, ReceivedAt: s.clock.Now(),

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/kith-scrm/kith/internal/consent"
 	"github.com/kith-scrm/kith/internal/customer"
 	"github.com/kith-scrm/kith/internal/kith"
 	"github.com/kith-scrm/kith/internal/protect"
@@ -24,7 +25,14 @@ type Syncer struct {
 	// protector seals the phone numbers members noted for customers; when
 	// nil, phone numbers are not stored.
 	protector *protect.Protector
+	// ledger records opt-outs (a customer deleting the member); it needs
+	// the instance's suppression key, so UseLedger must be called before
+	// such an event is applied.
+	ledger *consent.Ledger
 }
+
+// UseLedger makes the Syncer record consent events (opt-outs) through l.
+func (s *Syncer) UseLedger(l *consent.Ledger) { s.ledger = l }
 
 // UseProtector makes the Syncer store the phone numbers members noted for
 // customers (remark_mobiles), sealed by p.
