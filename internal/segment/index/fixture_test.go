@@ -92,6 +92,7 @@ func addPhone(t testing.TB, db *store.DB, id int64, member, index string) {
 // setConsent writes a marketing consent_state row for a person.
 func setConsent(t testing.TB, db *store.DB, kind, key, index, channel, action string, until *time.Time, suppressed bool) {
 	t.Helper()
-	storetest.MustExec(t, db, `INSERT INTO consent_state (person_kind, person_key, purpose, channel, action, valid_until, event_id, suppressed, person_index, updated_at)
-VALUES ($1, $2, 'marketing', $3, $4, $5, 1, $6, $7, $8)`, kind, key, channel, action, until, suppressed, index, testNow)
+	storetest.MustExec(t, db, `INSERT INTO consent_state (person_kind, person_key, purpose, channel, action, valid_until, event_id, suppressed, person_index, updated_at,
+    occurred_at, received_at, source, seq)
+VALUES ($1, $2, 'marketing', $3, $4, $5, 1, $6, $7, $8, $8, $8, 'customer', 1)`, kind, key, channel, action, until, suppressed, index, testNow)
 }
