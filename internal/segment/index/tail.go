@@ -4,6 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -19,29 +22,101 @@ import (
 //
 // On PostgreSQL a number is drawn when the row is inserted, not when its
 // transaction commits: a reader can see 7 while 6 is still in flight. So
-// every change read is applied (applying is idempotent: it reads the
-// customer's current rows again) and remembered, but the watermark only
+// the tail reads forward from the highest number it has read (top), and
+// remembers the numbers it stepped over (holes): each poll reads the rows
+// that have appeared in the holes since. Applying a change is idempotent
+// (it reads the customer's current rows again), so reading one twice does
+// no harm. The watermark w, below which nothing can appear any more, only
 // moves to a number L once every transaction that could hold a number up to
 // L has ended: each poll reads the sequence's last value L, then a snapshot;
 // every transaction that drew a number up to L had its id before that
 // snapshot (the triggers write after the row that fired them, which assigns
 // the id), so has an id below the snapshot's xmax; once a later snapshot's
-// xmin reaches that xmax, they have all ended, committed or not.
+// xmin reaches that xmax, they have all ended, committed or not. Holes at
+// or below w are forgotten, and so is everything when the index builds.
 type tailState struct {
 	db      *store.DB
-	w       int64          // every change up to w is applied
-	pending []candidate    // PostgreSQL: watermarks waiting for their transactions to end
-	applied map[int64]bool // PostgreSQL: changes above w already applied
-	pruned  time.Time      // when Run last pruned
+	w       int64       // every change up to w is applied
+	top     int64       // the highest number read
+	holes   []seqRange  // PostgreSQL: numbers in (w, top] not read yet, in order
+	pending []candidate // PostgreSQL: watermarks waiting for their transactions to end
+	pruned  time.Time   // when Run last pruned
 }
+
+// seqRange is the numbers from lo to hi, both included.
+type seqRange struct{ lo, hi int64 }
+
+// maxHoleRanges bounds the ranges one poll asks about; beyond it, nearby
+// ranges are merged (and rows between them read again).
+const maxHoleRanges = 200
 
 // candidate is a watermark that holds once no transaction older than xmax
 // is running.
 type candidate struct{ last, xmax int64 }
 
-func (t *tailState) init(db *store.DB) {
-	t.db = db
-	t.applied = map[int64]bool{}
+func (t *tailState) init(db *store.DB) { t.db = db }
+
+// saw records that rows up to the new top were read, and that the numbers
+// between them (seqs, in order, all above the old top) are holes.
+func (t *tailState) saw(seqs []int64) {
+	for _, s := range seqs {
+		if s > t.top+1 && t.db.Dialect == store.Postgres {
+			t.holes = append(t.holes, seqRange{t.top + 1, s - 1})
+		}
+		t.top = max(t.top, s)
+	}
+}
+
+// filled removes numbers read inside holes.
+func (t *tailState) filled(seqs []int64) {
+	for _, s := range seqs {
+		for i, h := range t.holes {
+			if s < h.lo || s > h.hi {
+				continue
+			}
+			var repl []seqRange
+			if s > h.lo {
+				repl = append(repl, seqRange{h.lo, s - 1})
+			}
+			if s < h.hi {
+				repl = append(repl, seqRange{s + 1, h.hi})
+			}
+			t.holes = append(t.holes[:i], append(repl, t.holes[i+1:]...)...)
+			break
+		}
+	}
+}
+
+// advance moves the watermark to w and forgets what lies at or below it.
+func (t *tailState) advance(w int64) {
+	if w <= t.w {
+		return
+	}
+	t.w = w
+	kept := t.holes[:0]
+	for _, h := range t.holes {
+		if h.hi > w {
+			kept = append(kept, seqRange{max(h.lo, w+1), h.hi})
+		}
+	}
+	t.holes = kept
+}
+
+// holeRanges returns at most maxHoleRanges ranges covering every hole.
+func (t *tailState) holeRanges() []seqRange {
+	rs := slices.Clone(t.holes)
+	for len(rs) > maxHoleRanges {
+		// Merge the two neighbours with the smallest gap between them.
+		best := 0
+		for i := 1; i < len(rs)-1; i++ {
+			if rs[i+1].lo-rs[i].hi < rs[best+1].lo-rs[best].hi {
+				best = i
+			}
+		}
+		rs[best].hi = rs[best+1].hi
+		rs = append(rs[:best+1], rs[best+2:]...)
+	}
+	return rs
 }
 
 func (t *tailState) postgres() bool { return t.db.Dialect == store.Postgres }
@@ -50,7 +125,7 @@ func (t *tailState) postgres() bool { return t.db.Dialect == store.Postgres }
 // number w such that the build will see every change up to w, and resets
 // the tail to read everything after it.
 func (t *tailState) startWatermark(ctx context.Context) (int64, error) {
-	t.pending, t.applied = nil, map[int64]bool{}
+	t.pending, t.holes = nil, nil
 	horizon, err := t.horizon(ctx)
 	if err != nil {
 		return 0, err
@@ -61,6 +136,7 @@ func (t *tailState) startWatermark(ctx context.Context) (int64, error) {
 			return 0, fmt.Errorf("segment index: read the change sequence: %w", err)
 		}
 		t.w = max(top, horizon)
+		t.top = t.w
 		return t.w, nil
 	}
 	last, err := t.lastDrawn(ctx)
@@ -79,7 +155,7 @@ func (t *tailState) startWatermark(ctx context.Context) (int64, error) {
 			return 0, err
 		}
 		if xmin >= xmax {
-			t.w = last
+			t.w, t.top = last, last
 			return t.w, nil
 		}
 		select {
@@ -90,7 +166,7 @@ func (t *tailState) startWatermark(ctx context.Context) (int64, error) {
 	}
 	// A long transaction is running: start from the horizon and let the
 	// tail read (and apply again) everything after it.
-	t.w = horizon
+	t.w, t.top = horizon, horizon
 	t.pending = []candidate{{last, xmax}}
 	return t.w, nil
 }
@@ -174,21 +250,29 @@ func (ix *Index) Step(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if n := len(t.pending); n > 0 && t.pending[n-1].last == last {
-			// Same watermark as the poll before: the older xmax ends sooner.
-		} else {
+		if n := len(t.pending); n == 0 || t.pending[n-1].last != last {
 			t.pending = append(t.pending, candidate{last, xmax})
-		}
+		} // else the older candidate, with its smaller xmax, holds sooner
 		for len(t.pending) > 0 && t.pending[0].xmax <= xmin {
 			final = t.pending[0].last
 			t.pending = t.pending[1:]
 		}
 	}
 	from := t.w
-	changes, err := ix.readChanges(ctx, from)
+	var changes []change
+	if ranges := t.holeRanges(); len(ranges) > 0 {
+		late, err := ix.readChanges(ctx, holeQuery(ranges), nil)
+		if err != nil {
+			return err
+		}
+		t.filled(seqsOf(late))
+		changes = late
+	}
+	fresh, err := ix.readChanges(ctx, `seq > $1 ORDER BY seq LIMIT `+strconv.Itoa(batchRows), []any{t.top})
 	if err != nil {
 		return err
 	}
+	changes = append(changes, fresh...)
 	horizon, err := t.horizon(ctx)
 	if err != nil {
 		return err
@@ -198,19 +282,16 @@ func (ix *Index) Step(ctx context.Context) error {
 		return ix.build(ctx)
 	}
 	changed, catalogChanged := roaring.New(), false
-	var newSeqs []int64
 	for _, c := range changes {
-		if t.applied[c.seq] {
-			continue
-		}
-		newSeqs = append(newSeqs, c.seq)
 		if !c.customer.Valid {
 			catalogChanged = true
-		} else if id, err := customerID(c.customer.Int64); err == nil {
-			changed.Add(id)
-		} else {
+			continue
+		}
+		id, err := customerID(c.customer.Int64)
+		if err != nil {
 			return err
 		}
+		changed.Add(id)
 	}
 	changed.Or(ix.expires.due(ix.clock.Now()))
 	rebuilt, err := ix.apply(ctx, changed, catalogChanged)
@@ -221,40 +302,42 @@ func (ix *Index) Step(ctx context.Context) error {
 	if rebuilt {
 		return nil // the build set the watermark
 	}
-	// Advance the watermark.
-	var maxRead int64
-	if n := len(changes); n > 0 {
-		maxRead = changes[n-1].seq
-	}
-	truncated := len(changes) == batchRows
+	t.saw(seqsOf(fresh))
 	if !t.postgres() {
-		t.w = max(t.w, maxRead)
-	} else {
-		for _, s := range newSeqs {
-			t.applied[s] = true
-		}
-		if final >= 0 {
-			if truncated {
-				final = min(final, maxRead) // rows above maxRead are not read yet
-			}
-			t.w = max(t.w, final)
-		}
-		for s := range t.applied {
-			if s <= t.w {
-				delete(t.applied, s)
-			}
-		}
+		t.advance(t.top)
+	} else if final >= 0 {
+		t.advance(min(final, t.top)) // numbers above top are not read yet
 	}
 	s := *ix.stats.Load()
 	s.AppliedSeq = t.w
-	s.Applied += int64(len(newSeqs))
+	s.Applied += int64(len(changes))
 	s.LastError = ""
 	ix.stats.Store(&s)
 	return ix.maybePrune(ctx)
 }
 
-func (ix *Index) readChanges(ctx context.Context, after int64) ([]change, error) {
-	rows, err := ix.db.R.QueryContext(ctx, `SELECT seq, customer_id FROM segment_changes WHERE seq > $1 ORDER BY seq LIMIT $2`, after, batchRows)
+// holeQuery is the condition that reads the rows in some ranges.
+func holeQuery(rs []seqRange) string {
+	var b strings.Builder
+	for i, r := range rs {
+		if i > 0 {
+			b.WriteString(" OR ")
+		}
+		fmt.Fprintf(&b, "seq BETWEEN %d AND %d", r.lo, r.hi)
+	}
+	return "(" + b.String() + ") ORDER BY seq"
+}
+
+func seqsOf(cs []change) []int64 {
+	out := make([]int64, len(cs))
+	for i, c := range cs {
+		out[i] = c.seq
+	}
+	return out
+}
+
+func (ix *Index) readChanges(ctx context.Context, where string, args []any) ([]change, error) {
+	rows, err := ix.db.R.QueryContext(ctx, `SELECT seq, customer_id FROM segment_changes WHERE `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("segment index: read changes: %w", err)
 	}
