@@ -185,3 +185,76 @@ func removeFrom(bm, ids *roaring.Bitmap) {
 	}
 	bm.AndNot(ids)
 }
+
+// valueSink takes one value per customer: a bsi directly, or a denseBSI
+// during a build.
+type valueSink interface{ set(id uint32, v int64) }
+
+// denseBSI builds a bsi for customers with ids up to a known maximum in
+// plain bit arrays (a bit costs a store instead of a roaring insert), and
+// compresses them once at the end. A slice of 10 M customers is 1.25 MB.
+type denseBSI struct {
+	words  int
+	has    []uint64
+	neg    []uint64
+	slices [][]uint64
+}
+
+func newDenseBSI(maxID uint32) *denseBSI {
+	w := int(maxID)/64 + 1
+	return &denseBSI{words: w, has: make([]uint64, w)}
+}
+
+func (d *denseBSI) set(id uint32, v int64) {
+	w, bit := id>>6, uint64(1)<<(id&63)
+	if int(w) >= d.words {
+		d.grow(int(w) + 1) // a customer added since the build counted them
+	}
+	d.has[w] |= bit
+	m := uint64(v)
+	if v < 0 {
+		if d.neg == nil {
+			d.neg = make([]uint64, d.words)
+		}
+		d.neg[w] |= bit
+		m = -m
+	}
+	for n := bits.Len64(m); len(d.slices) < n; {
+		d.slices = append(d.slices, make([]uint64, d.words))
+	}
+	for m != 0 {
+		i := bits.TrailingZeros64(m)
+		d.slices[i][w] |= bit
+		m &= m - 1
+	}
+}
+
+func (d *denseBSI) grow(words int) {
+	d.words = max(words, d.words+d.words/4)
+	d.has = growWords(d.has, d.words)
+	if d.neg != nil {
+		d.neg = growWords(d.neg, d.words)
+	}
+	for i := range d.slices {
+		d.slices[i] = growWords(d.slices[i], d.words)
+	}
+}
+
+func growWords(ws []uint64, n int) []uint64 {
+	if len(ws) >= n {
+		return ws
+	}
+	return append(ws, make([]uint64, n-len(ws))...)
+}
+
+// finish returns the compressed bsi; d is not used after.
+func (d *denseBSI) finish() *bsi {
+	b := &bsi{has: roaring.FromDense(d.has, false), neg: roaring.New()}
+	if d.neg != nil {
+		b.neg = roaring.FromDense(d.neg, false)
+	}
+	for _, s := range d.slices {
+		b.slices = append(b.slices, roaring.FromDense(s, false))
+	}
+	return b
+}

@@ -32,6 +32,38 @@ func (l *loader) day(t time.Time) int64 {
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() / 86400
 }
 
+// dayer computes days fast: it remembers the time zone's offset over the
+// period around the last instant it was asked about. One per goroutine.
+type dayer struct {
+	loc        *time.Location
+	start, end int64 // the period the offset holds in, unix seconds
+	offset     int64
+}
+
+func (l *loader) dayer() *dayer { return &dayer{loc: l.loc, start: 1, end: 0} }
+
+// day returns t's calendar day in the time zone as days since 1970-01-01.
+func (d *dayer) day(t time.Time) int64 {
+	u := t.Unix()
+	if u < d.start || u >= d.end {
+		lt := t.In(d.loc)
+		_, off := lt.Zone()
+		s, e := lt.ZoneBounds()
+		d.offset, d.start, d.end = int64(off), math.MinInt64, math.MaxInt64
+		if !s.IsZero() {
+			d.start = s.Unix()
+		}
+		if !e.IsZero() {
+			d.end = e.Unix()
+		}
+	}
+	x := u + d.offset
+	if x < 0 {
+		return (x - 86399) / 86400
+	}
+	return x / 86400
+}
+
 // customerID checks that a database id fits the bitmaps.
 func customerID(id int64) (uint32, error) {
 	if id < 0 || id > math.MaxUint32 {
@@ -75,10 +107,14 @@ func (l *loader) load(ctx context.Context, ids []uint32) (*state, error) {
 			return nil, err
 		}
 	}
+	if ids == nil && l.db.Dialect == store.SQLite {
+		l.mapReaders(ctx)
+	}
 	var reachExp [2][]expiry
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return l.customers(gctx, ids, s) })
+	g.Go(func() error { return l.customers(gctx, ids, maxID, s) })
 	g.Go(func() error { return l.follows(gctx, ids, newEarliest(ids == nil, maxID, n), s) })
+	g.Go(func() error { return l.tags(gctx, ids, s) })
 	g.Go(func() error {
 		var err error
 		reachExp[0], err = l.reachable(gctx, ids, s.reach[0], wecomQuery)
@@ -96,8 +132,43 @@ func (l *loader) load(ctx context.Context, ids []uint32) (*state, error) {
 	return s, nil
 }
 
+// mapReaders asks SQLite to map the database file into memory on the read
+// connections the build uses: its scans then read pages without a system
+// call each. (A connection setting; best effort.)
+func (l *loader) mapReaders(ctx context.Context) {
+	var conns []*sql.Conn
+	for range 5 {
+		c, err := l.db.R.Conn(ctx)
+		if err != nil {
+			break
+		}
+		conns = append(conns, c)
+		_, _ = c.ExecContext(ctx, `PRAGMA mmap_size = 68719476736`)
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+}
+
 // customers reads the universe and the facts on customers.
-func (l *loader) customers(ctx context.Context, ids []uint32, s *state) error {
+func (l *loader) customers(ctx context.Context, ids []uint32, maxID int64, s *state) error {
+	// A build sets bits in plain arrays and compresses them at the end.
+	var sinks [numFacts + 1]valueSink
+	var dense [numFacts + 1]*denseBSI
+	for i := range sinks {
+		if ids == nil {
+			dense[i] = newDenseBSI(uint32(maxID))
+			sinks[i] = dense[i]
+		} else if i < numFacts {
+			sinks[i] = s.nums[i]
+		} else {
+			sinks[i] = s.last
+		}
+	}
+	var all []uint64
+	if ids == nil {
+		all = make([]uint64, maxID/64+1)
+	}
 	rows, err := l.db.R.QueryContext(ctx, `SELECT id, order_count, spent_30d_fen, spent_90d_fen, spent_365d_fen, spent_total_fen, last_order_at
 FROM customers WHERE TRUE`+inList("id", ids))
 	if err != nil {
@@ -108,6 +179,7 @@ FROM customers WHERE TRUE`+inList("id", ids))
 		id   int64
 		v    [numFacts]int64
 		last sql.NullTime
+		days = l.dayer()
 	)
 	for rows.Next() {
 		if err := rows.Scan(&id, &v[0], &v[1], &v[2], &v[3], &v[4], &last); err != nil {
@@ -117,16 +189,28 @@ FROM customers WHERE TRUE`+inList("id", ids))
 		if err != nil {
 			return err
 		}
-		s.all.Add(cid)
+		if all != nil {
+			all = growWords(all, int(cid>>6)+1) // a customer added since the count
+			all[cid>>6] |= 1 << (cid & 63)
+		} else {
+			s.all.Add(cid)
+		}
 		for i, x := range v {
-			s.nums[i].set(cid, x)
+			sinks[i].set(cid, x)
 		}
 		if last.Valid {
-			s.last.set(cid, l.day(last.Time))
+			sinks[numFacts].set(cid, days.day(last.Time))
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("segment index: read customers: %w", err)
+	}
+	if ids == nil {
+		s.all = roaring.FromDense(all, false)
+		for i := range numFacts {
+			s.nums[i] = dense[i].finish()
+		}
+		s.last = dense[numFacts].finish()
 	}
 	return nil
 }
@@ -137,37 +221,26 @@ type followKey struct {
 	member   string
 }
 
-// follows reads members, channels and the added day from active follows,
-// then the tags on them.
+// follows reads members, channels and the added day from active follows.
 func (l *loader) follows(ctx context.Context, ids []uint32, added *earliest, s *state) error {
-	rows, err := l.db.R.QueryContext(ctx, `SELECT customer_id, member_userid, state, status, added_at FROM follows WHERE TRUE`+inList("customer_id", ids))
+	rows, err := l.db.R.QueryContext(ctx, `SELECT customer_id, member_userid, state, added_at FROM follows WHERE status = 'active'`+inList("customer_id", ids))
 	if err != nil {
 		return fmt.Errorf("segment index: read follows: %w", err)
 	}
 	defer rows.Close()
-	inactive := map[followKey]bool{}
 	var (
-		id                    int64
-		member, state, status sql.RawBytes
-		at                    time.Time
+		id            int64
+		member, state sql.RawBytes
+		at            time.Time
+		days          = l.dayer()
 	)
 	for rows.Next() {
-		if err := rows.Scan(&id, &member, &state, &status, &at); err != nil {
+		if err := rows.Scan(&id, &member, &state, &at); err != nil {
 			return fmt.Errorf("segment index: read follows: %w", err)
 		}
 		cid, err := customerID(id)
 		if err != nil {
 			return err
-		}
-		if string(status) != "active" {
-			inactive[followKey{cid, string(member)}] = true
-			if !s.otherMembers[string(member)] {
-				s.otherMembers[string(member)] = true
-			}
-			if !s.otherChannels[string(state)] {
-				s.otherChannels[string(state)] = true
-			}
-			continue
 		}
 		// Indexing a map with string(bytes) does not allocate; the key is
 		// copied only when the entry is new.
@@ -181,18 +254,61 @@ func (l *loader) follows(ctx context.Context, ids []uint32, added *earliest, s *
 		} else {
 			bitmapOf(s.channels, string(state)).Add(cid)
 		}
-		added.offer(cid, int32(l.day(at)))
+		added.offer(cid, int32(days.day(at)))
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("segment index: read follows: %w", err)
 	}
 	rows.Close()
-	added.each(func(cid uint32, day int32) { s.added.set(cid, int64(day)) })
-	return l.tags(ctx, ids, inactive, s)
+	var sink valueSink = s.added
+	var dense *denseBSI
+	if added.arr != nil {
+		dense = newDenseBSI(uint32(len(added.arr)))
+		sink = dense
+	}
+	added.each(func(cid uint32, day int32) { sink.set(cid, int64(day)) })
+	if dense != nil {
+		s.added = dense.finish()
+	}
+	return nil
+}
+
+// inactive returns the follows that are not active: their tags do not
+// count. (Few, so a set; the tags are then read without a join.) Their
+// members and channels go to the catalog.
+func (l *loader) inactive(ctx context.Context, ids []uint32, s *state) (map[followKey]bool, error) {
+	rows, err := l.db.R.QueryContext(ctx, `SELECT customer_id, member_userid, state FROM follows WHERE status <> 'active'`+inList("customer_id", ids))
+	if err != nil {
+		return nil, fmt.Errorf("segment index: read follows: %w", err)
+	}
+	defer rows.Close()
+	out := map[followKey]bool{}
+	for rows.Next() {
+		var id int64
+		var member, channel string
+		if err := rows.Scan(&id, &member, &channel); err != nil {
+			return nil, fmt.Errorf("segment index: read follows: %w", err)
+		}
+		cid, err := customerID(id)
+		if err != nil {
+			return nil, err
+		}
+		out[followKey{cid, member}] = true
+		s.otherMembers[member] = true
+		s.otherChannels[channel] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("segment index: read follows: %w", err)
+	}
+	return out, nil
 }
 
 // tags reads the tags on active follows.
-func (l *loader) tags(ctx context.Context, ids []uint32, inactive map[followKey]bool, s *state) error {
+func (l *loader) tags(ctx context.Context, ids []uint32, s *state) error {
+	inactive, err := l.inactive(ctx, ids, s)
+	if err != nil {
+		return err
+	}
 	rows, err := l.db.R.QueryContext(ctx, `SELECT customer_id, member_userid, tag_id FROM follow_tags WHERE TRUE`+inList("customer_id", ids))
 	if err != nil {
 		return fmt.Errorf("segment index: read tags: %w", err)
