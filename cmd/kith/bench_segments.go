@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/kith-scrm/kith/internal/bench"
@@ -18,6 +19,7 @@ func cmdBenchSegments(ctx context.Context, args []string, stdout io.Writer) erro
 	customers := fs.Int("customers", 1_000_000, "customers to generate")
 	keep := fs.String("keep", "", "build the SQLite database in this (new or empty) folder and leave it there")
 	dbURL := fs.String("database-url", "", "also load the customers into a new database on this PostgreSQL server and time the reference SQL there (the database is dropped at the end)")
+	reuse := fs.String("reuse", "", "measure the customers a --keep run left in this folder instead of generating them")
 	sqlRuns := fs.Int("sql-runs", 3, "runs of the reference SQL per expression at most")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	if err := parseFlags(fs, args, stdout); err != nil {
@@ -34,6 +36,15 @@ func cmdBenchSegments(ctx context.Context, args []string, stdout io.Writer) erro
 		return err
 	}
 	defer done()
+	if *keep != "" && *reuse != "" {
+		return usageError{"--keep and --reuse exclude each other"}
+	}
+	if *reuse != "" {
+		if _, err := os.Stat(filepath.Join(*reuse, "kith.db")); err != nil {
+			return usageError{fmt.Sprintf("--reuse %s holds no kith.db from an earlier --keep", *reuse)}
+		}
+		dir = *reuse
+	}
 	if *keep != "" {
 		if entries, err := os.ReadDir(*keep); err == nil && len(entries) > 0 {
 			return usageError{fmt.Sprintf("--keep %s is not empty; name a new or empty folder", *keep)}
@@ -43,7 +54,7 @@ func cmdBenchSegments(ctx context.Context, args []string, stdout io.Writer) erro
 		}
 		dir = *keep
 	}
-	o := bench.SegmentOptions{Customers: *customers, DataDir: dir, DatabaseURL: *dbURL, SQLRuns: *sqlRuns}
+	o := bench.SegmentOptions{Customers: *customers, DataDir: dir, DatabaseURL: *dbURL, SQLRuns: *sqlRuns, Reuse: *reuse != ""}
 	if !*asJSON {
 		start := time.Now()
 		o.Progress = func(s string) { fmt.Fprintf(stdout, "[%5.1fs] %s\n", time.Since(start).Seconds(), s) }
@@ -56,17 +67,17 @@ func cmdBenchSegments(ctx context.Context, args []string, stdout io.Writer) erro
 		return printJSON(stdout, rep)
 	}
 	fmt.Fprintf(stdout, "\n%d customers, %d follows, %d follow tags; loaded into SQLite in %.1f s\n", rep.Customers, rep.Follows, rep.FollowTags, rep.LoadSeconds)
-	fmt.Fprintf(stdout, "index built in %.1f s; heap %.0f MiB, bitmaps %.0f MiB\n", rep.BuildSeconds, float64(rep.HeapBytes)/(1<<20), float64(rep.BitmapBytes)/(1<<20))
+	fmt.Fprintf(stdout, "index built in %.1f s (%.1f s of CPU); heap %.0f MiB, bitmaps %.0f MiB\n", rep.BuildSeconds, rep.BuildCPU, float64(rep.HeapBytes)/(1<<20), float64(rep.BitmapBytes)/(1<<20))
 	if rep.PostgresLoad > 0 {
 		fmt.Fprintf(stdout, "PostgreSQL: loaded in %.1f s, index built from it in %.1f s\n", rep.PostgresLoad, rep.PostgresBuild)
 	}
-	fmt.Fprintf(stdout, "\n%5s %10s %9s %9s %11s %8s", "terms", "matches", "index p50", "p99", "SQLite p50", "ratio")
+	fmt.Fprintf(stdout, "\n%5s %10s %9s %9s %9s %11s %8s", "terms", "matches", "index p50", "p99", "CPU p50", "SQLite p50", "ratio")
 	if rep.PostgresLoad > 0 {
 		fmt.Fprintf(stdout, " %9s %8s", "PG p50", "ratio")
 	}
 	fmt.Fprintln(stdout, "  expression")
 	for _, r := range rep.Results {
-		fmt.Fprintf(stdout, "%5d %10d %7.2fms %7.2fms %9.0fms %7.0f×", r.Terms, r.Matches, r.IndexP50, r.IndexP99, r.SQLiteP50, r.SQLiteRatio)
+		fmt.Fprintf(stdout, "%5d %10d %7.2fms %7.2fms %7.2fms %9.0fms %7.0f×", r.Terms, r.Matches, r.IndexP50, r.IndexP99, r.IndexCPU, r.SQLiteP50, r.SQLiteRatio)
 		if rep.PostgresLoad > 0 {
 			fmt.Fprintf(stdout, " %7.0fms %7.0f×", r.PostgresP50, r.PostgresRatio)
 		}

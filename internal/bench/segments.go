@@ -25,6 +25,9 @@ type SegmentOptions struct {
 	// creates a database of its own there, loads the same customers, times
 	// the reference SQL on it too, and drops it at the end.
 	DatabaseURL string
+	// Reuse says DataDir already holds the customers (from --keep): no
+	// generating or loading.
+	Reuse bool
 	// SQLRuns caps the runs of the reference SQL per expression (0 means 3);
 	// it stops earlier once one expression has taken 30 s.
 	SQLRuns int
@@ -40,6 +43,9 @@ type SegmentResult struct {
 	IndexRuns  int     `json:"index_runs"`
 	IndexP50   float64 `json:"index_p50_ms"`
 	IndexP99   float64 `json:"index_p99_ms"`
+	// IndexCPU is the p50 of the CPU time of one evaluation (Linux): what
+	// the index costs when the machine is not shared.
+	IndexCPU   float64 `json:"index_cpu_p50_ms,omitempty"`
 	SQLiteRuns int     `json:"sqlite_runs"`
 	SQLiteP50  float64 `json:"sqlite_p50_ms"`
 	// SQLiteRatio is the reference's p50 over the index's.
@@ -59,6 +65,7 @@ type SegmentReport struct {
 	FollowTags    int64   `json:"follow_tags"`
 	LoadSeconds   float64 `json:"load_seconds"`
 	BuildSeconds  float64 `json:"build_seconds"`
+	BuildCPU      float64 `json:"build_cpu_seconds"` // CPU time of the process during the build (both cores)
 	HeapBytes     int64   `json:"heap_bytes"`
 	BitmapBytes   uint64  `json:"bitmap_bytes"`
 	PostgresLoad  float64 `json:"postgres_load_seconds,omitempty"`
@@ -136,37 +143,56 @@ func Segments(ctx context.Context, o SegmentOptions) (*SegmentReport, error) {
 		return nil, err
 	}
 	rep := &SegmentReport{Customers: o.Customers}
-	progress(fmt.Sprintf("generating and loading %d customers into SQLite", o.Customers))
-	start := time.Now()
-	if err := loadSegmentsSQLite(ctx, db, o.Customers, progress); err != nil {
-		return nil, err
+	if o.Reuse {
+		if err := db.R.QueryRowContext(ctx, `SELECT COUNT(*) FROM customers`).Scan(&rep.Customers); err != nil {
+			return nil, err
+		}
+		o.Customers = rep.Customers
+	} else {
+		progress(fmt.Sprintf("generating and loading %d customers into SQLite", o.Customers))
+		start := time.Now()
+		if err := loadSegmentsSQLite(ctx, db, o.Customers, progress); err != nil {
+			return nil, err
+		}
+		rep.LoadSeconds = time.Since(start).Seconds()
 	}
-	rep.LoadSeconds = time.Since(start).Seconds()
 	if err := db.R.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM follows), (SELECT COUNT(*) FROM follow_tags)`).Scan(&rep.Follows, &rep.FollowTags); err != nil {
 		return nil, err
 	}
 	progress("building the index")
+	cpu := processCPU()
 	ix, err := index.Open(ctx, db, loc, benchClock{})
 	if err != nil {
 		return nil, err
 	}
+	rep.BuildCPU = (processCPU() - cpu).Seconds()
 	st := ix.Stats()
 	rep.BuildSeconds, rep.HeapBytes, rep.BitmapBytes = st.BuildTime.Seconds(), st.HeapBytes, st.BitmapBytes
 	for i, e := range exprs {
 		r := SegmentResult{Expression: segment.String(e)}
 		segment.Walk(e, func(*segment.Term) bool { r.Terms++; return true })
 		progress(fmt.Sprintf("measuring %d of %d: %s", i+1, len(exprs), r.Expression))
-		var durs []time.Duration
+		var durs, cpus []time.Duration
 		for len(durs) < 20 || (len(durs) < 500 && sum(durs) < time.Second) {
+			var (
+				n   uint64
+				err error
+			)
 			t0 := time.Now()
-			n, err := ix.Count(ctx, e)
+			c, ok := threadCPU(func() { n, err = ix.Count(ctx, e) })
+			durs = append(durs, time.Since(t0))
 			if err != nil {
 				return nil, err
 			}
-			durs = append(durs, time.Since(t0))
+			if ok {
+				cpus = append(cpus, c)
+			}
 			r.Matches = n
 		}
 		r.IndexRuns, r.IndexP50, r.IndexP99 = len(durs), pct(durs, 50), pct(durs, 99)
+		if len(cpus) > 0 {
+			r.IndexCPU = pct(cpus, 50)
+		}
 		n, runs, p50, err := timeSQL(ctx, db, e, loc, o.SQLRuns)
 		if err != nil {
 			return nil, err

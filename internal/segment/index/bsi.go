@@ -1,6 +1,7 @@
 package index
 
 import (
+	"math"
 	"math/bits"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -85,14 +86,6 @@ func (b *bsi) sizeInBytes() uint64 {
 	return n
 }
 
-func (b *bsi) runOptimize() {
-	b.has.RunOptimize()
-	b.neg.RunOptimize()
-	for _, s := range b.slices {
-		s.RunOptimize()
-	}
-}
-
 // cmp is a comparison operator of the index.
 type cmp int
 
@@ -109,68 +102,119 @@ const (
 // nil) whose value v satisfies "v op k". Customers without a value never
 // match, not even "!=".
 func (b *bsi) compare(op cmp, k int64, within *roaring.Bitmap) *roaring.Bitmap {
+	if within != nil && within.GetCardinality()*4 > b.has.GetCardinality() {
+		// Narrowing every slice costs a second operation per slice; over a
+		// large share of the customers, one pass over the whole slices and
+		// one "and" at the end is cheaper.
+		r := b.compare(op, k, nil)
+		r.And(within)
+		return r
+	}
 	var base *roaring.Bitmap
-	if within != nil {
-		base = roaring.And(b.has, within)
-	} else {
+	all := within == nil // base is exactly the customers with a value
+	if all {
 		base = b.has.Clone()
+	} else {
+		base = roaring.And(b.has, within)
 	}
 	if base.IsEmpty() {
 		return base
 	}
-	negs := roaring.And(base, b.neg)
-	pos := roaring.AndNot(base, b.neg)
-	var lt, eq, gt *roaring.Bitmap
-	if k >= 0 {
-		// Every negative value is below k.
-		l, e, g := b.magnitude(uint64(k), pos)
-		l.Or(negs)
-		lt, eq, gt = l, e, g
-	} else {
-		// Among negative values a larger magnitude is a smaller value; every
-		// non-negative value is above k.
-		l, e, g := b.magnitude(-uint64(k), negs)
-		l.Or(pos)
-		lt, eq, gt = g, e, l
-	}
-	switch op {
-	case cmpEq:
-		return eq
-	case cmpNe:
-		base.AndNot(eq)
-		return base
-	case cmpLt:
-		return lt
-	case cmpLe:
-		lt.Or(eq)
-		return lt
-	case cmpGt:
-		return gt
-	default:
-		gt.Or(eq)
-		return gt
-	}
-}
-
-// magnitude splits set by comparing each customer's |value| with k: below,
-// equal, above. set is consumed.
-func (b *bsi) magnitude(k uint64, set *roaring.Bitmap) (lt, eq, gt *roaring.Bitmap) {
-	lt, gt = roaring.New(), roaring.New()
-	if bits.Len64(k) > len(b.slices) {
-		return set, roaring.New(), gt // k is above every stored magnitude
-	}
-	eq = set
-	for i := len(b.slices) - 1; i >= 0 && !eq.IsEmpty(); i-- {
-		s := b.slices[i]
-		if k&(1<<i) != 0 {
-			lt.Or(roaring.AndNot(eq, s))
-			eq.And(s)
-		} else {
-			gt.Or(roaring.And(eq, s))
-			eq.AndNot(s)
+	pos, negs := base, roaring.New()
+	if !b.neg.IsEmpty() {
+		negs = roaring.And(base, b.neg)
+		if !negs.IsEmpty() {
+			pos = roaring.AndNot(base, b.neg)
+			all = false
 		}
 	}
-	return lt, eq, gt
+	// ge(k) and gt(k) are the customers with v >= k and v > k; the other
+	// operators follow from them.
+	ge := func(k int64) *roaring.Bitmap {
+		if k >= 0 {
+			return b.magnitudeGE(uint64(k), pos, all) // every negative value is below k
+		}
+		// v >= k for negative v is |v| <= |k|, so |v| < |k|+1.
+		r := roaring.AndNot(negs, b.magnitudeGE(-uint64(k)+1, negs, false))
+		r.Or(pos)
+		return r
+	}
+	gt := func(k int64) *roaring.Bitmap {
+		if k == math.MaxInt64 {
+			return roaring.New()
+		}
+		return ge(k + 1)
+	}
+	switch op {
+	case cmpGe:
+		return ge(k)
+	case cmpGt:
+		return gt(k)
+	case cmpLt:
+		base.AndNot(ge(k))
+		return base
+	case cmpLe:
+		base.AndNot(gt(k))
+		return base
+	}
+	var eq *roaring.Bitmap
+	if k >= 0 {
+		eq = b.magnitudeEq(uint64(k), pos)
+	} else {
+		eq = b.magnitudeEq(-uint64(k), negs)
+	}
+	if op == cmpEq {
+		return eq
+	}
+	base.AndNot(eq)
+	return base
+}
+
+// magnitudeGE returns the customers of set whose |value| is at least k.
+// Reading the bits from the lowest up, "the low i+1 bits of v are at least
+// those of k" is B_i and the same for i bits where k has a one, B_i or it
+// where k has a zero: one bitmap operation per slice (Rinfret, O'Neil and
+// O'Neil, "Bit-sliced index arithmetic", 2001). all says set is every
+// customer with a value, so slices need no narrowing.
+func (b *bsi) magnitudeGE(k uint64, set *roaring.Bitmap, all bool) *roaring.Bitmap {
+	if bits.Len64(k) > len(b.slices) {
+		return roaring.New() // above every stored magnitude
+	}
+	var r *roaring.Bitmap // nil: all of set (the condition holds so far for everyone)
+	for i, s := range b.slices {
+		switch {
+		case k&(1<<i) != 0 && r == nil:
+			r = roaring.And(s, set)
+		case k&(1<<i) != 0:
+			r.And(s)
+		case r == nil:
+			// B_i or everyone: still everyone.
+		case all:
+			r.Or(s)
+		default:
+			r.Or(roaring.And(s, set))
+		}
+	}
+	if r == nil {
+		return set.Clone()
+	}
+	return r
+}
+
+// magnitudeEq returns the customers of set whose |value| is k.
+func (b *bsi) magnitudeEq(k uint64, set *roaring.Bitmap) *roaring.Bitmap {
+	if bits.Len64(k) > len(b.slices) {
+		return roaring.New()
+	}
+	r := set.Clone()
+	for i := len(b.slices) - 1; i >= 0 && !r.IsEmpty(); i-- {
+		if k&(1<<i) != 0 {
+			r.And(b.slices[i])
+		} else {
+			r.AndNot(b.slices[i])
+		}
+	}
+	return r
 }
 
 // removeFrom removes ids from bm: one by one when they are few, which is

@@ -29,9 +29,12 @@ func TestBSICompare(t *testing.T) {
 		dense.set(id, v) // grows past its first 100 ids
 	}
 	built := dense.finish()
-	within := roaring.New()
+	within, few := roaring.New(), roaring.New() // a large share and a small one
 	for id := uint32(0); id < 3000; id += 3 {
 		within.Add(id)
+		if id%17 == 0 {
+			few.Add(id)
+		}
 	}
 	ops := map[cmp]func(a, b int64) bool{
 		cmpEq: func(a, b int64) bool { return a == b }, cmpNe: func(a, b int64) bool { return a != b },
@@ -44,7 +47,7 @@ func TestBSICompare(t *testing.T) {
 			k = r.Int64N(1000) - 500
 		}
 		for op, f := range ops {
-			for _, w := range []*roaring.Bitmap{nil, within} {
+			for _, w := range []*roaring.Bitmap{nil, within, few} {
 				want := roaring.New()
 				for id, v := range values {
 					if f(v, k) && (w == nil || w.Contains(id)) {

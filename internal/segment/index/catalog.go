@@ -165,3 +165,5 @@ func (ix *Index) Names(f segment.Field) []string {
 	}
 	return sortedKeys(set)
 }
+
+var _ segment.Catalog = (*Index)(nil)

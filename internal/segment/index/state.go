@@ -128,24 +128,6 @@ func (s *state) sizeInBytes() uint64 {
 	return n
 }
 
-// runOptimize turns long runs into run containers once a build is done.
-func (s *state) runOptimize() {
-	s.all.RunOptimize()
-	for _, m := range []map[string]*roaring.Bitmap{s.tags, s.members, s.channels} {
-		for _, bm := range m {
-			bm.RunOptimize()
-		}
-	}
-	for _, bm := range s.reach {
-		bm.RunOptimize()
-	}
-	for _, b := range s.nums {
-		b.runOptimize()
-	}
-	s.added.runOptimize()
-	s.last.runOptimize()
-}
-
 // expiry is the moment a customer's grant stops counting.
 type expiry struct {
 	at time.Time
