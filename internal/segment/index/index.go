@@ -3,6 +3,7 @@ package index
 import (
 	"container/heap"
 	"context"
+	"log/slog"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -41,9 +42,10 @@ type Index struct {
 	loc   *time.Location
 	clock kith.Clock
 
-	// PollInterval and Retention may be changed before Run starts.
+	// PollInterval, Retention and Log may be changed before Run starts.
 	PollInterval time.Duration
 	Retention    time.Duration
+	Log          *slog.Logger // errors of Run and rebuilds; nil: none
 
 	mu      sync.RWMutex
 	st      *state

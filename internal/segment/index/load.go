@@ -107,9 +107,6 @@ func (l *loader) load(ctx context.Context, ids []uint32) (*state, error) {
 			return nil, err
 		}
 	}
-	if ids == nil && l.db.Dialect == store.SQLite {
-		l.mapReaders(ctx)
-	}
 	var reachExp [2][]expiry
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return l.customers(gctx, ids, maxID, s) })
@@ -130,24 +127,6 @@ func (l *loader) load(ctx context.Context, ids []uint32) (*state, error) {
 	}
 	s.expiries = append(reachExp[0], reachExp[1]...)
 	return s, nil
-}
-
-// mapReaders asks SQLite to map the database file into memory on the read
-// connections the build uses: its scans then read pages without a system
-// call each. (A connection setting; best effort.)
-func (l *loader) mapReaders(ctx context.Context) {
-	var conns []*sql.Conn
-	for range 5 {
-		c, err := l.db.R.Conn(ctx)
-		if err != nil {
-			break
-		}
-		conns = append(conns, c)
-		_, _ = c.ExecContext(ctx, `PRAGMA mmap_size = 68719476736`)
-	}
-	for _, c := range conns {
-		c.Close()
-	}
 }
 
 // customers reads the universe and the facts on customers.

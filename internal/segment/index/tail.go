@@ -229,6 +229,9 @@ func (ix *Index) Run(ctx context.Context) error {
 }
 
 func (ix *Index) noteError(err error) {
+	if ix.Log != nil {
+		ix.Log.Warn("segment index: reading changes failed; retrying", "err", err)
+	}
 	s := *ix.stats.Load()
 	s.LastError = err.Error()
 	ix.stats.Store(&s)
@@ -279,6 +282,9 @@ func (ix *Index) Step(ctx context.Context) error {
 	}
 	if horizon > from {
 		// Changes this index never read were pruned: only a build is sure.
+		if ix.Log != nil {
+			ix.Log.Info("segment index: changes were pruned before this node read them; building again", "applied", from, "pruned_through", horizon)
+		}
 		return ix.build(ctx)
 	}
 	changed, catalogChanged := roaring.New(), false
