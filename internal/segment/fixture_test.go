@@ -101,26 +101,10 @@ var fxConsents = []fxConsent{
 	{"email", "c1@example.com", "marketing", "email", "grant", nil, false, ""},
 }
 
-// consentStateSchema is CONTRACTS.md's consent_state, created by the test
-// while the gate-speed branch (migration 00011) has not landed here.
-var consentStateSchema = map[store.Dialect]string{
-	store.SQLite: `CREATE TABLE consent_state (person_kind TEXT, person_key TEXT, purpose TEXT, channel TEXT,
-		action TEXT NOT NULL, valid_until TIMESTAMP NULL, scope TEXT NOT NULL DEFAULT '', event_id BIGINT NOT NULL,
-		suppressed BOOLEAN NOT NULL DEFAULT FALSE, person_index TEXT NOT NULL DEFAULT '', updated_at TIMESTAMP NOT NULL,
-		PRIMARY KEY (person_kind, person_key, purpose, channel))`,
-	store.Postgres: `CREATE TABLE consent_state (person_kind TEXT, person_key TEXT, purpose TEXT, channel TEXT,
-		action TEXT NOT NULL, valid_until TIMESTAMPTZ NULL, scope TEXT NOT NULL DEFAULT '', event_id BIGINT NOT NULL,
-		suppressed BOOLEAN NOT NULL DEFAULT FALSE, person_index TEXT NOT NULL DEFAULT '', updated_at TIMESTAMPTZ NOT NULL,
-		PRIMARY KEY (person_kind, person_key, purpose, channel))`,
-}
-
 // loadFixture writes the fixture and returns the customers' ids by key.
 func loadFixture(t *testing.T, db *store.DB) map[int64]string {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := db.W.ExecContext(ctx, "SELECT 1 FROM consent_state"); err != nil {
-		storetest.MustExec(t, db, consentStateSchema[db.Dialect])
-	}
 	for _, m := range []string{"zhangsan", "lisi", "wangwu"} {
 		storetest.MustExec(t, db, "INSERT INTO members (userid, name, updated_at) VALUES ($1, $1, $2)", m, fxNow)
 	}
@@ -152,9 +136,12 @@ func loadFixture(t *testing.T, db *store.DB) map[int64]string {
 				VALUES ($1, $2, 'sealed', $3, 'k1')`, id, c.follows[0].member, p)
 		}
 	}
+	// The contract's columns, and those the gate added (occurred_at …
+	// seq), which the reference SQL does not read.
 	for i, s := range fxConsents {
 		storetest.MustExec(t, db, `INSERT INTO consent_state (person_kind, person_key, purpose, channel, action, valid_until,
-			event_id, suppressed, person_index, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			event_id, suppressed, person_index, updated_at, occurred_at, received_at, source, seq)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $10, 'console', $7)`,
 			s.kind, s.key, s.purpose, s.channel, s.action, s.validUntil, i+1, s.suppressed, s.index, fxNow)
 	}
 	return ids

@@ -19,6 +19,7 @@ var fuzzSeeds = []string{
 	`group:“会员等级”`, `（tag：VIP）`, `tag:"a\"b\\c"`, `tag:"and"`, `tag:VIP tag:b`, `(`, `)`, `""`,
 	`added: 2026-01-01 .. 2026-01-31`, `not not not tag:a`, `tag:a and (tag:b or (tag:c and not tag:d))`,
 	"tag:\xff", `spent_90d >= 12.345`, `orders ＞＝ 3`, `tag:"会员 A"`, `tag:ẞ`, `tag:a̐`,
+	`ＴＡＧ:ＶＩＰ ＡＮＤ spent_90d ＞＝ １２．５`, `added：２０２６－０１－０１．．２０２６－０１－３１`, `tag:"ＡＮＤ"`, `tag:Ａ－Ｂ`,
 }
 
 // FuzzParse checks that Parse never panics, that its errors are *Error

@@ -46,6 +46,7 @@ func (t token) describe() string {
 // its ASCII form.
 var fullWidth = map[rune]rune{
 	'（': '(', '）': ')', '：': ':', '＝': '=', '＜': '<', '＞': '>', '！': '!',
+	'．': '.', '－': '-', '＿': '_', '＠': '@',
 }
 
 // closingQuote maps each opening quote to the quote that closes it.

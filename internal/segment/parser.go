@@ -4,6 +4,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/width"
 )
 
 // Parse reads a segment expression:
@@ -91,14 +93,28 @@ func (p *parser) advance() error {
 	return nil
 }
 
-// isKeyword reports whether a word is one of the keywords and, or, not.
+// isKeyword reports whether a word is one of the keywords and, or, not, in
+// any case and width.
 func isKeyword(s string) bool {
+	s = narrow(s)
 	return strings.EqualFold(s, "and") || strings.EqualFold(s, "or") || strings.EqualFold(s, "not")
+}
+
+// narrow folds full-width letters, digits and signs (ＴＡＧ, １２．５) to
+// ASCII, for the words that are not names: keywords, fields, numbers,
+// dates and reachable's channels. Names keep the width they were written in.
+func narrow(s string) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return width.Narrow.String(s)
+		}
+	}
+	return s // ASCII already: the common case, without an allocation
 }
 
 // atKeyword reports whether the current token is the keyword kw.
 func (p *parser) atKeyword(kw string) bool {
-	return p.tok.kind == tWord && strings.EqualFold(p.tok.text, kw)
+	return p.tok.kind == tWord && strings.EqualFold(narrow(p.tok.text), kw)
 }
 
 func (p *parser) or(depth int) (Expr, error) {
@@ -205,7 +221,7 @@ func (p *parser) primary(depth int) (Expr, error) {
 
 func (p *parser) term() (Expr, error) {
 	name := p.tok
-	f := Field(strings.ToLower(name.text))
+	f := Field(strings.ToLower(narrow(name.text)))
 	if f.Kind() == 0 {
 		if s := suggest(name.text, fieldNames()); s != "" {
 			return nil, errorf(name.at, "unknown field '%s'; did you mean %s?", name.text, s)
@@ -260,7 +276,7 @@ func (p *parser) setValue(t *Term, op token) error {
 	}
 	t.Name = v.text
 	if t.Field == FieldReachable {
-		t.Name = strings.ToLower(v.text)
+		t.Name = strings.ToLower(narrow(v.text))
 		if !isReachableChannel(t.Name) {
 			return errorf(v.at, "reachable takes wecom, sms or email, not %q", v.text)
 		}
@@ -306,9 +322,9 @@ func (p *parser) numberValue(t *Term, op token) error {
 	}
 	var ok bool
 	if t.Field.IsAmount() {
-		t.Num, ok = parseAmount(v.text)
+		t.Num, ok = parseAmount(narrow(v.text))
 	} else {
-		t.Num, ok = parseCount(v.text)
+		t.Num, ok = parseCount(narrow(v.text))
 	}
 	if !ok {
 		return errorf(v.at, "%s wants %s, not %s", t.Field, want, v.describe())
@@ -331,16 +347,16 @@ func (p *parser) dateValue(t *Term, op token) error {
 	if err := p.advance(); err != nil {
 		return err
 	}
-	text := v.text
+	text := narrow(v.text)
 	// Tolerate spaces around the range's "..": 2026-01-01 .. 2026-01-31.
-	if t.Op == OpIs && p.tok.kind == tWord && strings.HasPrefix(p.tok.text, "..") && !strings.Contains(text, "..") {
-		text += p.tok.text
+	if t.Op == OpIs && p.tok.kind == tWord && strings.HasPrefix(narrow(p.tok.text), "..") && !strings.Contains(text, "..") {
+		text += narrow(p.tok.text)
 		if err := p.advance(); err != nil {
 			return err
 		}
 	}
 	if t.Op == OpIs && strings.HasSuffix(text, "..") && p.tok.kind == tWord {
-		text += p.tok.text
+		text += narrow(p.tok.text)
 		if err := p.advance(); err != nil {
 			return err
 		}

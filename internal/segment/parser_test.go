@@ -81,6 +81,12 @@ func TestParseValues(t *testing.T) {
 		{`tag：VIP`, segment.Term{Field: segment.FieldTag, Op: segment.OpIs, Name: "VIP"}},
 		{`orders ＞＝ 3`, segment.Term{Field: segment.FieldOrders, Op: segment.OpGe, Num: 3}},
 		{`（（tag:VIP））`, segment.Term{Field: segment.FieldTag, Op: segment.OpIs, Name: "VIP"}},
+		{`ＳＰＥＮＴ＿９０Ｄ ＞＝ １２．５`, segment.Term{Field: segment.FieldSpent90d, Op: segment.OpGe, Num: 1250}},
+		{`orders ＜ ３`, segment.Term{Field: segment.FieldOrders, Op: segment.OpLt, Num: 3}},
+		{`added：１９７０－０１－０１．．１９７０－０１－０２`, segment.Term{Field: segment.FieldAdded, Op: segment.OpIs, From: 0, To: 1}},
+		{`added:1970-01-01 ．．1970-01-02`, segment.Term{Field: segment.FieldAdded, Op: segment.OpIs, From: 0, To: 1}},
+		{`reachable:ＷｅＣｏｍ`, segment.Term{Field: segment.FieldReachable, Op: segment.OpIs, Name: "wecom"}},
+		{`tag:ＶＩＰ`, segment.Term{Field: segment.FieldTag, Op: segment.OpIs, Name: "ＶＩＰ"}}, // names keep their width
 	} {
 		e, err := segment.Parse(c.src)
 		if err != nil {
@@ -114,6 +120,8 @@ func TestParseCanonical(t *testing.T) {
 		{`added:2026-01-01..2026-01-01`, `added:2026-01-01`},
 		{`last_order>=2026-1-1`, ``}, // not a date: see TestParseErrors
 		{`reachable:WeCom`, `reachable:wecom`},
+		{`tag:a ＡＮＤ ｎｏｔ tag:"ＯＲ"`, `tag:a and not tag:"ＯＲ"`},
+		{`tag:Ａ－Ｂ`, `tag:"Ａ－Ｂ"`},
 	} {
 		if c.want == "" {
 			continue
