@@ -7,6 +7,12 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/kith-scrm/kith/internal/consent"
@@ -20,6 +26,9 @@ type GateOptions struct {
 	Customers int           // persons in the ledger; 0 means 1,000,000
 	Duration  time.Duration // how long each measurement runs; 0 means 5 s
 	Batch     int           // requests per DecideBatch; 0 means 1,000
+	// Concurrency is how many goroutines call Decide at once in the
+	// concurrent measurement; 0 means 64.
+	Concurrency int
 	// DataDir is where the SQLite database is built; an empty temporary
 	// folder.
 	DataDir string
@@ -27,11 +36,27 @@ type GateOptions struct {
 	Progress func(string)
 }
 
-// GateResult is one measurement.
+// GateResult is one measurement. PerCPUSecond is decisions per second of
+// CPU time this process used (user and system, all threads): the cost,
+// whatever else shares the machine; PerSecond is what the wall clock saw.
 type GateResult struct {
-	Decisions int     `json:"decisions"`
-	Seconds   float64 `json:"seconds"`
-	PerSecond float64 `json:"per_second"`
+	Decisions    int     `json:"decisions"`
+	Seconds      float64 `json:"seconds"`
+	PerSecond    float64 `json:"per_second"`
+	CPUSeconds   float64 `json:"cpu_seconds"`
+	PerCPUSecond float64 `json:"per_cpu_second"`
+}
+
+// finish fills the rates of r, which ran from start (wall) and cpu0 (CPU).
+func (r *GateResult) finish(start time.Time, cpu0 time.Duration) {
+	r.Seconds = time.Since(start).Seconds()
+	r.CPUSeconds = (cpuTime() - cpu0).Seconds()
+	if r.Seconds > 0 {
+		r.PerSecond = float64(r.Decisions) / r.Seconds
+	}
+	if r.CPUSeconds > 0 {
+		r.PerCPUSecond = float64(r.Decisions) / r.CPUSeconds
+	}
 }
 
 // GateReport is the outcome of `kith bench gate`.
@@ -41,19 +66,34 @@ type GateReport struct {
 	Suppressed    int     `json:"suppressed"`
 	NearCap       int     `json:"near_cap"`
 	LoadSeconds   float64 `json:"load_seconds"`
-	Batch         int     `json:"batch_size"`
+	// StateSeconds is how long the gate took to load its in-memory state
+	// (its first decision).
+	StateSeconds float64 `json:"gate_state_load_seconds"`
+	Batch        int     `json:"batch_size"`
+	Concurrency  int     `json:"concurrency"`
 	// Baseline is the consent lookup alone (consent.Ledger.States in
-	// batches of Batch persons): the floor of any gate's cost.
+	// batches of Batch persons).
 	Baseline GateResult `json:"baseline_consent_lookup"`
-	Single   GateResult `json:"decide"`
-	Batched  GateResult `json:"decide_batch"`
-	// Ratios are decisions per second over the baseline's lookups per
-	// second.
-	SingleRatio float64 `json:"decide_ratio"`
-	BatchRatio  float64 `json:"decide_batch_ratio"`
+	// Database is DecideBatch as it worked before the in-memory state:
+	// consent, sends and policy read with SQL for each batch
+	// (gate.DecideBatchFromDatabase), recorded the same way.
+	Database   GateResult `json:"decide_batch_from_database"`
+	Single     GateResult `json:"decide"`
+	Concurrent GateResult `json:"decide_concurrent"`
+	Batched    GateResult `json:"decide_batch"`
+	// LoadAverage is the machine's 1-minute load average when the
+	// measurements ended (Linux; 0 elsewhere): how much else ran.
+	LoadAverage float64 `json:"load_average"`
+	// Ratios are decisions per second over the database path's.
+	SingleRatio     float64 `json:"decide_ratio"`
+	ConcurrentRatio float64 `json:"decide_concurrent_ratio"`
+	BatchRatio      float64 `json:"decide_batch_ratio"`
 	// Reasons counts the decisions of the batched run by reason.
 	Reasons map[gate.Reason]int64 `json:"reasons"`
-	GoalMet bool                  `json:"goal_met"` // Batched.PerSecond ≥ GoalDecisions
+	// Agree is true when the in-memory and database paths decided a
+	// sample of requests alike.
+	Agree   bool `json:"paths_agree"`
+	GoalMet bool `json:"goal_met"` // Batched.PerSecond ≥ GoalDecisions
 }
 
 // GoalDecisions is the decisions per second `kith bench gate` aims at.
@@ -85,6 +125,9 @@ func Gate(ctx context.Context, o GateOptions) (GateReport, error) {
 	if o.Batch <= 0 {
 		o.Batch = 1000
 	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 64
+	}
 	say := func(s string) {
 		if o.Progress != nil {
 			o.Progress(s)
@@ -98,7 +141,7 @@ func Gate(ctx context.Context, o GateOptions) (GateReport, error) {
 	if _, err := db.Migrate(ctx); err != nil {
 		return GateReport{}, err
 	}
-	rep := GateReport{Customers: o.Customers, Batch: o.Batch}
+	rep := GateReport{Customers: o.Customers, Batch: o.Batch, Concurrency: o.Concurrency}
 	say(fmt.Sprintf("building %d customers' consent and cap state…", o.Customers))
 	t0 := time.Now()
 	if err := loadGateState(ctx, db, o.Customers, &rep); err != nil {
@@ -107,6 +150,37 @@ func Gate(ctx context.Context, o GateOptions) (GateReport, error) {
 	rep.LoadSeconds = time.Since(t0).Seconds()
 	g := gate.New(db, benchKeyBytes, kith.NewFixedClock(benchNow))
 	rng := rand.New(rand.NewPCG(1, 2))
+	batch := func() []gate.Request {
+		reqs := make([]gate.Request, o.Batch)
+		for j := range reqs {
+			reqs[j] = benchRequest(rng.IntN(o.Customers))
+		}
+		return reqs
+	}
+
+	say("loading the gate's state…")
+	t0 = time.Now()
+	if _, err := g.Decide(ctx, benchRequest(0)); err != nil {
+		return rep, err
+	}
+	rep.StateSeconds = time.Since(t0).Seconds()
+
+	say("checking that both paths decide alike…")
+	sample := batch()
+	fromDB, err := g.DecideBatchFromDatabase(ctx, sample)
+	if err != nil {
+		return rep, err
+	}
+	cached, err := g.DecideBatch(ctx, sample)
+	if err != nil {
+		return rep, err
+	}
+	rep.Agree = true
+	for i := range sample {
+		if fromDB[i].Reason != cached[i].Reason || fromDB[i].ConsentEventID != cached[i].ConsentEventID {
+			rep.Agree = false
+		}
+	}
 
 	say("measuring the consent lookup alone…")
 	ledger := consent.NewLedger(db.R, benchKeyBytes)
@@ -126,7 +200,15 @@ func Gate(ctx context.Context, o GateOptions) (GateReport, error) {
 	if err != nil {
 		return rep, err
 	}
-	say("measuring Decide…")
+	say("measuring DecideBatch from the database (the path before the in-memory state)…")
+	rep.Database, err = measure(ctx, o.Duration, func() (int, error) {
+		ds, err := g.DecideBatchFromDatabase(ctx, batch())
+		return len(ds), err
+	})
+	if err != nil {
+		return rep, err
+	}
+	say("measuring Decide, one at a time…")
 	rep.Single, err = measure(ctx, o.Duration, func() (int, error) {
 		_, err := g.Decide(ctx, benchRequest(rng.IntN(o.Customers)))
 		return 1, err
@@ -134,14 +216,15 @@ func Gate(ctx context.Context, o GateOptions) (GateReport, error) {
 	if err != nil {
 		return rep, err
 	}
+	say(fmt.Sprintf("measuring Decide from %d goroutines…", o.Concurrency))
+	rep.Concurrent, err = measureConcurrent(ctx, o.Duration, o.Concurrency, o.Customers, g)
+	if err != nil {
+		return rep, err
+	}
 	say("measuring DecideBatch…")
 	rep.Reasons = map[gate.Reason]int64{}
-	reqs := make([]gate.Request, o.Batch)
 	rep.Batched, err = measure(ctx, o.Duration, func() (int, error) {
-		for j := range reqs {
-			reqs[j] = benchRequest(rng.IntN(o.Customers))
-		}
-		ds, err := g.DecideBatch(ctx, reqs)
+		ds, err := g.DecideBatch(ctx, batch())
 		for _, d := range ds {
 			rep.Reasons[d.Reason]++
 		}
@@ -150,12 +233,44 @@ func Gate(ctx context.Context, o GateOptions) (GateReport, error) {
 	if err != nil {
 		return rep, err
 	}
-	if rep.Baseline.PerSecond > 0 {
-		rep.SingleRatio = rep.Single.PerSecond / rep.Baseline.PerSecond
-		rep.BatchRatio = rep.Batched.PerSecond / rep.Baseline.PerSecond
+	if rep.Database.PerSecond > 0 {
+		rep.SingleRatio = rep.Single.PerSecond / rep.Database.PerSecond
+		rep.ConcurrentRatio = rep.Concurrent.PerSecond / rep.Database.PerSecond
+		rep.BatchRatio = rep.Batched.PerSecond / rep.Database.PerSecond
 	}
 	rep.GoalMet = rep.Batched.PerSecond >= GoalDecisions
+	rep.LoadAverage = loadAverage()
 	return rep, nil
+}
+
+// measureConcurrent calls Decide from n goroutines until d has passed.
+func measureConcurrent(ctx context.Context, d time.Duration, n, customers int, g *gate.Gate) (GateResult, error) {
+	var r GateResult
+	var total atomic.Int64
+	var firstErr atomic.Value
+	start, cpu0 := time.Now(), cpuTime()
+	var wg sync.WaitGroup
+	for w := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), 3))
+			for time.Since(start) < d && ctx.Err() == nil {
+				if _, err := g.Decide(ctx, benchRequest(rng.IntN(customers))); err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+				total.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if err, ok := firstErr.Load().(error); ok {
+		return r, err
+	}
+	r.Decisions = int(total.Load())
+	r.finish(start, cpu0)
+	return r, ctx.Err()
 }
 
 // benchRequest is a marketing message to customer i, valid for its channel.
@@ -171,7 +286,7 @@ func benchRequest(i int) gate.Request {
 // measure calls step until d has passed and counts what it did.
 func measure(ctx context.Context, d time.Duration, step func() (int, error)) (GateResult, error) {
 	var r GateResult
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime()
 	for time.Since(start) < d && ctx.Err() == nil {
 		n, err := step()
 		if err != nil {
@@ -179,10 +294,7 @@ func measure(ctx context.Context, d time.Duration, step func() (int, error)) (Ga
 		}
 		r.Decisions += n
 	}
-	r.Seconds = time.Since(start).Seconds()
-	if r.Seconds > 0 {
-		r.PerSecond = float64(r.Decisions) / r.Seconds
-	}
+	r.finish(start, cpu0)
 	return r, ctx.Err()
 }
 
@@ -245,21 +357,37 @@ func loadGateState(ctx context.Context, db *store.DB, n int, rep *GateReport) er
 				rep.NearCap++
 			}
 		}
-		return nil
+		// The events were written directly: fold them into consent_state
+		// as consent.Ledger.Record would have.
+		_, err := consent.NewLedger(db.R, benchKeyBytes).RebuildState(ctx, sqlTx, benchNow)
+		return err
 	})
 }
 
-// benchSend writes a consumed permit and its send.
+// benchSend writes a send, as gate.Consume records one.
 func benchSend(ctx context.Context, tx store.Querier, id string, p consent.Person, ch consent.Channel, at time.Time) error {
-	if _, err := tx.ExecContext(ctx, `INSERT INTO gate_decisions (id, at, person_kind, person_key, channel, purpose, class, campaign, sender, allowed, reason, detail)
-		VALUES ($1, $2, $3, $4, $5, 'marketing', 'marketing', 'earlier', 'bench', TRUE, 'OK', '')`, id, at, string(p.Kind), p.Key, string(ch)); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO gate_permits (id, token_hash, person_kind, person_key, channel, purpose, class, campaign, sender, tz, decided_at, expires_at, consumed_at)
-		VALUES ($1, '', $2, $3, $4, 'marketing', 'marketing', 'earlier', 'bench', 'Asia/Shanghai', $5, $5, $5)`, id, string(p.Kind), p.Key, string(ch), at); err != nil {
-		return err
-	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO gate_sends (permit_id, person_kind, person_key, channel, class, at) VALUES ($1, $2, $3, $4, 'marketing', $5)`,
 		id, string(p.Kind), p.Key, string(ch), at)
 	return err
+}
+
+// cpuTime returns the CPU time (user and system) this process has used:
+// what a measurement costs whatever else the machine runs.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// loadAverage returns the 1-minute load average, or 0 when unknown.
+func loadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f, _, _ := strings.Cut(string(b), " ")
+	v, _ := strconv.ParseFloat(f, 64)
+	return v
 }

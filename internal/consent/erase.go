@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"strings"
 	"time"
 
@@ -24,6 +25,35 @@ const (
 	ReasonComplaint = "complaint" // a spam complaint (feedback loop) or a regulator's notice
 	ReasonCarrier   = "carrier"   // a carrier's or gateway's block list
 )
+
+// SuppressionHash returns the keyed hash consent_suppressions.subject_hash
+// holds for p (normalised) under key: how the gate finds the suppressions
+// of a person the ledger has no state for.
+func SuppressionHash(key []byte, p Person) string { return subjectHash(key, p) }
+
+// SuppressionHasher computes SuppressionHash for many persons under one
+// key, without setting the key up each time. One serves one goroutine.
+type SuppressionHasher struct {
+	h   hash.Hash
+	buf []byte
+}
+
+// NewSuppressionHasher returns a SuppressionHasher for key.
+func NewSuppressionHasher(key []byte) *SuppressionHasher {
+	return &SuppressionHasher{h: hmac.New(sha256.New, key)}
+}
+
+// Hash returns SuppressionHash(key, p).
+func (s *SuppressionHasher) Hash(p Person) string {
+	b := append(s.buf[:0], "kith.consent.suppression\x00"...)
+	b = append(b, p.Kind...)
+	b = append(b, ':')
+	b = append(b, p.Key...)
+	s.h.Reset()
+	s.h.Write(b)
+	s.buf = s.h.Sum(b[:0])
+	return hex.EncodeToString(s.buf)
+}
 
 // subjectHash is the keyed hash a suppression stores instead of the person.
 func subjectHash(key []byte, p Person) string {
@@ -71,9 +101,13 @@ func Suppress(ctx context.Context, q store.Querier, key []byte, p Person, purpos
 }
 
 func suppress(ctx context.Context, q store.Querier, subject string, purpose Purpose, ch Channel, reason string, now time.Time) error {
-	_, err := q.ExecContext(ctx, `INSERT INTO consent_suppressions (subject_hash, purpose, channel, reason, created_at)
-		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (subject_hash, purpose, channel) DO NOTHING`,
-		subject, string(purpose), string(ch), reason, now.UTC().Truncate(time.Microsecond))
+	seq, err := nextSeq(ctx, q)
+	if err != nil {
+		return err
+	}
+	_, err = q.ExecContext(ctx, `INSERT INTO consent_suppressions (subject_hash, purpose, channel, reason, created_at, seq)
+		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (subject_hash, purpose, channel) DO NOTHING`,
+		subject, string(purpose), string(ch), reason, now.UTC().Truncate(time.Microsecond), seq)
 	if err != nil {
 		return fmt.Errorf("consent: suppress %s/%s: %w", purpose, ch, err)
 	}
@@ -129,6 +163,9 @@ func Erase(ctx context.Context, q store.Querier, key []byte, p Person, now time.
 	}
 
 	now = now.UTC().Truncate(time.Microsecond)
+	if _, err := eraseState(ctx, q, p); err != nil {
+		return 0, err
+	}
 	if _, err := q.ExecContext(ctx, "INSERT INTO consent_erasures (person_kind, person_key, started_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
 		string(p.Kind), p.Key, now); err != nil {
 		return 0, fmt.Errorf("consent: erase: mark: %w", err)
@@ -141,9 +178,6 @@ func Erase(ctx context.Context, q store.Querier, key []byte, p Person, now time.
 	if _, err := q.ExecContext(ctx, "DELETE FROM consent_erasures WHERE person_kind = $1 AND person_key = $2", string(p.Kind), p.Key); err != nil {
 		return 0, fmt.Errorf("consent: erase: unmark: %w", err)
 	}
-	if _, err := eraseState(ctx, q, p); err != nil {
-		return 0, err
-	}
 	subject := subjectHash(key, p)
 	for _, pr := range pairs {
 		if err := suppress(ctx, q, subject, pr.purpose, pr.ch, ReasonErasure, now); err != nil {
@@ -151,6 +185,27 @@ func Erase(ctx context.Context, q store.Querier, key []byte, p Person, now time.
 		}
 	}
 	return int(n), nil
+}
+
+// Suppress is Suppress with the ledger's key, telling the ledger's OnChange
+// hooks.
+func (l *Ledger) Suppress(ctx context.Context, q store.Querier, p Person, purpose Purpose, ch Channel, reason string, now time.Time) error {
+	if err := Suppress(ctx, q, l.key, p, purpose, ch, reason, now); err != nil {
+		return err
+	}
+	l.changed()
+	return nil
+}
+
+// Erase is Erase with the ledger's key, telling the ledger's OnChange
+// hooks.
+func (l *Ledger) Erase(ctx context.Context, q store.Querier, p Person, now time.Time) (int, error) {
+	n, err := Erase(ctx, q, l.key, p, now)
+	if err != nil {
+		return n, err
+	}
+	l.changed()
+	return n, nil
 }
 
 // Suppressed reports whether a person is suppressed for a purpose on a

@@ -54,6 +54,9 @@ func ParsePerson(s string) (Person, error) {
 }
 
 func normalizePhone(s string) string {
+	if phoneKey(s) && (len(s) != 13 || s[0] != '8') && (len(s) != 15 || s[0] != '0') && (len(s) != 14 || s[0] != '+') {
+		return s // already plain digits, with no prefix that could be +86
+	}
 	s = strings.Map(func(r rune) rune {
 		if r == ' ' || r == '-' || r == '(' || r == ')' || r == '\u00a0' {
 			return -1
@@ -70,9 +73,30 @@ func normalizePhone(s string) string {
 
 var (
 	mainlandMobile = regexp.MustCompile(`^1[0-9]{10}$`)
-	phoneRe        = regexp.MustCompile(`^\+?[0-9]{5,20}$`)
 	emailRe        = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
 )
+
+// Normalize returns p in its stored form (as the ExternalUser, Phone and
+// Email constructors make it), or an EINVALID error saying what is wrong.
+func (p Person) Normalize() (Person, error) { return p.normalize() }
+
+// phoneKey reports whether s is an optional + and 5 to 20 digits, the
+// form of a stored phone key (checked without a regexp: the gate
+// normalises every request's person).
+func phoneKey(s string) bool {
+	if len(s) > 0 && s[0] == '+' {
+		s = s[1:]
+	}
+	if len(s) < 5 || len(s) > 20 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
 
 // normalize returns p in its stored form, or an EINVALID error naming the
 // person field.
@@ -85,7 +109,7 @@ func (p Person) normalize() (Person, error) {
 		}
 	case KindPhone:
 		p = Phone(p.Key)
-		if !phoneRe.MatchString(p.Key) {
+		if !phoneKey(p.Key) {
 			return p, kith.Errorf(kith.EINVALID, "consent: person: %q is not a phone number", p.Key)
 		}
 	case KindEmail:

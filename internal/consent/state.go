@@ -199,10 +199,12 @@ func suppressState(ctx context.Context, q store.Querier, key []byte, p Person, p
 	return true, nil
 }
 
-// eraseState deletes p's rows and notes the events they rested on in
-// consent_state_erased, so that caches of consent_state drop them.
+// eraseState deletes p's rows and notes the ids of every event of p in
+// consent_state_erased, so that caches of consent_state drop whatever
+// state of p they hold (which rests on one of them, however stale). Call
+// it before the events are deleted.
 func eraseState(ctx context.Context, q store.Querier, p Person) (bool, error) {
-	rows, err := q.QueryContext(ctx, "SELECT event_id FROM consent_state WHERE person_kind = $1 AND person_key = $2", string(p.Kind), p.Key)
+	rows, err := q.QueryContext(ctx, "SELECT id FROM consent_events WHERE person_kind = $1 AND person_key = $2", string(p.Kind), p.Key)
 	if err != nil {
 		return false, fmt.Errorf("consent: erase state: %w", err)
 	}
@@ -245,6 +247,30 @@ func (l *Ledger) RebuildState(ctx context.Context, q store.Querier, now time.Tim
 	if err := checkKey(l.key); err != nil {
 		return 0, err
 	}
+	if tx, ok := q.(*sql.Tx); ok {
+		ct := store.NewCachedTx(tx) // one prepared INSERT for every row
+		defer ct.Close()
+		q = ct
+	}
+	type supKey struct{ subject, purpose, channel string }
+	sups := map[supKey]time.Time{}
+	srows, err := q.QueryContext(ctx, "SELECT subject_hash, purpose, channel, created_at FROM consent_suppressions")
+	if err != nil {
+		return 0, fmt.Errorf("consent: rebuild state: %w", err)
+	}
+	for srows.Next() {
+		var k supKey
+		var at time.Time
+		if err := srows.Scan(&k.subject, &k.purpose, &k.channel, &at); err != nil {
+			srows.Close()
+			return 0, fmt.Errorf("consent: rebuild state: %w", err)
+		}
+		sups[k] = at.UTC()
+	}
+	srows.Close()
+	if err := srows.Err(); err != nil {
+		return 0, fmt.Errorf("consent: rebuild state: %w", err)
+	}
 	rows, err := q.QueryContext(ctx, `SELECT id, person_kind, person_key, purpose, channel, action, source, scope, occurred_at, received_at
 		FROM consent_events ORDER BY person_kind, person_key, purpose, channel, occurred_at, id`)
 	if err != nil {
@@ -284,8 +310,8 @@ func (l *Ledger) RebuildState(ctx context.Context, q store.Querier, now time.Tim
 			}
 		}
 		r := rowOf(c)
-		if err := l.suppression(ctx, q, &r); err != nil {
-			return 0, err
+		if at, ok := sups[supKey{subjectHash(l.key, r.person), string(r.purpose), string(r.channel)}]; ok {
+			r.suppressed, r.suppressedAt = true, &at
 		}
 		if err := l.putState(ctx, q, r, seq, now); err != nil {
 			return 0, err

@@ -270,3 +270,12 @@ func mustRecordWith(tb testing.TB, l *consent.Ledger, q store.Querier, e consent
 		tb.Fatalf("record: %v", err)
 	}
 }
+
+func TestSuppressionHasher(t *testing.T) {
+	h := consent.NewSuppressionHasher(key)
+	for _, p := range []consent.Person{alice, bob, wm, alice} {
+		if got, want := h.Hash(p), consent.SuppressionHash(key, p); got != want {
+			t.Errorf("%s: %s, want %s", p, got, want)
+		}
+	}
+}

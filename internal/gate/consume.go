@@ -15,18 +15,23 @@ import (
 
 // Consume uses p to send one message, inside q: the transaction that
 // records the send (a *sql.Tx or *store.CachedTx on the database's writer).
-// It marks the permit consumed — once: a second Consume of the same permit,
-// or of a copy, is refused with PERMIT_REUSED — re-checks consent as it
-// stands now (a withdrawal after the decision wins, P-13), quiet hours and
+// It checks the permit's token (an HMAC of its id and contents: a zero,
+// unknown or tampered permit is refused), refuses a permit already used —
+// a second Consume of the same permit, or of a copy, is PERMIT_REUSED —
+// re-checks consent as it stands now in the database (a withdrawal after
+// the decision wins, P-13, whatever the gate's cache said), quiet hours and
 // the caps (counting every send committed before), and records the send in
-// gate_sends, which the caps count. A zero, unknown or tampered permit is
-// refused. A refusal is a *Refusal; on any error the caller must roll q back
-// and not send.
+// gate_sends, which the caps count and whose primary key lets a permit be
+// used once. A refusal is a *Refusal; on any error the caller must roll q
+// back and not send.
 func (g *Gate) Consume(ctx context.Context, q store.Querier, p Permit) error {
 	if p.p == nil {
 		return &Refusal{PermitMissing, "No permit was given: every message needs a permit from the gate."}
 	}
 	pm := p.p
+	if subtle.ConstantTimeCompare([]byte(pm.token), []byte(permitToken(g.permitKey, pm))) != 1 {
+		return &Refusal{PermitForged, fmt.Sprintf("Permit %q was not issued by this gate, or was changed.", pm.id)}
+	}
 	now := g.clock.Now().UTC()
 	if g.db.Dialect == store.Postgres {
 		// Serialise consumes for one person and channel, so two permits
@@ -35,40 +40,30 @@ func (g *Gate) Consume(ctx context.Context, q store.Querier, p Permit) error {
 			return fmt.Errorf("gate: consume: lock: %w", err)
 		}
 	}
-	var hash string
-	var consumed sql.NullTime
-	var expires time.Time
-	err := q.QueryRowContext(ctx, "SELECT token_hash, consumed_at, expires_at FROM gate_permits WHERE id = $1", pm.id).Scan(&hash, &consumed, &expires)
-	if errors.Is(err, sql.ErrNoRows) {
-		return &Refusal{PermitForged, fmt.Sprintf("Permit %q was not issued by this gate.", pm.id)}
+	var used time.Time
+	err := q.QueryRowContext(ctx, "SELECT at FROM gate_sends WHERE permit_id = $1", pm.id).Scan(&used)
+	if err == nil {
+		return &Refusal{PermitReused, fmt.Sprintf("Permit %q was already used at %s; a permit allows one message.", pm.id, used.UTC().Format(time.RFC3339))}
 	}
-	if err != nil {
+	if !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("gate: consume %s: %w", pm.id, err)
 	}
-	if subtle.ConstantTimeCompare([]byte(hash), []byte(tokenHash(pm.token))) != 1 {
-		return &Refusal{PermitForged, fmt.Sprintf("Permit %q does not match the one the gate issued.", pm.id)}
-	}
-	if consumed.Valid {
-		return &Refusal{PermitReused, fmt.Sprintf("Permit %q was already used at %s; a permit allows one message.", pm.id, consumed.Time.UTC().Format(time.RFC3339))}
-	}
-	if now.After(expires) {
-		return &Refusal{PermitExpired, fmt.Sprintf("Permit %q expired at %s; ask the gate again.", pm.id, expires.UTC().Format(time.RFC3339))}
-	}
-	res, err := q.ExecContext(ctx, "UPDATE gate_permits SET consumed_at = $1 WHERE id = $2 AND consumed_at IS NULL", now, pm.id)
-	if err != nil {
-		return fmt.Errorf("gate: consume %s: %w", pm.id, err)
-	}
-	if n, err := res.RowsAffected(); err != nil || n != 1 {
-		return &Refusal{PermitReused, fmt.Sprintf("Permit %q was used by another sender at the same time; a permit allows one message.", pm.id)}
+	if now.After(pm.expires) {
+		return &Refusal{PermitExpired, fmt.Sprintf("Permit %q expired at %s; ask the gate again.", pm.id, pm.expires.UTC().Format(time.RFC3339))}
 	}
 	if err := g.recheck(ctx, q, pm, now); err != nil {
 		return err
 	}
 	_, err = q.ExecContext(ctx, "INSERT INTO gate_sends (permit_id, person_kind, person_key, channel, class, at) VALUES ($1, $2, $3, $4, $5, $6)",
 		pm.id, string(pm.person.Kind), pm.person.Key, string(pm.channel), string(pm.class), now)
+	if store.IsUniqueViolation(err) {
+		return &Refusal{PermitReused, fmt.Sprintf("Permit %q was used by another sender at the same time; a permit allows one message.", pm.id)}
+	}
 	if err != nil {
 		return fmt.Errorf("gate: record send of %s: %w", pm.id, err)
 	}
+	// The caps of the next decisions count this send once it commits.
+	g.cache.force()
 	return nil
 }
 
@@ -79,13 +74,14 @@ func (g *Gate) recheck(ctx context.Context, q store.Querier, pm *permit, now tim
 	if err != nil {
 		return fmt.Errorf("gate: consume %s: consent: %w", pm.id, err)
 	}
-	if st.Suppressed && !st.Permits() {
+	v := viewOf(st)
+	if v.suppressed && !v.permits {
 		return &Refusal{Suppressed, "The person was suppressed after the permit was issued."}
 	}
 	if pm.class != Marketing {
 		return nil
 	}
-	if reason, msg := consentReason(st); reason != OK {
+	if reason, msg := consentReason(v); reason != OK {
 		return &Refusal{reason, msg}
 	}
 	if reason, msg := typeReason(st.Scope, pm.msgType); reason != OK {
@@ -107,7 +103,7 @@ func (g *Gate) recheck(ctx context.Context, q store.Querier, pm *permit, now tim
 	if err != nil {
 		return err
 	}
-	if reason, msg := capCheck(pol, st.Scope, sends[pm.person], at); reason != OK {
+	if reason, msg := capCheck(pol, st.Scope, sends[pm.person], nil, at); reason != OK {
 		return &Refusal{reason, msg}
 	}
 	return nil

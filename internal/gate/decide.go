@@ -2,39 +2,84 @@ package gate
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"hash/fnv"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/kith-scrm/kith/internal/consent"
-	"github.com/kith-scrm/kith/internal/store"
 )
 
-// Decide decides one request; see DecideBatch.
+// Decide decides one request; see DecideBatch. Concurrent calls share one
+// write of their decisions (group commit): each returns once its decision
+// is recorded.
 func (g *Gate) Decide(ctx context.Context, r Request) (Decision, error) {
-	ds, err := g.DecideBatch(ctx, []Request{r})
-	if len(ds) == 0 {
-		return refuse(GateError, "The gate could not decide."), err
+	start := time.Now()
+	now := g.clock.Now().UTC()
+	norm, reason, msg := normalize(r, now)
+	var d Decision
+	if reason != OK {
+		d = refuse(reason, msg)
+	} else {
+		if err := g.refresh(ctx, now); err != nil {
+			g.count(norm.Channel, GateError)
+			return refuse(GateError, "The gate could not decide, so the message is not sent."), err
+		}
+		var w worker
+		g.cache.mu.RLock()
+		d = g.decideCached(&norm, now, &w)
+		g.cache.mu.RUnlock()
 	}
-	return ds[0], err
+	d, err := g.commitOne(ctx, norm, d, now)
+	if err != nil {
+		g.count(norm.Channel, GateError)
+		return refuse(GateError, "The gate could not decide, so the message is not sent."), err
+	}
+	g.count(norm.Channel, d.Reason)
+	g.observe(1, time.Since(start))
+	return d, nil
 }
 
-// DecideBatch decides each request and records every decision (and the
-// permits of the allowed ones) in one transaction. Requests in one batch
-// for the same person count against each other's caps. Decisions come back
-// in the order of the requests. On an error every decision is a GATE_ERROR
-// refusal: the gate fails closed.
+// DecideBatch decides each request and records every decision in one
+// transaction (one gate_batches row). Requests in one batch for the same
+// person count against each other's caps. Decisions come back in the order
+// of the requests. On an error every decision is a GATE_ERROR refusal: the
+// gate fails closed.
 func (g *Gate) DecideBatch(ctx context.Context, reqs []Request) ([]Decision, error) {
+	start := time.Now()
 	now := g.clock.Now().UTC()
-	out := make([]Decision, len(reqs))
-	norm := make([]Request, len(reqs))
-	pending := make([]int, 0, len(reqs))
+	out, norm, pending := g.prepare(reqs, now)
+	if len(pending) > 0 {
+		if err := g.refresh(ctx, now); err != nil {
+			return g.failClosed(norm, out), err
+		}
+		g.decideBatchCached(norm, pending, out, now)
+	}
+	return g.finish(ctx, norm, out, now, start)
+}
+
+// DecideBatchFromDatabase decides like DecideBatch but reads consent, sends
+// and policy from the database for this batch instead of the gate's
+// in-memory state: the reference the cache is tested against, and the
+// baseline `kith bench gate` measures it by.
+func (g *Gate) DecideBatchFromDatabase(ctx context.Context, reqs []Request) ([]Decision, error) {
+	start := time.Now()
+	now := g.clock.Now().UTC()
+	out, norm, pending := g.prepare(reqs, now)
+	if err := g.decideShards(ctx, norm, pending, out, now); err != nil {
+		return g.failClosed(norm, out), err
+	}
+	return g.finish(ctx, norm, out, now, start)
+}
+
+// prepare normalises the requests; out holds the refusals of the invalid
+// ones, pending the indexes of the others.
+func (g *Gate) prepare(reqs []Request, now time.Time) (out []Decision, norm []Request, pending []int) {
+	out = make([]Decision, len(reqs))
+	norm = make([]Request, len(reqs))
+	pending = make([]int, 0, len(reqs))
 	for i, r := range reqs {
 		var reason Reason
 		var msg string
@@ -45,25 +90,112 @@ func (g *Gate) DecideBatch(ctx context.Context, reqs []Request) ([]Decision, err
 		}
 		pending = append(pending, i)
 	}
-	if err := g.decideShards(ctx, norm, pending, out, now); err != nil {
-		return g.failClosed(out), err
+	return out, norm, pending
+}
+
+// finish records the decisions and counts them.
+func (g *Gate) finish(ctx context.Context, norm []Request, out []Decision, now, start time.Time) ([]Decision, error) {
+	if err := g.record(ctx, norm, out, []time.Time{now}); err != nil {
+		return g.failClosed(norm, out), err
 	}
-	if err := g.record(ctx, norm, out, now); err != nil {
-		return g.failClosed(out), err
+	agg := map[statKey]int64{}
+	for i, d := range out {
+		agg[statKey{norm[i].Channel, d.Reason}]++
 	}
-	for _, d := range out {
-		g.count(d.Reason)
+	for k, n := range agg {
+		g.countN(k, n)
 	}
+	g.observe(len(out), time.Since(start))
 	return out, nil
+}
+
+// decideBatchCached decides pending from the cache; a large batch is split
+// between the CPUs by person, so a person's requests still count against
+// each other's caps.
+func (g *Gate) decideBatchCached(reqs []Request, pending []int, out []Decision, now time.Time) {
+	g.cache.mu.RLock()
+	defer g.cache.mu.RUnlock()
+	parts := runtime.GOMAXPROCS(0)
+	if len(pending) < parallelMin || parts < 2 {
+		g.decidePart(reqs, pending, out, now)
+		return
+	}
+	split := make([][]int, parts)
+	for _, i := range pending {
+		s := fnv32(reqs[i].Person.Key) % uint32(parts)
+		split[s] = append(split[s], i)
+	}
+	var wg sync.WaitGroup
+	for _, part := range split {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			g.decidePart(reqs, part, out, now) // each writes only its own out[i]
+		}()
+	}
+	wg.Wait()
+}
+
+// worker is what one goroutine deciding from the cache keeps between
+// requests.
+type worker struct {
+	memo   contentMemo
+	hasher *consent.SuppressionHasher // made at the first person without state
+	extra  map[sendKey][]int64        // sends allowed earlier in this batch
+}
+
+// decidePart decides the requests pending (cache read-locked).
+func (g *Gate) decidePart(reqs []Request, pending []int, out []Decision, now time.Time) {
+	var w worker
+	for _, i := range pending {
+		r := &reqs[i]
+		out[i] = g.decideCached(r, now, &w)
+		if out[i].Allowed && r.Class == Marketing {
+			if w.extra == nil {
+				w.extra = map[sendKey][]int64{}
+			}
+			k := sendKey{r.Person, r.Channel}
+			w.extra[k] = append(w.extra[k], r.At.UnixMicro())
+		}
+	}
+}
+
+// decideCached decides one valid request from the cache (read-locked).
+func (g *Gate) decideCached(r *Request, now time.Time, w *worker) Decision {
+	c := g.cache
+	v := c.view(stateKey{r.Person, r.Purpose, r.Channel}, now.UnixMicro(), w)
+	pol, ok := c.policies[r.Channel]
+	if !ok {
+		pol = DefaultPolicy(r.Channel)
+	}
+	var sends, more []int64
+	if r.Class == Marketing {
+		k := sendKey{r.Person, r.Channel}
+		sends = c.sends[k]
+		if w.extra != nil {
+			more = w.extra[k]
+		}
+	}
+	return decideOne(r, v, pol, sends, more, &w.memo)
+}
+
+// fnv32 is the FNV-1a hash of s.
+func fnv32(s string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(s); i++ {
+		h ^= uint32(s[i])
+		h *= 16777619
+	}
+	return h
 }
 
 func refuse(r Reason, msg string) Decision { return Decision{Reason: r, Message: msg} }
 
 // failClosed turns every decision into a GATE_ERROR refusal (counted, not
 // recorded: the database is what failed).
-func (g *Gate) failClosed(out []Decision) []Decision {
+func (g *Gate) failClosed(reqs []Request, out []Decision) []Decision {
 	for i := range out {
-		g.count(GateError)
+		g.count(reqs[i].Channel, GateError)
 		out[i] = refuse(GateError, "The gate could not decide, so the message is not sent.")
 	}
 	return out
@@ -71,14 +203,20 @@ func (g *Gate) failClosed(out []Decision) []Decision {
 
 // normalize checks and completes a request.
 func normalize(r Request, now time.Time) (Request, Reason, string) {
-	p, err := consent.ParsePerson(r.Person.String())
+	p, err := r.Person.Normalize()
 	if err != nil {
 		return r, InvalidRequest, "The person is missing or malformed: " + err.Error()
 	}
 	r.Person = p
-	want := map[consent.Channel]consent.PersonKind{consent.ChannelWeCom: consent.KindExternalUser, consent.ChannelSMS: consent.KindPhone, consent.ChannelEmail: consent.KindEmail}
-	kind, ok := want[r.Channel]
-	if !ok {
+	var kind consent.PersonKind
+	switch r.Channel {
+	case consent.ChannelWeCom:
+		kind = consent.KindExternalUser
+	case consent.ChannelSMS:
+		kind = consent.KindPhone
+	case consent.ChannelEmail:
+		kind = consent.KindEmail
+	default:
 		return r, InvalidRequest, fmt.Sprintf("The channel %q is unknown; use wecom, sms or email.", r.Channel)
 	}
 	if kind != p.Kind {
@@ -112,99 +250,62 @@ func normalize(r Request, now time.Time) (Request, Reason, string) {
 	return r, OK, ""
 }
 
-// readShards is how many parts of a large batch are read at once (the
-// SQLite reader pool has 8 connections); shardMin is the smallest batch
-// that is split.
-const (
-	readShards = 4
-	shardMin   = 512
-)
-
-// decideShards runs decide on parts of pending in parallel. A person's
-// requests stay in one part, so they still count against each other's caps.
-func (g *Gate) decideShards(ctx context.Context, reqs []Request, pending []int, out []Decision, now time.Time) error {
-	if len(pending) < shardMin {
-		return g.decide(ctx, reqs, pending, out, now)
-	}
-	parts := make([][]int, readShards)
-	for _, i := range pending {
-		h := fnv.New32a()
-		h.Write([]byte(reqs[i].Person.Key))
-		s := h.Sum32() % readShards
-		parts[s] = append(parts[s], i)
-	}
-	eg, ectx := errgroup.WithContext(ctx)
-	for _, part := range parts {
-		eg.Go(func() error { return g.decide(ectx, reqs, part, out, now) }) // each writes only its own out[i]
-	}
-	return eg.Wait()
+// view is a person's consent as a decision needs it, from the cache or
+// from the ledger.
+type view struct {
+	status     consent.Status
+	eventID    int64
+	scope      *consent.Scope
+	suppressed bool
+	permits    bool // consent.State.Permits
 }
 
-type groupKey struct {
-	purpose consent.Purpose
-	channel consent.Channel
-}
-
-// decide fills out[i] for every i in pending.
-func (g *Gate) decide(ctx context.Context, reqs []Request, pending []int, out []Decision, now time.Time) error {
-	groups := map[groupKey][]int{}
-	for _, i := range pending {
-		k := groupKey{reqs[i].Purpose, reqs[i].Channel}
-		groups[k] = append(groups[k], i)
-	}
-	ledger := consent.NewLedger(g.db.R, g.key)
-	policies := map[consent.Channel]Policy{}
-	for k, idx := range groups {
-		persons := make([]consent.Person, len(idx))
-		for j, i := range idx {
-			persons[j] = reqs[i].Person
-		}
-		states, err := ledger.States(ctx, persons, k.purpose, k.channel, now)
-		if err != nil {
-			return fmt.Errorf("gate: consent: %w", err)
-		}
-		pol, ok := policies[k.channel]
-		if !ok {
-			if pol, err = loadPolicy(ctx, g.db.R, k.channel); err != nil {
-				return err
-			}
-			policies[k.channel] = pol
-		}
-		sends, err := recentSends(ctx, g.db.R, persons, k.channel, now.AddDate(0, 0, -32))
-		if err != nil {
-			return err
-		}
-		for _, i := range idx {
-			st := states[reqs[i].Person]
-			d := decideOne(reqs[i], st, pol, sends[reqs[i].Person])
-			if d.Allowed && reqs[i].Class == Marketing {
-				// later requests in this batch count this one
-				sends[reqs[i].Person] = append(sends[reqs[i].Person], reqs[i].At)
-			}
-			out[i] = d
-		}
-	}
-	return nil
-}
-
-// decideOne applies the checks to one request.
-func decideOne(r Request, st consent.State, pol Policy, sends []time.Time) Decision {
-	var d Decision
+// viewOf returns the view of a ledger State.
+func viewOf(st consent.State) view {
+	v := view{status: st.Status, scope: st.Scope, suppressed: st.Suppressed, permits: st.Permits()}
 	if st.Last != nil {
-		d.ConsentEventID = st.Last.ID
+		v.eventID = st.Last.ID
 	}
-	if st.Suppressed && !st.Permits() {
+	return v
+}
+
+// contentMemo remembers the content check of the last message: the
+// requests of a batch usually carry the same one.
+type contentMemo struct {
+	ok      bool
+	class   Class
+	channel consent.Channel
+	content Content
+	reason  Reason
+	msg     string
+}
+
+func (m *contentMemo) check(class Class, ch consent.Channel, c Content) (Reason, string) {
+	if m.ok && m.class == class && m.channel == ch && m.content.Body == c.Body && m.content.Subject == c.Subject && len(c.Headers) == 0 && len(m.content.Headers) == 0 {
+		return m.reason, m.msg
+	}
+	reason, msg := checkContent(class, ch, c)
+	*m = contentMemo{ok: true, class: class, channel: ch, content: c, reason: reason, msg: msg}
+	return reason, msg
+}
+
+// decideOne applies the checks to one request. sends are the person's
+// marketing sends on the channel (Unix µs): recorded, and allowed earlier
+// in the batch.
+func decideOne(r *Request, v view, pol Policy, sends, more []int64, memo *contentMemo) Decision {
+	d := Decision{ConsentEventID: v.eventID}
+	if v.suppressed && !v.permits {
 		return withEvent(refuse(Suppressed, "The person is on a suppression list for this purpose and channel."), d)
 	}
 	if r.Class == Marketing {
-		if reason, msg := consentReason(st); reason != OK {
+		if reason, msg := consentReason(v); reason != OK {
 			return withEvent(refuse(reason, msg), d)
 		}
-		if reason, msg := typeReason(st.Scope, r.Type); reason != OK {
+		if reason, msg := typeReason(v.scope, r.Type); reason != OK {
 			return withEvent(refuse(reason, msg), d)
 		}
 	}
-	if reason, msg := checkContent(r.Class, r.Channel, r.Content); reason != OK {
+	if reason, msg := memo.check(r.Class, r.Channel, r.Content); reason != OK {
 		return withEvent(refuse(reason, msg), d)
 	}
 	if r.Class == Marketing {
@@ -214,7 +315,7 @@ func decideOne(r Request, st consent.State, pol Policy, sends []time.Time) Decis
 			d.NotBefore = end
 			return d
 		}
-		if reason, msg := capCheck(pol, st.Scope, sends, r.At); reason != OK {
+		if reason, msg := capCheck(pol, v.scope, sends, more, r.At); reason != OK {
 			return withEvent(refuse(reason, msg), d)
 		}
 	}
@@ -235,12 +336,12 @@ func typeReason(scope *consent.Scope, typ string) (Reason, string) {
 	return TypeNotInScope, fmt.Sprintf("The person agreed to messages of type %s only; this one is of type %q.", strings.Join(scope.Types, ", "), typ)
 }
 
-// consentReason maps a consent state to a refusal reason, or OK.
-func consentReason(st consent.State) (Reason, string) {
-	if st.Permits() {
+// consentReason maps a consent view to a refusal reason, or OK.
+func consentReason(v view) (Reason, string) {
+	if v.permits {
 		return OK, ""
 	}
-	switch st.Status {
+	switch v.status {
 	case consent.StatusWithdrawn:
 		return ConsentWithdrawn, "The person withdrew consent for this purpose on this channel."
 	case consent.StatusRefused:
@@ -252,77 +353,3 @@ func consentReason(st consent.State) (Reason, string) {
 	}
 	return NoConsent, "The person has not consented to this purpose on this channel."
 }
-
-// recentSends returns the marketing sends since since to each person on ch.
-func recentSends(ctx context.Context, q store.Querier, persons []consent.Person, ch consent.Channel, since time.Time) (map[consent.Person][]time.Time, error) {
-	out := map[consent.Person][]time.Time{}
-	byKind := map[consent.PersonKind][]string{}
-	for _, p := range persons {
-		byKind[p.Kind] = append(byKind[p.Kind], p.Key)
-	}
-	for kind, keys := range byKind {
-		for start := 0; start < len(keys); start += sendsChunk {
-			chunk := keys[start:min(start+sendsChunk, len(keys))]
-			args := []any{string(kind), string(ch), since}
-			rows, err := q.QueryContext(ctx, "SELECT person_key, at FROM gate_sends WHERE person_kind = $1 AND channel = $2 AND class = 'marketing' AND at >= $3 AND person_key IN ("+
-				placeholders(len(args), len(chunk))+")", append(args, anySlice(chunk)...)...)
-			if err != nil {
-				return nil, fmt.Errorf("gate: count sends: %w", err)
-			}
-			for rows.Next() {
-				var key string
-				var at time.Time
-				if err := rows.Scan(&key, &at); err != nil {
-					rows.Close()
-					return nil, fmt.Errorf("gate: count sends: %w", err)
-				}
-				p := consent.Person{Kind: kind, Key: key}
-				out[p] = append(out[p], at)
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return nil, fmt.Errorf("gate: count sends: %w", err)
-			}
-		}
-	}
-	return out, nil
-}
-
-func anySlice(s []string) []any {
-	out := make([]any, len(s))
-	for i, v := range s {
-		out[i] = v
-	}
-	return out
-}
-
-// placeholders returns "$n+1, …, $n+k".
-func placeholders(n, k int) string {
-	b := make([]byte, 0, k*6)
-	for i := range k {
-		if i > 0 {
-			b = append(b, ", "...)
-		}
-		b = fmt.Appendf(b, "$%d", n+i+1)
-	}
-	return string(b)
-}
-
-// newIDs returns n random ids and n random tokens.
-func newIDs(n int) (ids, tokens []string, err error) {
-	buf := make([]byte, n*26)
-	if _, err := rand.Read(buf); err != nil {
-		return nil, nil, err
-	}
-	ids, tokens = make([]string, n), make([]string, n)
-	for i := range n {
-		b := buf[i*26:]
-		ids[i] = hex.EncodeToString(b[:10])
-		tokens[i] = hex.EncodeToString(b[10:26])
-	}
-	return ids, tokens, nil
-}
-
-// sendsChunk is how many persons one count of sends asks about; SQLite's
-// cost per $N parameter grows with their number, so keep it modest.
-const sendsChunk = 100

@@ -18,15 +18,22 @@
 // messages a day) and the frequency the person agreed to.
 //
 // An allowed decision carries a Permit. A Permit cannot be made outside this
-// package: its only field is unexported, and Consume refuses the zero value,
-// an unknown id and a token that does not match the stored hash. Every
+// package: its only field is unexported, and Consume refuses the zero value
+// and a token that is not the HMAC of the permit's id and contents under
+// the gate's key (a forged or changed permit). Every
 // channel adapter's Send takes a Permit (a test in this package fails when
 // an exported Send-like function under internal/channel or internal/campaign
 // does not), and calls Consume in the transaction that records the send:
 // Consume marks the permit used exactly once, re-checks consent (a
 // withdrawal after the decision wins, P-13) and caps, and counts the send.
 //
-// Every decision is written to gate_decisions (in batches) and counted;
-// Explain and PermitsFor answer "why did I get this?" with the permit, the
-// decision and the consent event behind it.
+// The gate decides from an in-memory copy of the consent state, the recent
+// sends and the policies, kept current by tailing the database (cache.go);
+// Consume's re-check in the database is what a send rests on, so a stale
+// copy never lets a message through. Every decision is written before the
+// caller sees it, one gate_batches row per DecideBatch call or per group of
+// concurrent Decide calls (record.go; gate_decisions is a view of them), and
+// counted (stats.go, with a Prometheus collector); Explain and PermitsFor
+// answer "why did I get this?" with the permit, the decision and the consent
+// event behind it.
 package gate

@@ -1,8 +1,8 @@
 package gate
 
 import (
+	"database/sql"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/kith-scrm/kith/internal/consent"
@@ -111,41 +111,28 @@ func mustLoad(name string) *time.Location {
 // PermitTTL is how long a permit may wait before Consume.
 const PermitTTL = 24 * time.Hour
 
-// Gate decides. It is safe for concurrent use.
+// Gate decides. It is safe for concurrent use. Make one per process and
+// share it: it keeps the consent, cap and policy state in memory.
 type Gate struct {
-	db    *store.DB
-	key   []byte
-	clock kith.Clock
+	db        *store.DB
+	key       []byte
+	permitKey []byte
+	clock     kith.Clock
+	cache     *cache
+	stats     *stats
 
-	mu     sync.Mutex
-	counts map[Reason]*atomic.Int64
+	// group commit of Decide (record.go)
+	gmu     sync.Mutex
+	open    *group
+	writing bool
+
+	stmtMu     sync.Mutex
+	insertStmt *sql.Stmt // the INSERT of a gate_batches row, on the writer
 }
 
 // New returns the gate of db. suppressionKey is the instance's blind-index
-// key (as consent.NewLedger takes it).
+// key (as consent.NewLedger takes it); the permit key is derived from it.
+// The gate loads its state at the first decision.
 func New(db *store.DB, suppressionKey []byte, clock kith.Clock) *Gate {
-	return &Gate{db: db, key: suppressionKey, clock: clock, counts: map[Reason]*atomic.Int64{}}
-}
-
-func (g *Gate) count(r Reason) {
-	g.mu.Lock()
-	c, ok := g.counts[r]
-	if !ok {
-		c = new(atomic.Int64)
-		g.counts[r] = c
-	}
-	g.mu.Unlock()
-	c.Add(1)
-}
-
-// Counts returns how many decisions this gate made since it started, by
-// reason.
-func (g *Gate) Counts() map[Reason]int64 {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	out := make(map[Reason]int64, len(g.counts))
-	for r, c := range g.counts {
-		out[r] = c.Load()
-	}
-	return out
+	return &Gate{db: db, key: suppressionKey, permitKey: permitKey(suppressionKey), clock: clock, cache: newCache(suppressionKey), stats: newStats()}
 }

@@ -21,7 +21,7 @@ func (g *Gate) Misuse(ctx context.Context, log *audit.Log, actor audit.Actor, p 
 	if !errors.As(err, &r) {
 		return nil
 	}
-	g.count(r.Reason)
+	g.count(p.Channel(), r.Reason)
 	if r.Reason != PermitMissing && r.Reason != PermitForged && r.Reason != PermitReused {
 		return nil
 	}

@@ -1,6 +1,11 @@
 package gate
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"hash"
 	"time"
 
 	"github.com/kith-scrm/kith/internal/consent"
@@ -14,7 +19,7 @@ type Permit struct{ p *permit }
 
 type permit struct {
 	id       string
-	token    string // random; only its SHA-256 is stored
+	token    string // permitToken of the fields below; nothing is stored
 	person   consent.Person
 	channel  consent.Channel
 	purpose  consent.Purpose
@@ -61,3 +66,39 @@ func (p Permit) ExpiresAt() time.Time {
 	}
 	return p.p.expires
 }
+
+// permitKey derives the gate's permit key from the instance key, so that a
+// token says nothing about the suppression hashes made with the same key.
+func permitKey(key []byte) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("kith.gate.permit-key.v1"))
+	return m.Sum(nil)
+}
+
+// tokener computes permit tokens: the HMAC-SHA256 (first 128 bits, hex)
+// of a permit's id and everything Consume relies on, under the gate's
+// permit key, so a permit whose id or contents were changed, or that this
+// gate did not issue, does not match. One tokener serves one goroutine.
+type tokener struct {
+	h   hash.Hash
+	buf []byte
+}
+
+func newTokener(key []byte) *tokener { return &tokener{h: hmac.New(sha256.New, key)} }
+
+func (t *tokener) token(p *permit) string {
+	b := t.buf[:0]
+	for _, s := range [...]string{p.id, string(p.person.Kind), p.person.Key, string(p.channel), string(p.purpose), string(p.class), p.msgType,
+		p.campaign, p.sender, p.tz} {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
+		b = append(b, s...)
+	}
+	b = binary.BigEndian.AppendUint64(b, uint64(p.expires.UnixMicro()))
+	t.h.Reset()
+	t.h.Write(b)
+	t.buf = t.h.Sum(b[:0])
+	return hex.EncodeToString(t.buf[:16])
+}
+
+// permitToken returns p's token (see tokener).
+func permitToken(key []byte, p *permit) string { return newTokener(key).token(p) }

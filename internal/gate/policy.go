@@ -140,6 +140,8 @@ func (g *Gate) SetPolicy(ctx context.Context, p Policy) error {
 	if err != nil {
 		return fmt.Errorf("gate: save policy: %w", err)
 	}
+	g.cache.policyDirty.Store(true)
+	g.cache.force() // the next decisions use it
 	return nil
 }
 
@@ -195,15 +197,21 @@ func windowStarts(t time.Time) [3]time.Time {
 }
 
 // capCheck counts sends (the marketing sends of one person on one channel,
-// any order) against the effective caps at t and returns the reason the
-// next one is refused, or OK.
-func capCheck(p Policy, scope *consent.Scope, sends []time.Time, t time.Time) (Reason, string) {
-	starts := windowStarts(t)
+// in Unix µs, any order, in two slices: those recorded and those allowed
+// earlier in the same batch) against the effective caps at t and returns
+// the reason the next one is refused, or OK.
+func capCheck(p Policy, scope *consent.Scope, sends, more []int64, t time.Time) (Reason, string) {
 	var n [3]int
-	for _, s := range sends {
-		for w := range n {
-			if !s.Before(starts[w]) {
-				n[w]++
+	if len(sends)+len(more) > 0 {
+		ws := windowStarts(t)
+		starts := [3]int64{ws[0].UnixMicro(), ws[1].UnixMicro(), ws[2].UnixMicro()}
+		for _, part := range [2][]int64{sends, more} {
+			for _, s := range part {
+				for w := range n {
+					if s >= starts[w] {
+						n[w]++
+					}
+				}
 			}
 		}
 	}

@@ -43,15 +43,75 @@ CREATE TABLE consent_state_seq (
 );
 INSERT INTO consent_state_seq (one, built, seq) VALUES (1, FALSE, 0);
 
--- The rows an erasure deleted, by the event they rested on (no personal
--- data), so the gate's caches on other nodes drop them.
+-- What an erasure deleted, by the ids of the person's events (no personal
+-- data), so the gate's caches on other nodes drop the person's state.
 CREATE TABLE consent_state_erased (
     seq      INTEGER NOT NULL,
     event_id INTEGER NOT NULL,
     PRIMARY KEY (seq, event_id)
 );
 
+-- Suppressions carry the consent_state_seq of their transaction too, so the
+-- gate sees those of persons with no consent_state row (an erased person).
+ALTER TABLE consent_suppressions ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX consent_suppressions_seq ON consent_suppressions (seq);
+
+-- The gate's decisions, compact (internal/gate/record.go): one row per
+-- DecideBatch call (or per group of concurrent Decide calls), its decisions
+-- a JSON array of arrays in data:
+--   [person_kind, person_key, channel, purpose, class, campaign, sender,
+--    allowed, reason, detail, consent_event_id, tz, type, send_at_unix_us,
+--    expires_at_unix_us]
+-- A decision's id is 'd<batch id>-<index>'. Permits are not stored: a
+-- permit's token is an HMAC of its id and contents (internal/gate/permit.go).
+-- expires_at is the latest expiry of the batch's permits (NULL: none), so
+-- the permits that may still be used are found without reading every batch.
+CREATE TABLE gate_batches (
+    id         INTEGER PRIMARY KEY,
+    at         TIMESTAMP NOT NULL,
+    n          INTEGER NOT NULL,
+    data       TEXT NOT NULL,
+    expires_at TIMESTAMP NULL
+);
+CREATE INDEX gate_batches_expires ON gate_batches (expires_at);
+
+-- Decisions recorded before 00011 stay where they were; gate_decisions is
+-- now a view of them and of every decision in gate_batches.
+ALTER TABLE gate_decisions RENAME TO gate_decisions_v1;
+CREATE VIEW gate_decisions AS
+    SELECT id, at, person_kind, person_key, channel, purpose, class, campaign, sender, allowed, reason, detail, consent_event_id
+    FROM gate_decisions_v1
+    UNION ALL
+    SELECT 'd' || b.id || '-' || d.key, b.at, json_extract(d.value, '$[0]'), json_extract(d.value, '$[1]'), json_extract(d.value, '$[2]'),
+        json_extract(d.value, '$[3]'), json_extract(d.value, '$[4]'), json_extract(d.value, '$[5]'), json_extract(d.value, '$[6]'),
+        json_extract(d.value, '$[7]'), json_extract(d.value, '$[8]'), json_extract(d.value, '$[9]'), json_extract(d.value, '$[10]')
+    FROM gate_batches b, json_each(b.data) d;
+
+-- A send names its permit by id; permits are no longer rows, so the
+-- reference to gate_permits goes (SQLite: by rebuilding the table). The
+-- index on at lets every node's gate tail new sends for its cap counters.
+CREATE TABLE gate_sends_new (
+    permit_id   TEXT PRIMARY KEY,
+    person_kind TEXT NOT NULL,
+    person_key  TEXT NOT NULL,
+    channel     TEXT NOT NULL,
+    class       TEXT NOT NULL,
+    at          TIMESTAMP NOT NULL
+);
+INSERT INTO gate_sends_new (permit_id, person_kind, person_key, channel, class, at)
+    SELECT permit_id, person_kind, person_key, channel, class, at FROM gate_sends;
+DROP TABLE gate_sends;
+ALTER TABLE gate_sends_new RENAME TO gate_sends;
+CREATE INDEX gate_sends_cap ON gate_sends (person_kind, person_key, channel, at);
+CREATE INDEX gate_sends_at ON gate_sends (at);
+
 -- +goose Down
+DROP INDEX gate_sends_at;
+DROP VIEW gate_decisions;
+ALTER TABLE gate_decisions_v1 RENAME TO gate_decisions;
+DROP TABLE gate_batches;
+DROP INDEX consent_suppressions_seq;
+ALTER TABLE consent_suppressions DROP COLUMN seq;
 DROP TABLE consent_state_erased;
 DROP TABLE consent_state_seq;
 DROP TABLE consent_state;

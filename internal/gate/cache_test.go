@@ -1,0 +1,474 @@
+package gate
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/kith-scrm/kith/internal/consent"
+	"github.com/kith-scrm/kith/internal/store"
+	"github.com/kith-scrm/kith/internal/store/storetest"
+)
+
+// TestCacheDecidesAsTheDatabase builds random consent, suppression, send
+// and policy state, changing it between rounds, and checks that the
+// in-memory path decides every request as the database path does.
+func TestCacheDecidesAsTheDatabase(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		g, clock := mustGate(t, db, wed10)
+		ledger := consent.NewLedger(db.R, testKey).OnChange(g.ConsentChanged)
+		rng := rand.New(rand.NewPCG(11, uint64(len(db.Dialect))))
+		var persons []consent.Person
+		for i := range 24 {
+			if i%3 == 0 {
+				persons = append(persons, consent.ExternalUser(fmt.Sprintf("wmProp%02d", i)))
+			} else {
+				persons = append(persons, consent.Phone(fmt.Sprintf("1380000%04d", i)))
+			}
+		}
+		chOf := func(p consent.Person) consent.Channel {
+			if p.Kind == consent.KindPhone {
+				return consent.ChannelSMS
+			}
+			return consent.ChannelWeCom
+		}
+		n, err := ledger.Notice(ctx, consent.Marketing, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sent := 0
+		for round := range 6 {
+			// Change the state.
+			for range 12 {
+				p := persons[rng.IntN(len(persons))]
+				ch := chOf(p)
+				at := clock.Now().Add(-time.Duration(rng.IntN(120)) * time.Minute)
+				err := db.InTx(ctx, func(tx *sql.Tx) error {
+					switch rng.IntN(6) {
+					case 0, 1:
+						e := consent.Event{Person: p, Purpose: consent.Marketing, Channel: ch, Action: consent.Grant, Source: consent.SourceCustomer,
+							Evidence: consent.Evidence{consent.EvidenceURL: "https://shop.example/c"}, NoticeVersion: n.Version, NoticeHash: n.TextHash,
+							RecordedBy: "web", OccurredAt: at, ReceivedAt: clock.Now()}
+						switch rng.IntN(4) {
+						case 0:
+							e.Scope = &consent.Scope{MaxPerWeek: 1 + rng.IntN(2)}
+						case 1:
+							e.Scope = &consent.Scope{Types: []string{"promotion"}}
+						case 2:
+							v := clock.Now().Add(time.Duration(rng.IntN(3)-1) * time.Hour)
+							if v.After(at) {
+								e.Scope = &consent.Scope{ValidUntil: &v}
+							}
+						}
+						return ledger.Record(ctx, tx, e)
+					case 2:
+						_, err := ledger.OptOut(ctx, tx, consent.OptOutRequest{Person: p, Channel: ch, Source: consent.SourceOneClick,
+							Evidence: consent.Evidence{consent.EvidenceURL: "https://x.example/u"}, RecordedBy: "web", OccurredAt: at, ReceivedAt: clock.Now()})
+						return err
+					case 3:
+						return ledger.Suppress(ctx, tx, p, consent.Marketing, ch, "complaint", clock.Now())
+					case 4:
+						_, err := ledger.Erase(ctx, tx, p, clock.Now())
+						return err
+					default:
+						sent++
+						_, err := tx.ExecContext(ctx, "INSERT INTO gate_sends (permit_id, person_kind, person_key, channel, class, at) VALUES ($1, $2, $3, $4, 'marketing', $5)",
+							fmt.Sprintf("prop-%d", sent), string(p.Kind), p.Key, string(ch), clock.Now())
+						return err
+					}
+				})
+				if err != nil && !strings.Contains(err.Error(), "nothing to withdraw") {
+					t.Fatal(err)
+				}
+			}
+			if round == 3 {
+				if err := g.SetPolicy(ctx, Policy{Channel: consent.ChannelSMS, CapDay: 2, CapWeek: 3, QuietStart: 21 * 60, QuietEnd: 8 * 60}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// Sends written here are seen within tailEvery, as another
+			// node's would be.
+			time.Sleep(2 * tailEvery)
+			// The same requests, both ways.
+			var reqs []Request
+			for range 40 {
+				p := persons[rng.IntN(len(persons))]
+				r := mktSMS(p)
+				if p.Kind == consent.KindExternalUser {
+					r = Request{Person: p, Channel: consent.ChannelWeCom, Class: Marketing, Content: Content{Body: "春季新品"}}
+				}
+				if rng.IntN(3) == 0 {
+					r.Type = "research"
+				}
+				reqs = append(reqs, r)
+			}
+			fromDB, err := g.DecideBatchFromDatabase(ctx, reqs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cached, err := g.DecideBatch(ctx, reqs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range reqs {
+				if fromDB[i].Reason != cached[i].Reason || fromDB[i].ConsentEventID != cached[i].ConsentEventID || fromDB[i].Message != cached[i].Message {
+					t.Fatalf("round %d, %s: database %s (event %d, %q), cache %s (event %d, %q)", round, reqs[i].Person,
+						fromDB[i].Reason, fromDB[i].ConsentEventID, fromDB[i].Message, cached[i].Reason, cached[i].ConsentEventID, cached[i].Message)
+				}
+			}
+			clock.Add(7 * time.Hour)
+		}
+	})
+}
+
+// A send committed late (stamped before the latest one the gate has seen)
+// is counted at the next sweep.
+func TestLateSendCounted(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		g, clock := mustGate(t, db, wed10)
+		p := consent.Phone("13800000001")
+		mustGrant(t, db, p, consent.ChannelSMS, wed10.Add(-time.Hour), &consent.Scope{MaxPerWeek: 1})
+		q := consent.Phone("13800000002")
+		send := func(id string, who consent.Person, at time.Time) {
+			storetest.MustExec(t, db, "INSERT INTO gate_sends (permit_id, person_kind, person_key, channel, class, at) VALUES ($1, $2, $3, 'sms', 'marketing', $4)",
+				id, string(who.Kind), who.Key, at)
+		}
+		send("seen", q, clock.Now())
+		if d, _ := g.Decide(ctx, mktSMS(p)); !d.Allowed {
+			t.Fatalf("before: %s", d.Reason)
+		}
+		send("late", p, clock.Now().Add(-30*time.Second)) // committed after the gate read "seen"
+		g.ConsentChanged()
+		if d, _ := g.Decide(ctx, mktSMS(p)); !d.Allowed {
+			t.Fatalf("the late send is not expected before the sweep: %s", d.Reason)
+		}
+		g.cache.tailMu.Lock()
+		g.cache.sweptAt = g.cache.mono() - int64(sweepEvery) // as if sweepEvery had passed
+		g.cache.tailMu.Unlock()
+		g.ConsentChanged()
+		if d, _ := g.Decide(ctx, mktSMS(p)); d.Reason != ConsentFrequency {
+			t.Fatalf("after the sweep: %s, want CONSENT_FREQUENCY", d.Reason)
+		}
+		g.ConsentChanged()
+		if d, _ := g.Decide(ctx, mktSMS(p)); d.Reason != ConsentFrequency || len(g.cache.sends[sendKey{p, consent.ChannelSMS}]) != 1 {
+			t.Fatalf("counted twice? %s %v", d.Reason, g.cache.sends[sendKey{p, consent.ChannelSMS}])
+		}
+		for range 3 { // refreshes between sweeps read nothing twice either
+			g.ConsentChanged()
+			g.Decide(ctx, mktSMS(q))
+		}
+		if n := len(g.cache.sends[sendKey{q, consent.ChannelSMS}]); n != 1 {
+			t.Fatalf("q's send counted %d times", n)
+		}
+	})
+}
+
+// A stale cache may allow, but Consume re-checks the database: it never
+// lets through a send the database refuses.
+func TestStaleCacheCannotSend(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		g, clock := mustGate(t, db, wed10)
+		p, q := consent.Phone("13800000001"), consent.Phone("13800000002")
+		mustGrant(t, db, p, consent.ChannelSMS, wed10.Add(-time.Hour), nil)
+		mustGrant(t, db, q, consent.ChannelSMS, wed10.Add(-time.Hour), &consent.Scope{MaxPerWeek: 1})
+		if d, _ := g.Decide(ctx, mktSMS(p)); !d.Allowed {
+			t.Fatalf("decide: %+v", d)
+		}
+		g.cache.paused.Store(true) // the cache misses what follows
+		clock.Add(time.Minute)
+		mustEvent(t, db, withdrawal(p, consent.ChannelSMS, consent.Withdraw, clock.Now()))
+		clock.Add(time.Second)
+		d, err := g.Decide(ctx, mktSMS(p))
+		if err != nil || !d.Allowed {
+			t.Fatalf("the stale cache should still allow: %+v %v", d, err)
+		}
+		var r *Refusal
+		if err := mustConsume(t, db, g, d.Permit); !errors.As(err, &r) || r.Reason != ConsentWithdrawn {
+			t.Fatalf("consume on a stale allow: %v, want CONSENT_WITHDRAWN", err)
+		}
+		// Caps: a send the cache does not know of.
+		a, _ := g.Decide(ctx, mktSMS(q))
+		b, _ := g.Decide(ctx, mktSMS(q))
+		if err := mustConsume(t, db, g, a.Permit); err != nil {
+			t.Fatal(err)
+		}
+		c, _ := g.Decide(ctx, mktSMS(q))
+		if !c.Allowed {
+			t.Fatalf("the paused cache should not count the send: %s", c.Reason)
+		}
+		for _, pm := range []Permit{b.Permit, c.Permit} {
+			if err := mustConsume(t, db, g, pm); !errors.As(err, &r) || r.Reason != ConsentFrequency {
+				t.Fatalf("consume over the cap: %v, want CONSENT_FREQUENCY", err)
+			}
+		}
+		var sends int
+		db.R.QueryRow("SELECT count(*) FROM gate_sends").Scan(&sends)
+		if sends != 1 {
+			t.Fatalf("%d sends, want 1", sends)
+		}
+		// Once refreshed, the cache refuses too.
+		g.cache.paused.Store(false)
+		g.ConsentChanged()
+		if d, _ := g.Decide(ctx, mktSMS(p)); d.Reason != ConsentWithdrawn {
+			t.Errorf("after refresh: %s", d.Reason)
+		}
+		if d, _ := g.Decide(ctx, mktSMS(q)); d.Reason != ConsentFrequency {
+			t.Errorf("after refresh: %s", d.Reason)
+		}
+	})
+}
+
+// A change committed by this process takes effect at the next decision
+// (the ledger tells the gate); one committed elsewhere within tailEvery;
+// an erasure drops the person's state.
+func TestChangesTakeEffect(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		g, clock := mustGate(t, db, wed10)
+		ledger := consent.NewLedger(db.R, testKey).OnChange(g.ConsentChanged)
+		p, q := consent.Phone("13800000001"), consent.Phone("13800000002")
+		if d, _ := g.Decide(ctx, mktSMS(p)); d.Reason != NoConsent {
+			t.Fatalf("before: %s", d.Reason)
+		}
+		n, _ := ledger.Notice(ctx, consent.Marketing, 0)
+		grant := func(p consent.Person) consent.Event {
+			return consent.Event{Person: p, Purpose: consent.Marketing, Channel: consent.ChannelSMS, Action: consent.Grant, Source: consent.SourceCustomer,
+				Evidence: consent.Evidence{consent.EvidenceURL: "https://shop.example/c"}, NoticeVersion: n.Version, NoticeHash: n.TextHash,
+				RecordedBy: "web", OccurredAt: clock.Now(), ReceivedAt: clock.Now()}
+		}
+		if err := ledger.Record(ctx, db.W, grant(p)); err != nil {
+			t.Fatal(err)
+		}
+		if d, _ := g.Decide(ctx, mktSMS(p)); d.Reason != OK {
+			t.Fatalf("right after the grant: %s", d.Reason)
+		}
+		// Another node's ledger (no hook): seen within tailEvery.
+		other := consent.NewLedger(db.R, testKey)
+		if err := other.Record(ctx, db.W, grant(q)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * tailEvery)
+		if d, _ := g.Decide(ctx, mktSMS(q)); d.Reason != OK {
+			t.Fatalf("a grant from elsewhere: %s", d.Reason)
+		}
+		if _, err := other.OptOut(ctx, db.W, consent.OptOutRequest{Person: q, Channel: consent.ChannelSMS, Source: consent.SourceOptOutReply,
+			Evidence: consent.Evidence{consent.EvidenceText: "TD", consent.EvidenceMessageID: "mo-1"}, RecordedBy: "sms", OccurredAt: clock.Now(), ReceivedAt: clock.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * tailEvery)
+		if d, _ := g.Decide(ctx, mktSMS(q)); d.Reason != ConsentWithdrawn {
+			t.Fatalf("an opt-out from elsewhere: %s", d.Reason)
+		}
+		if err := db.InTx(ctx, func(tx *sql.Tx) error { _, err := consent.Erase(ctx, tx, testKey, p, clock.Now()); return err }); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * tailEvery)
+		if d, _ := g.Decide(ctx, mktSMS(p)); d.Reason != NoConsent && d.Reason != Suppressed {
+			t.Fatalf("after erasure: %s", d.Reason)
+		}
+		if _, ok := g.cache.states[stateKey{p, consent.Marketing, consent.ChannelSMS}]; ok {
+			t.Error("the erased person's state is still cached")
+		}
+	})
+}
+
+// Concurrent Decide calls share writes; every decision is recorded once,
+// with its own id, and explains itself.
+func TestGroupCommit(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		g, _ := mustGate(t, db, wed10)
+		p := consent.Phone("13800000001")
+		mustGrant(t, db, p, consent.ChannelSMS, wed10.Add(-time.Hour), nil)
+		const n = 64
+		ds := make([]Decision, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := mktSMS(p)
+				if i%2 == 1 {
+					r.Person = consent.Phone(fmt.Sprintf("139%08d", i))
+				}
+				r.Campaign = fmt.Sprintf("c%d", i)
+				ds[i], errs[i] = g.Decide(ctx, r)
+			}()
+		}
+		wg.Wait()
+		ids := map[string]bool{}
+		for i, d := range ds {
+			if errs[i] != nil || d.ID == "" || ids[d.ID] {
+				t.Fatalf("decision %d: %+v %v", i, d, errs[i])
+			}
+			ids[d.ID] = true
+			want := OK
+			if i%2 == 1 {
+				want = NoConsent
+			}
+			if d.Reason != want {
+				t.Errorf("decision %d: %s, want %s", i, d.Reason, want)
+			}
+			ex, err := g.Explain(ctx, d.ID)
+			if err != nil || ex.Campaign != fmt.Sprintf("c%d", i) || ex.Reason != d.Reason {
+				t.Errorf("explain %d: %+v %v", i, ex, err)
+			}
+		}
+		var rows, batches int
+		db.R.QueryRow("SELECT count(*) FROM gate_decisions").Scan(&rows)
+		db.R.QueryRow("SELECT count(*) FROM gate_batches").Scan(&batches)
+		if rows != n || batches > n {
+			t.Errorf("%d decisions in %d batches, want %d", rows, batches, n)
+		}
+		t.Logf("%d decisions written in %d batches", rows, batches)
+	})
+}
+
+// gate_decisions, the view, shows each decision's columns.
+func TestDecisionsView(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		g, _ := mustGate(t, db, wed10)
+		p := consent.Phone("13800000001")
+		mustGrant(t, db, p, consent.ChannelSMS, wed10.Add(-time.Hour), nil)
+		r := mktSMS(p)
+		r.Campaign, r.Sender = `spring "quoted" \ 春`, "alice\n"
+		ds, err := g.DecideBatch(ctx, []Request{r, mktSMS(consent.Phone("13900000000"))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var id, kind, key, campaign, sender, reason, detail string
+		var allowed bool
+		var event sql.NullInt64
+		var at time.Time
+		if err := db.R.QueryRowContext(ctx, "SELECT id, at, person_kind, person_key, campaign, sender, allowed, reason, detail, consent_event_id FROM gate_decisions WHERE id = $1",
+			ds[0].ID).Scan(&id, &at, &kind, &key, &campaign, &sender, &allowed, &reason, &detail, &event); err != nil {
+			t.Fatal(err)
+		}
+		if kind != "phone" || key != p.Key || campaign != r.Campaign || sender != r.Sender || !allowed || reason != "OK" || detail != "Allowed." ||
+			event.Int64 != ds[0].ConsentEventID || !at.Equal(wed10) {
+			t.Errorf("row %s %s %s %s %q %q %v %s %q %v %s", id, at, kind, key, campaign, sender, allowed, reason, detail, event, wed10)
+		}
+		if err := db.R.QueryRowContext(ctx, "SELECT allowed, reason, consent_event_id FROM gate_decisions WHERE id = $1", ds[1].ID).Scan(&allowed, &reason, &event); err != nil ||
+			allowed || reason != string(NoConsent) || event.Valid {
+			t.Errorf("refusal row: %v %s %v %v", allowed, reason, event, err)
+		}
+	})
+}
+
+// A permit whose contents were changed no longer matches its token.
+func TestTamperedPermit(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		g, _ := mustGate(t, db, wed10)
+		p := consent.Phone("13800000001")
+		mustGrant(t, db, p, consent.ChannelSMS, wed10.Add(-time.Hour), nil)
+		d, _ := g.Decide(ctx, mktSMS(p))
+		for name, change := range map[string]func(pm *permit){
+			"person":  func(pm *permit) { pm.person = consent.Phone("13800000002") },
+			"class":   func(pm *permit) { pm.class = Service },
+			"expires": func(pm *permit) { pm.expires = pm.expires.Add(time.Hour) },
+			"id":      func(pm *permit) { pm.id = "d1-1" },
+		} {
+			pm := *d.Permit.p
+			change(&pm)
+			var r *Refusal
+			if err := mustConsume(t, db, g, Permit{&pm}); !errors.As(err, &r) || r.Reason != PermitForged {
+				t.Errorf("%s changed: %v, want PERMIT_FORGED", name, err)
+			}
+		}
+		// Another gate (another key) did not issue it.
+		other := New(db, []byte("another-instance-key-0123456789ab"), g.clock)
+		var r *Refusal
+		if err := mustConsume(t, db, other, d.Permit); !errors.As(err, &r) || r.Reason != PermitForged {
+			t.Errorf("another gate's permit: %v", err)
+		}
+		if err := mustConsume(t, db, g, d.Permit); err != nil {
+			t.Errorf("the real permit: %v", err)
+		}
+	})
+}
+
+// PermitsFor lists used and still usable permits, newest first, and not
+// other persons' or refusals.
+func TestPermitsFor(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		g, clock := mustGate(t, db, wed10)
+		p, q := consent.Phone("13800000001"), consent.Phone("13800000011") // q's key contains p's? no: distinct numbers
+		for _, x := range []consent.Person{p, q} {
+			mustGrant(t, db, x, consent.ChannelSMS, wed10.Add(-time.Hour), nil)
+		}
+		first, _ := g.DecideBatch(ctx, []Request{mktSMS(p), mktSMS(q), {Person: p, Channel: consent.ChannelSMS, Class: Marketing, Content: Content{Body: "x"}}})
+		if err := mustConsume(t, db, g, first[0].Permit); err != nil {
+			t.Fatal(err)
+		}
+		clock.Add(time.Hour)
+		second, _ := g.Decide(ctx, mktSMS(p))
+		got, err := g.PermitsFor(ctx, p)
+		if err != nil || len(got) != 2 || got[0].DecisionID != second.ID || got[1].DecisionID != first[0].ID || got[1].ConsumedAt == nil || got[0].ConsumedAt != nil {
+			t.Fatalf("permits for p: %+v %v", got, err)
+		}
+		// After expiry only the used one is left.
+		clock.Add(2 * PermitTTL)
+		got, err = g.PermitsFor(ctx, p)
+		if err != nil || len(got) != 1 || got[0].DecisionID != first[0].ID || got[0].ConsentEvent == nil {
+			t.Fatalf("permits for p after expiry: %+v %v", got, err)
+		}
+	})
+}
+
+func TestCollector(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		g, _ := mustGate(t, db, wed10)
+		g.DecideBatch(context.Background(), []Request{mktSMS(consent.Phone("13800000001")), {Channel: "fax"}})
+		if c := g.CountsByChannel(); c[CountKey{consent.ChannelSMS, NoConsent}] != 1 || c[CountKey{"fax", InvalidRequest}] != 1 {
+			t.Errorf("counts by channel %v", c)
+		}
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(g.Collector())
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := map[string]*dto.MetricFamily{}
+		for _, mf := range mfs {
+			found[mf.GetName()] = mf
+		}
+		if mf := found["kith_gate_decisions_total"]; mf == nil || len(mf.Metric) != 2 {
+			t.Errorf("decisions metric: %v", mf)
+		}
+		if mf := found["kith_gate_call_duration_seconds"]; mf == nil || mf.Metric[0].GetHistogram().GetSampleCount() != 1 {
+			t.Errorf("latency metric: %v", mf)
+		}
+	})
+}
+
+// FuzzAppendString checks that every valid UTF-8 string encodes as JSON
+// that decodes back to it.
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "plain", `"quoted" \ back`, "tab\tnl\ncr\r", "\x00\x1f\x7f", "春季新品", "\u2028"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		s = clip(s)
+		var back string
+		if err := json.Unmarshal(appendString(nil, s), &back); err != nil || back != s {
+			t.Fatalf("%q: decoded %q, %v", s, back, err)
+		}
+	})
+}
