@@ -21,6 +21,7 @@ func cmdBenchSegments(ctx context.Context, args []string, stdout io.Writer) erro
 	dbURL := fs.String("database-url", "", "also load the customers into a new database on this PostgreSQL server and time the reference SQL there (the database is dropped at the end)")
 	reuse := fs.String("reuse", "", "measure the customers a --keep run left in this folder instead of generating them")
 	sqlRuns := fs.Int("sql-runs", 3, "runs of the reference SQL per expression at most")
+	sqlTimeout := fs.Duration("sql-timeout", 2*time.Minute, "stop a run of the reference SQL after this long (its ratio is then a lower bound)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
@@ -54,7 +55,7 @@ func cmdBenchSegments(ctx context.Context, args []string, stdout io.Writer) erro
 		}
 		dir = *keep
 	}
-	o := bench.SegmentOptions{Customers: *customers, DataDir: dir, DatabaseURL: *dbURL, SQLRuns: *sqlRuns, Reuse: *reuse != ""}
+	o := bench.SegmentOptions{Customers: *customers, DataDir: dir, DatabaseURL: *dbURL, SQLRuns: *sqlRuns, SQLTimeout: *sqlTimeout, Reuse: *reuse != ""}
 	if !*asJSON {
 		start := time.Now()
 		o.Progress = func(s string) { fmt.Fprintf(stdout, "[%5.1fs] %s\n", time.Since(start).Seconds(), s) }
@@ -82,6 +83,9 @@ func cmdBenchSegments(ctx context.Context, args []string, stdout io.Writer) erro
 			fmt.Fprintf(stdout, " %7.0fms %7.0f×", r.PostgresP50, r.PostgresRatio)
 		}
 		agree := ""
+		if r.SQLTimedOut {
+			agree = "  (reference stopped at --sql-timeout: ratio is at least this)"
+		}
 		if !r.Agree {
 			agree = "  (SQL FOUND A DIFFERENT COUNT)"
 		}
