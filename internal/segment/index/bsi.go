@@ -13,10 +13,15 @@ import (
 // two bitmap operations per slice (O'Neil and Quass, "Improved query
 // performance with variant indexes", 1997), on bitmaps already narrowed to
 // the customers still in question.
+//
+// The values are also kept in a plain array by customer id: when an "and"
+// has already narrowed the customers to a small share, looking each one's
+// value up is cheaper than an operation per slice over every container.
 type bsi struct {
 	has    *roaring.Bitmap
 	neg    *roaring.Bitmap
 	slices []*roaring.Bitmap
+	vals   []int64 // by customer id; meaningful where has holds the id
 }
 
 func newBSI() *bsi { return &bsi{has: roaring.New(), neg: roaring.New()} }
@@ -24,6 +29,7 @@ func newBSI() *bsi { return &bsi{has: roaring.New(), neg: roaring.New()} }
 // set records value v for customer id, which must hold no value yet (the
 // index clears changed customers before it sets them again).
 func (b *bsi) set(id uint32, v int64) {
+	b.setVal(id, v)
 	b.has.Add(id)
 	m := uint64(v)
 	if v < 0 {
@@ -38,6 +44,22 @@ func (b *bsi) set(id uint32, v int64) {
 		b.slices[i].Add(id)
 		m &= m - 1
 	}
+}
+
+func (b *bsi) setVal(id uint32, v int64) {
+	if int(id) >= len(b.vals) {
+		b.vals = growVals(b.vals, int(id)+1)
+	}
+	b.vals[id] = v
+}
+
+func growVals(vs []int64, n int) []int64 {
+	if n <= cap(vs) {
+		return vs[:n]
+	}
+	grown := make([]int64, n, n+n/4)
+	copy(grown, vs)
+	return grown
 }
 
 // get returns customer id's value and whether it has one.
@@ -68,6 +90,11 @@ func (b *bsi) remove(ids *roaring.Bitmap) {
 
 // merge adds every value of o (whose customers hold no value in b).
 func (b *bsi) merge(o *bsi) {
+	it := o.has.Iterator()
+	for it.HasNext() {
+		id := it.Next()
+		b.setVal(id, o.vals[id])
+	}
 	b.has.Or(o.has)
 	b.neg.Or(o.neg)
 	for i, s := range o.slices {
@@ -83,7 +110,7 @@ func (b *bsi) sizeInBytes() uint64 {
 	for _, s := range b.slices {
 		n += s.GetSizeInBytes()
 	}
-	return n
+	return n + uint64(8*cap(b.vals))
 }
 
 // cmp is a comparison operator of the index.
@@ -102,10 +129,12 @@ const (
 // nil) whose value v satisfies "v op k". Customers without a value never
 // match, not even "!=".
 func (b *bsi) compare(op cmp, k int64, within *roaring.Bitmap) *roaring.Bitmap {
-	if within != nil && within.GetCardinality()*4 > b.has.GetCardinality() {
-		// Narrowing every slice costs a second operation per slice; over a
-		// large share of the customers, one pass over the whole slices and
-		// one "and" at the end is cheaper.
+	if within != nil {
+		if within.GetCardinality()*4 <= b.has.GetCardinality() {
+			return b.scan(op, k, within)
+		}
+		// Over a large share of the customers, one pass over the whole
+		// slices and one "and" at the end.
 		r := b.compare(op, k, nil)
 		r.And(within)
 		return r
@@ -168,6 +197,39 @@ func (b *bsi) compare(op cmp, k int64, within *roaring.Bitmap) *roaring.Bitmap {
 	}
 	base.AndNot(eq)
 	return base
+}
+
+// scan answers compare for the customers of within by looking their
+// values up one by one.
+func (b *bsi) scan(op cmp, k int64, within *roaring.Bitmap) *roaring.Bitmap {
+	cand := roaring.And(b.has, within)
+	var out []uint32
+	buf := make([]uint32, 256)
+	it := cand.ManyIterator()
+	for n := it.NextMany(buf); n > 0; n = it.NextMany(buf) {
+		for _, id := range buf[:n] {
+			v := b.vals[id]
+			var ok bool
+			switch op {
+			case cmpEq:
+				ok = v == k
+			case cmpNe:
+				ok = v != k
+			case cmpLt:
+				ok = v < k
+			case cmpLe:
+				ok = v <= k
+			case cmpGt:
+				ok = v > k
+			default:
+				ok = v >= k
+			}
+			if ok {
+				out = append(out, id)
+			}
+		}
+	}
+	return roaring.BitmapOf(out...)
 }
 
 // magnitudeGE returns the customers of set whose |value| is at least k.
@@ -238,6 +300,7 @@ type valueSink interface{ set(id uint32, v int64) }
 // plain bit arrays (a bit costs a store instead of a roaring insert), and
 // compresses them once at the end. A slice of 10 M customers is 1.25 MB.
 type denseBSI struct {
+	vals   []int64
 	words  int
 	has    []uint64
 	neg    []uint64
@@ -246,7 +309,7 @@ type denseBSI struct {
 
 func newDenseBSI(maxID uint32) *denseBSI {
 	w := int(maxID)/64 + 1
-	return &denseBSI{words: w, has: make([]uint64, w)}
+	return &denseBSI{words: w, has: make([]uint64, w), vals: make([]int64, w*64)}
 }
 
 func (d *denseBSI) set(id uint32, v int64) {
@@ -254,6 +317,7 @@ func (d *denseBSI) set(id uint32, v int64) {
 	if int(w) >= d.words {
 		d.grow(int(w) + 1) // a customer added since the build counted them
 	}
+	d.vals[id] = v
 	d.has[w] |= bit
 	m := uint64(v)
 	if v < 0 {
@@ -275,6 +339,7 @@ func (d *denseBSI) set(id uint32, v int64) {
 
 func (d *denseBSI) grow(words int) {
 	d.words = max(words, d.words+d.words/4)
+	d.vals = growVals(d.vals, d.words*64)
 	d.has = growWords(d.has, d.words)
 	if d.neg != nil {
 		d.neg = growWords(d.neg, d.words)
@@ -293,7 +358,7 @@ func growWords(ws []uint64, n int) []uint64 {
 
 // finish returns the compressed bsi; d is not used after.
 func (d *denseBSI) finish() *bsi {
-	b := &bsi{has: roaring.FromDense(d.has, false), neg: roaring.New()}
+	b := &bsi{has: roaring.FromDense(d.has, false), neg: roaring.New(), vals: d.vals}
 	if d.neg != nil {
 		b.neg = roaring.FromDense(d.neg, false)
 	}

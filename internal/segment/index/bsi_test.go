@@ -79,6 +79,10 @@ func TestBSICompare(t *testing.T) {
 	if v, ok := sparse.get(4); !ok || v != -9 {
 		t.Fatalf("merged value %d, %v", v, ok)
 	}
+	// The value array (what a narrowed comparison reads) follows too.
+	if got := sparse.compare(cmpEq, -9, roaring.BitmapOf(4, 5, 6)); !got.Equals(roaring.BitmapOf(4)) {
+		t.Fatalf("narrowed comparison after merge: %v", got.ToArray())
+	}
 }
 
 // The fast day computation agrees with the calendar, across zones with
