@@ -130,7 +130,10 @@ const (
 // match, not even "!=".
 func (b *bsi) compare(op cmp, k int64, within *roaring.Bitmap) *roaring.Bitmap {
 	if within != nil {
-		if within.GetCardinality()*4 <= b.has.GetCardinality() {
+		// A slice operation costs about 1 µs per container of 65,536
+		// customers; a look-up about 10 ns per customer.
+		containers := b.has.GetCardinality()/65536 + 1
+		if within.GetCardinality() < uint64(len(b.slices)+1)*containers*85 {
 			return b.scan(op, k, within)
 		}
 		// Over a large share of the customers, one pass over the whole
