@@ -39,6 +39,7 @@ Commands:
   sandbox        run the local WeCom sandbox alone, with its control page
   bench callbacks  measure callback intake against a no-op handler: [--json]
   bench gate     measure gate decisions per second: [--json] [--customers 1000000]
+  bench segments  measure the segment index against the reference SQL: --customers N [--keep DIR | --reuse DIR] [--json] [--database-url PG]
   version        print the version
 
 Every command that touches data takes --data-dir and --database-url (or

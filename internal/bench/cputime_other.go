@@ -1,0 +1,14 @@
+//go:build !linux
+
+package bench
+
+import "time"
+
+// threadCPU runs fn; this system cannot tell a thread's CPU time.
+func threadCPU(fn func()) (time.Duration, bool) {
+	fn()
+	return 0, false
+}
+
+// processCPU is not known on this system.
+func processCPU() time.Duration { return 0 }
