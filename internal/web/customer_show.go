@@ -7,6 +7,7 @@ import (
 	"github.com/kith-scrm/kith/internal/audit"
 	"github.com/kith-scrm/kith/internal/auth"
 	"github.com/kith-scrm/kith/internal/customer"
+	"github.com/kith-scrm/kith/internal/gate"
 	"github.com/kith-scrm/kith/internal/protect"
 )
 
@@ -60,7 +61,11 @@ type customerData struct {
 	Active       int    // active relations; more than one marks a shared customer
 	// Consent is the customer's consent section; ConsentProblem and
 	// ConsentNote are a refused withdrawal form's error and text.
-	Consent        *consentView
+	Consent *consentView
+	// Permits are the gate's permits for this customer, newest first
+	// ("why did I get this?"); MorePermits says the list was cut.
+	Permits        []gate.Explanation
+	MorePermits    bool
 	ConsentProblem *problem
 	ConsentNote    string
 }
@@ -152,6 +157,9 @@ func (s *Server) customerPage(ctx context.Context, p *auth.Principal, externalUs
 		d.Configured = wc.Configured()
 	}
 	if d.Consent, err = s.consentSection(ctx, externalUserID); err != nil {
+		return nil, err
+	}
+	if d.Permits, d.MorePermits, err = s.permitsSection(ctx, externalUserID); err != nil {
 		return nil, err
 	}
 	byID := map[string]customer.Member{}

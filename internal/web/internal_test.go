@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net/http"
@@ -10,7 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/kith-scrm/kith/internal/auth"
+	"github.com/kith-scrm/kith/internal/consent"
+	"github.com/kith-scrm/kith/internal/gate"
 	"github.com/kith-scrm/kith/internal/jobs"
 	"github.com/kith-scrm/kith/internal/kith"
 	"github.com/kith-scrm/kith/internal/obs"
@@ -123,4 +128,35 @@ func TestWhenUsesTheInstanceTimeZone(t *testing.T) {
 	if got := whenIn(sh)(none); got != "" {
 		t.Fatalf("when(nil) = %q", got)
 	}
+}
+
+func TestGateDecisionsOnMetrics(t *testing.T) {
+	db := storetest.MustSQLite(t)
+	g := gate.New(db, []byte("0123456789abcdef0123456789abcdef"), kith.SystemClock{})
+	m := obs.New()
+	if _, err := New(Deps{Metrics: m, Gate: g, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for range 3 {
+		g.Decide(ctx, gate.Request{Person: consent.ExternalUser("wm-x"), Channel: consent.ChannelWeCom, Class: gate.Marketing, Content: gate.Content{Body: "hi"}})
+	}
+	g.Decide(ctx, gate.Request{Channel: consent.ChannelWeCom, Class: gate.Marketing})
+	rec := httptest.NewRecorder()
+	promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	for _, want := range []string{`kith_gate_decisions_total{reason="NO_CONSENT"} 3`, `kith_gate_decisions_total{reason="INVALID_REQUEST"} 1`} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("metrics lack %s:\n%s", want, grepLines(rec.Body.String(), "kith_gate"))
+		}
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

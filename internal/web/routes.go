@@ -80,6 +80,11 @@ func (s *Server) buildRoutes() http.Handler {
 	page("GET /settings/wecom", auth.PermManageConfig, s.settingsWeCom)
 	page("POST /settings/wecom", auth.PermManageConfig, s.settingsWeComSave)
 
+	// The gate: the merchant's sending rules, and why a message was sent.
+	page("GET /settings/gate", auth.PermManageConfig, s.settingsGate)
+	page("POST /settings/gate", auth.PermManageConfig, s.settingsGateSave)
+	page("GET /gate/decisions/{id}", auth.PermViewCustomers, s.gateDecision)
+
 	// The audit log: read, verified and exported, never changed.
 	page("GET /audit", auth.PermViewAudit, s.auditList)
 	page("GET /audit/export", auth.PermViewAudit, s.auditExportPage)
@@ -89,6 +94,8 @@ func (s *Server) buildRoutes() http.Handler {
 	api("POST /api/v1/jobs/probes", auth.PermRunJobChecks, http.HandlerFunc(s.apiEnqueueProbes))
 	api("GET /api/v1/jobs/probes/{batch}", auth.PermRunJobChecks, http.HandlerFunc(s.apiProbeReport))
 	api("GET /api/v1/customers", auth.PermViewCustomers, http.HandlerFunc(s.apiCustomers))
+	api("GET /api/v1/customers/{external_userid}/permits", auth.PermViewCustomers, http.HandlerFunc(s.apiCustomerPermits))
+	api("GET /api/v1/gate/decisions/{id}", auth.PermViewCustomers, http.HandlerFunc(s.apiGateDecision))
 	api("GET /api/v1/events", auth.PermViewEvents, http.HandlerFunc(s.apiEvents))
 	api("GET /api/v1/audit", auth.PermViewAudit, http.HandlerFunc(s.apiAudit))
 	api("GET /api/v1/audit/export", auth.PermViewAudit, http.HandlerFunc(s.apiAuditExport))

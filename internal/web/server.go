@@ -11,6 +11,7 @@ import (
 	"github.com/kith-scrm/kith/internal/audit"
 	"github.com/kith-scrm/kith/internal/auth"
 	"github.com/kith-scrm/kith/internal/customer"
+	"github.com/kith-scrm/kith/internal/gate"
 	"github.com/kith-scrm/kith/internal/i18n"
 	"github.com/kith-scrm/kith/internal/ingest"
 	"github.com/kith-scrm/kith/internal/jobs"
@@ -35,6 +36,9 @@ type Deps struct {
 	// ConsentKey is the consent ledger's suppression key (the blind index
 	// key), with which it finds erased and suppressed persons.
 	ConsentKey []byte
+	// Gate decides outbound messages; the console sets its policy and
+	// explains its decisions ("why did I get this?").
+	Gate *gate.Gate
 	// Customers reads customers, members and tags.
 	Customers *customer.Directory
 	// Protector opens and indexes protected fields (phone numbers); nil
@@ -84,6 +88,9 @@ func New(d Deps) (*Server, error) {
 		return nil, err
 	}
 	s.pages = pages
+	if d.Gate != nil && d.Metrics != nil {
+		d.Metrics.Registry.MustRegister(newGateCollector(d.Gate))
+	}
 	s.handler = s.buildRoutes()
 	return s, nil
 }
