@@ -31,6 +31,8 @@ Commands:
   audit verify   check the audit log's hash chain: [--checkpoint FILE]
   audit checkpoint  print the audit log's checkpoint as JSON: [--out FILE]
   audit export   write audit entries to stdout: [--person P] [--actor A] [--action X] [--since T] [--format csv|jsonl]
+  segment count  count the customers of a segment expression: EXPR [--json] [--sql]
+  segment explain  show an expression's parsed tree and reference SQL: EXPR [--json]
   sandbox        run the local WeCom sandbox alone, with its control page
   bench callbacks  measure callback intake against a no-op handler: [--json]
   bench gate     measure gate decisions per second: [--json] [--customers 1000000]
@@ -72,6 +74,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = cmdJobs(ctx, args[1:], stdout, stderr, getenv)
 	case "sync":
 		err = cmdSync(ctx, args[1:], stdout, stderr, getenv)
+	case "segment":
+		err = cmdSegment(ctx, args[1:], stdout, stderr, getenv)
 	case "sandbox":
 		err = cmdSandbox(ctx, args[1:], stdout, stderr, getenv)
 	case "bench":

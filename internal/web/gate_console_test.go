@@ -87,7 +87,7 @@ func TestWhyDidIGetThis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := consent.Record(ctx, db.W, consent.Event{
+	if err := consent.NewLedger(nil, []byte("web-test-suppression-key")).Record(ctx, db.W, consent.Event{
 		Person: consent.ExternalUser("wm001"), Purpose: consent.Marketing, Channel: consent.ChannelWeCom, Action: consent.Grant,
 		Source: consent.SourceCustomer, Evidence: consent.Evidence{consent.EvidenceURL: "https://shop.example/consent"},
 		NoticeVersion: n.Version, NoticeHash: n.TextHash, RecordedBy: "web", OccurredAt: at, ReceivedAt: at,

@@ -18,6 +18,8 @@ import (
 	"github.com/kith-scrm/kith/internal/kith"
 	"github.com/kith-scrm/kith/internal/obs"
 	"github.com/kith-scrm/kith/internal/protect"
+	"github.com/kith-scrm/kith/internal/segment"
+	"github.com/kith-scrm/kith/internal/segment/index"
 	"github.com/kith-scrm/kith/internal/settings"
 	"github.com/kith-scrm/kith/internal/store"
 	"github.com/kith-scrm/kith/internal/wecom/callback"
@@ -39,6 +41,10 @@ type Deps struct {
 	// Gate decides outbound messages; the console sets its policy and
 	// explains its decisions ("why did I get this?").
 	Gate *gate.Gate
+	// Segments keeps saved segments; SegmentIndex returns the bitmap index,
+	// or nil while it is being built (counts then come from the database).
+	Segments     *segment.Store
+	SegmentIndex func() *index.Index
 	// Customers reads customers, members and tags.
 	Customers *customer.Directory
 	// Protector opens and indexes protected fields (phone numbers); nil
