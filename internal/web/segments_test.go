@@ -57,11 +57,11 @@ func TestSegmentBuilder(t *testing.T) {
 	mustContain(t, "builder", body, `id="expr"`, `hx-get="/segments/preview"`, `id="segment-terms"`, `hx-get="/segments?add=tag:VIP"`,
 		`hx-get="/segments?add=member:li"`, `id="segment-save"`, `id="nav-segments" aria-current="page"`, "Index: 30 customers")
 	for expr, want := range map[string]string{
-		"tag:VIP":                        "10",
-		"tag:VIP and member:li":          "1",
-		"tag:VIP or tag:门店":              "12",
-		"not tag:VIP":                    "20",
-		"group:来源 and not member:li":     "0",
+		"tag:VIP":                         "10",
+		"tag:VIP and member:li":           "1",
+		"tag:VIP or tag:门店":               "12",
+		"not tag:VIP":                     "20",
+		"group:来源 and not member:li":      "0",
 		"member:wang and reachable:wecom": "0",
 	} {
 		if got := countOf(t, preview(expr)); got != want {
