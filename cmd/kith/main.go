@@ -36,6 +36,8 @@ Commands:
   keys add       make a new current field key in the secrets file (restart, then rotate)
   keys rotate    re-seal every protected value under the current field key: [--batch N] [--json]
   keys retire    retire a field key no value uses any more: KEY_ID
+  segment count  count the customers of a segment expression: EXPR [--json] [--sql]
+  segment explain  show an expression's parsed tree and reference SQL: EXPR [--json]
   sandbox        run the local WeCom sandbox alone, with its control page
   bench callbacks  measure callback intake against a no-op handler: [--json]
   bench gate     measure gate decisions per second: [--json] [--customers 1000000]
@@ -78,6 +80,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = cmdJobs(ctx, args[1:], stdout, stderr, getenv)
 	case "sync":
 		err = cmdSync(ctx, args[1:], stdout, stderr, getenv)
+	case "segment":
+		err = cmdSegment(ctx, args[1:], stdout, stderr, getenv)
 	case "sandbox":
 		err = cmdSandbox(ctx, args[1:], stdout, stderr, getenv)
 	case "bench":

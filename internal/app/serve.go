@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -27,6 +28,8 @@ import (
 	"github.com/kith-scrm/kith/internal/orders"
 	"github.com/kith-scrm/kith/internal/orders/wecompay"
 	"github.com/kith-scrm/kith/internal/protect"
+	"github.com/kith-scrm/kith/internal/segment"
+	"github.com/kith-scrm/kith/internal/segment/index"
 	"github.com/kith-scrm/kith/internal/settings"
 	"github.com/kith-scrm/kith/internal/web"
 	"github.com/kith-scrm/kith/internal/wecom/wecomsync"
@@ -162,10 +165,15 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 	}
 	ingestSvc := ingest.NewService(a.DB, j, a.Clock, log)
 	river.AddWorker(workers, &ingest.ApplyWorker{Service: ingestSvc, Applier: syncer})
+	// The segment index is built in the background after the server
+	// starts (at millions of customers it takes seconds); until it is
+	// ready, segment counts come from the database.
+	var segIndex atomic.Pointer[index.Index]
 	srv, err := web.New(web.Deps{
 		Auth: a.Auth, DB: a.DB, Jobs: j, Metrics: metrics, Log: log, Clock: a.Clock,
 		Ingest: ingestSvc, CallbackCrypto: conn.Crypto, Audit: a.Audit, ConsentKey: a.Keys.BlindIndex,
 		Gate: sendGate, Acquisition: acq,
+		Segments: segment.NewStore(a.DB, a.Clock), SegmentIndex: segIndex.Load,
 		Customers: customer.NewDirectory(a.DB), Protector: protector, Syncer: syncer, Settings: settingsStore, Conn: conn,
 		Location: cfg.Location,
 		Version:  BuildVersion(), Node: cfg.NodeName, Sandbox: cfg.Sandbox, CookieSecure: cfg.CookieSecure,
@@ -214,6 +222,13 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 		sandboxURL = sb.url
 	}
 	printWelcome(o.Stdout, url, sandboxURL, cfg, ownerPassword)
+	indexCtx, stopIndex := context.WithCancel(context.WithoutCancel(ctx))
+	indexDone := make(chan struct{})
+	go func() {
+		defer close(indexDone)
+		runSegmentIndex(indexCtx, a, cfg, log, &segIndex)
+	}()
+	defer func() { stopIndex(); <-indexDone }()
 	if o.Ready != nil {
 		o.Ready()
 	}
@@ -225,6 +240,8 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 		stopCtx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 		defer cancel()
 		j.Stop(stopCtx)
+		stopIndex()
+		<-indexDone
 		a.Close()
 		return fmt.Errorf("http server: %w", err)
 	}
@@ -241,6 +258,8 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 	if httpErr != nil {
 		httpSrv.Close()
 	}
+	stopIndex() // before the database closes under it
+	<-indexDone
 	closeErr := a.Close()
 	log.Info("stopped")
 	return errors.Join(ignoreDeadline(httpErr), ignoreDeadline(jobErr), closeErr)
@@ -281,4 +300,32 @@ func printWelcome(w io.Writer, url, sandboxURL string, cfg *config.Config, owner
 		fmt.Fprintf(w, "\nFirst start. Sign in at %s/login as owner with the password in KITH_ADMIN_PASSWORD.\n", url)
 	}
 	fmt.Fprintln(w)
+}
+
+// runSegmentIndex builds the segment index and keeps it current until ctx
+// ends. A failed build is logged and tried again after a pause; the
+// console counts with the database meanwhile.
+func runSegmentIndex(ctx context.Context, a *App, cfg *config.Config, log *slog.Logger, into *atomic.Pointer[index.Index]) {
+	for pause := time.Second; ; pause = min(2*pause, time.Minute) {
+		start := time.Now()
+		ix, err := index.Open(ctx, a.DB, cfg.Location, a.Clock)
+		if err == nil {
+			st := ix.Stats()
+			log.Info("segment index built", "customers", st.Customers, "took", time.Since(start).Round(time.Millisecond), "bitmap_bytes", st.BitmapBytes)
+			into.Store(ix)
+			if err = ix.Run(ctx); ctx.Err() != nil {
+				return
+			}
+			into.Store(nil)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		log.Warn("segment index failed; counting with the database until it is rebuilt", "err", err, "retry_in", pause)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(pause):
+		}
+	}
 }

@@ -38,6 +38,7 @@ const (
 	ActionExport             = "export"     // personal data leaving Kith in a file
 	ActionConsentChange      = "consent.change"
 	ActionSettingsChange     = "settings.change"
+	ActionSegmentChange      = "segment.change" // a saved segment created, changed or deleted
 	ActionGateOverride       = "gate.override_attempt"
 	ActionAuditRead          = "audit.read"           // the log itself read in the console or API
 	ActionAuditExport        = "audit.export"         // the log itself exported

@@ -60,21 +60,24 @@ const (
 	// PermRevealPII shows a masked protected field (a phone number) in full,
 	// with a reason, audited. Agents hold it: they call customers back.
 	PermRevealPII Permission = "pii.reveal"
+	// PermManageSegments saves, changes and deletes segments (anyone who
+	// may see customers may count and preview them).
+	PermManageSegments Permission = "segments.manage"
 )
 
 // Permissions lists every permission.
 var Permissions = []Permission{
 	PermViewStatus, PermViewInfra, PermViewMetrics, PermRunJobChecks, PermChangeOwnPass,
 	PermViewCustomers, PermTagCustomers, PermManageTags, PermViewEvents, PermRunSync, PermManageConfig, PermViewAudit,
-	PermRevealPII,
+	PermRevealPII, PermManageSegments,
 }
 
 var grants = map[Role][]Permission{
 	RoleOwner: {PermViewStatus, PermViewInfra, PermViewMetrics, PermRunJobChecks, PermChangeOwnPass,
-		PermViewCustomers, PermTagCustomers, PermManageTags, PermViewEvents, PermRunSync, PermManageConfig, PermViewAudit, PermRevealPII},
+		PermViewCustomers, PermTagCustomers, PermManageTags, PermViewEvents, PermRunSync, PermManageConfig, PermViewAudit, PermRevealPII, PermManageSegments},
 	RoleAdmin: {PermViewStatus, PermViewInfra, PermViewMetrics, PermRunJobChecks, PermChangeOwnPass,
-		PermViewCustomers, PermTagCustomers, PermManageTags, PermViewEvents, PermRunSync, PermManageConfig, PermRevealPII},
-	RoleOperator: {PermViewStatus, PermChangeOwnPass, PermViewCustomers, PermTagCustomers, PermManageTags},
+		PermViewCustomers, PermTagCustomers, PermManageTags, PermViewEvents, PermRunSync, PermManageConfig, PermRevealPII, PermManageSegments},
+	RoleOperator: {PermViewStatus, PermChangeOwnPass, PermViewCustomers, PermTagCustomers, PermManageTags, PermManageSegments},
 	RoleAgent:    {PermViewStatus, PermChangeOwnPass, PermViewCustomers, PermTagCustomers, PermRevealPII},
 	RoleAuditor:  {PermViewStatus, PermChangeOwnPass, PermViewEvents, PermViewAudit},
 }

@@ -101,7 +101,7 @@ func Bind(fs *flag.FlagSet, sets Set) *Flags {
 	add(Server, "sandbox", "KITH_SANDBOX", "false", "also run the local WeCom sandbox (true or false)")
 	add(Server, "sandbox-addr", "KITH_SANDBOX_ADDR", "127.0.0.1:8081", "host:port of the sandbox's WeCom API and control page (with --sandbox)")
 	add(Server, "cookie-secure", "KITH_COOKIE_SECURE", "auto", "auto (Secure over HTTPS), always or never")
-	add(Server, "time-zone", "KITH_TIME_ZONE", "Asia/Shanghai", "IANA time zone the console shows times in")
+	add(Data, "time-zone", "KITH_TIME_ZONE", "Asia/Shanghai", "IANA time zone of the console's times and of segment days")
 	add(Server, "node-name", "KITH_NODE_NAME", "", "name of this node in logs and job reports (default host-pid)")
 	return f
 }

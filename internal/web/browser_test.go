@@ -423,3 +423,57 @@ func TestBrowserCustomers(t *testing.T) {
 	b.visible("tag-create")
 	b.screenshot("tags")
 }
+
+func TestBrowserSegmentBuilder(t *testing.T) {
+	in, b := browserSignedIn(t, apptest.Options{})
+	seedDirectory(t, mustStore(t, in), 40) // VIP: every third (13); li follows 10, 20, 30, 40
+
+	b.click("nav-segments")
+	b.wantPath("/segments")
+	if got := b.visible("page-title"); got != "客户分群" {
+		t.Errorf("#page-title = %q", got)
+	}
+	b.visible("segment-hint")
+
+	// The count comes while one types.
+	b.typeInto("expr", "tag:VIP")
+	b.waitFor("count while typing", `(() => {
+		const c = document.getElementById("segment-count");
+		return c && c.innerText === "13" ? "ok" : (c ? c.innerText : "no count");
+	})()`)
+	// A clicked term is added with "and".
+	b.eval(`(() => { document.querySelector('#segment-terms button[title="member:li"]').click(); return ""; })()`)
+	b.waitFor("clicked term", `(() => {
+		const e = document.getElementById("expr"), c = document.getElementById("segment-count");
+		if (e.value !== "tag:VIP and member:li") return "expr " + e.value;
+		return c && c.innerText === "1" ? "ok" : (c ? c.innerText : "no count");
+	})()`)
+	// A mistake is shown under the text, at its column.
+	b.typeInto("expr", " and ordrs > 1")
+	b.waitFor("mistake", `(() => {
+		const e = document.getElementById("segment-error");
+		return e && e.innerText.includes("第 27 列") ? "ok" : (e ? e.innerText : "no error");
+	})()`)
+	b.visible("segment-caret")
+	b.eval(`(() => { const e = document.getElementById("expr"); e.value = "tag:VIP and member:li"; e.dispatchEvent(new Event("input", {bubbles: true})); return ""; })()`)
+	b.waitFor("fixed", `document.getElementById("segment-count") ? "ok" : "no count"`)
+	b.eval(`(() => { document.getElementById("segment-sample-button").click(); return ""; })()`)
+	b.waitFor("sample", `(() => {
+		const rows = document.querySelectorAll("#segment-sample tbody tr");
+		return rows.length === 1 && rows[0].innerText.includes("客户030") ? "ok" : rows.length + " rows";
+	})()`)
+	b.screenshot("segments")
+
+	b.typeInto("segment-name", "李雷的VIP")
+	b.click("segment-save")
+	u := b.location()
+	if !strings.HasPrefix(u.Path, "/segments/") || u.Query().Get("done") != "saved" {
+		t.Fatalf("after saving: %s", u)
+	}
+	if got := b.visible("segment-count"); got != "1" {
+		t.Errorf("saved segment counts %q", got)
+	}
+	if got := b.visible("segment-expression"); got != "tag:VIP and member:li" {
+		t.Errorf("saved expression %q", got)
+	}
+}

@@ -108,6 +108,14 @@ func (s *Server) buildRoutes() http.Handler {
 	api("GET /api/v1/channels", auth.PermViewCustomers, http.HandlerFunc(s.apiChannels))
 	api("POST /api/v1/channels", auth.PermManageTags, http.HandlerFunc(s.apiChannelCreate))
 	api("GET /api/v1/channels/{id}/stats", auth.PermViewCustomers, http.HandlerFunc(s.apiChannelStats))
+	// Segments: the builder counts while the operator types.
+	page("GET /segments", auth.PermViewCustomers, s.segmentsPage)
+	page("GET /segments/preview", auth.PermViewCustomers, s.segmentPreview)
+	page("GET /segments/sample", auth.PermViewCustomers, s.segmentSample)
+	page("POST /segments", auth.PermManageSegments, s.segmentCreate)
+	page("GET /segments/{id}", auth.PermViewCustomers, s.segmentShow)
+	page("POST /segments/{id}", auth.PermManageSegments, s.segmentUpdate)
+	page("POST /segments/{id}/delete", auth.PermManageSegments, s.segmentDelete)
 
 	// The audit log: read, verified and exported, never changed.
 	page("GET /audit", auth.PermViewAudit, s.auditList)
@@ -122,6 +130,8 @@ func (s *Server) buildRoutes() http.Handler {
 	api("GET /api/v1/gate/decisions/{id}", auth.PermViewCustomers, http.HandlerFunc(s.apiGateDecision))
 	api("GET /api/v1/customers/{external_userid}", auth.PermViewCustomers, http.HandlerFunc(s.apiCustomer))
 	api("POST /api/v1/customers/{external_userid}/reveal", auth.PermRevealPII, http.HandlerFunc(s.apiCustomerReveal))
+	api("GET /api/v1/segments", auth.PermViewCustomers, http.HandlerFunc(s.apiSegments))
+	api("POST /api/v1/segments/count", auth.PermViewCustomers, http.HandlerFunc(s.apiSegmentCount))
 	api("GET /api/v1/events", auth.PermViewEvents, http.HandlerFunc(s.apiEvents))
 	api("GET /api/v1/audit", auth.PermViewAudit, http.HandlerFunc(s.apiAudit))
 	api("GET /api/v1/audit/export", auth.PermViewAudit, http.HandlerFunc(s.apiAuditExport))

@@ -19,6 +19,8 @@ import (
 	"github.com/kith-scrm/kith/internal/kith"
 	"github.com/kith-scrm/kith/internal/obs"
 	"github.com/kith-scrm/kith/internal/protect"
+	"github.com/kith-scrm/kith/internal/segment"
+	"github.com/kith-scrm/kith/internal/segment/index"
 	"github.com/kith-scrm/kith/internal/settings"
 	"github.com/kith-scrm/kith/internal/store"
 	"github.com/kith-scrm/kith/internal/wecom/callback"
@@ -42,6 +44,10 @@ type Deps struct {
 	Gate *gate.Gate
 	// Acquisition manages channel codes and links (issue 4).
 	Acquisition *acquisition.Service
+	// Segments keeps saved segments; SegmentIndex returns the bitmap index,
+	// or nil while it is being built (counts then come from the database).
+	Segments     *segment.Store
+	SegmentIndex func() *index.Index
 	// Customers reads customers, members and tags.
 	Customers *customer.Directory
 	// Protector opens and indexes protected fields (phone numbers); nil
