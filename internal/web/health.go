@@ -40,6 +40,18 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if !s.Jobs.Running() {
 		checks["jobs"], ok = "stopped", false
 	}
+	// The segment index is reported, not required: until it is built (or
+	// when it falls behind) segment counts come from the database.
+	if s.SegmentIndex != nil {
+		checks["segment_index"] = "building"
+		if ix := s.SegmentIndex(); ix != nil {
+			if ix.Ready() {
+				checks["segment_index"] = "ready"
+			} else {
+				checks["segment_index"] = "behind"
+			}
+		}
+	}
 	status := http.StatusOK
 	if !ok {
 		status = http.StatusServiceUnavailable

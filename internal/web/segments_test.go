@@ -179,4 +179,14 @@ func TestSegmentBuilder(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(body, `"segments": []`) {
 		t.Fatalf("API list: %d %s", resp.StatusCode, body)
 	}
+
+	// The index's state is on /readyz and /metrics.
+	_, body = op.do("GET", "/readyz", nil, nil)
+	mustContain(t, "readyz", body, `"segment_index": "ready"`)
+	_, metricsToken, err := in.Auth(t).CreateToken(context.Background(), "prom", auth.RoleAdmin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, body = op.do("GET", "/metrics", nil, map[string]string{"Authorization": "Bearer " + metricsToken})
+	mustContain(t, "metrics", body, "kith_segment_index_ready 1", "kith_segment_index_customers 31", "kith_segment_index_builds_total 1")
 }

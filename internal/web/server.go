@@ -100,6 +100,9 @@ func New(d Deps) (*Server, error) {
 	if d.Gate != nil && d.Metrics != nil {
 		d.Metrics.Registry.MustRegister(d.Gate.Collector())
 	}
+	if d.SegmentIndex != nil && d.Metrics != nil {
+		d.Metrics.Registry.MustRegister(newSegmentCollector(s))
+	}
 	s.handler = s.buildRoutes()
 	return s, nil
 }
