@@ -452,7 +452,8 @@ func TestBrowserSegmentBuilder(t *testing.T) {
 	b.typeInto("expr", " and ordrs > 1")
 	b.waitFor("mistake", `(() => {
 		const e = document.getElementById("segment-error");
-		return e && e.innerText.includes("第 27 列") ? "ok" : (e ? e.innerText : "no error");
+		const x = document.getElementById("expr");
+		return e && e.innerText.includes("第 27 列") ? "ok" : (e ? e.innerText : "no error; expr " + JSON.stringify(x.value) + ", preview " + document.getElementById("segment-preview").innerText.slice(0, 80));
 	})()`)
 	b.visible("segment-caret")
 	b.eval(`(() => { const e = document.getElementById("expr"); e.value = "tag:VIP and member:li"; e.dispatchEvent(new Event("input", {bubbles: true})); return ""; })()`)
