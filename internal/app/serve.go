@@ -144,7 +144,7 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 		return err
 	}
 	ingestSvc := ingest.NewService(a.DB, j, a.Clock, log)
-	river.AddWorker(workers, &ingest.ApplyWorker{Service: ingestSvc, Applier: syncer})
+	river.AddWorker(workers, ingestSvc.Worker(syncer))
 	srv, err := web.New(web.Deps{
 		Auth: a.Auth, DB: a.DB, Jobs: j, Metrics: metrics, Log: log, Clock: a.Clock,
 		Ingest: ingestSvc, CallbackCrypto: conn.Crypto, Audit: a.Audit, ConsentKey: a.Keys.BlindIndex,

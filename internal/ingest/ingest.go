@@ -7,9 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
-
-	"github.com/riverqueue/river"
 
 	"github.com/kith-scrm/kith/internal/jobs"
 	"github.com/kith-scrm/kith/internal/kith"
@@ -49,7 +48,7 @@ type Event struct {
 	AppliedAt  *time.Time
 }
 
-// Service stores and lists inbound events.
+// Service stores, applies and lists inbound events.
 type Service struct {
 	// MaxAttempts overrides the package's MaxAttempts when set.
 	MaxAttempts int
@@ -59,20 +58,35 @@ type Service struct {
 	clock kith.Clock
 	log   *slog.Logger
 	group groupCommit
+	drain drainer
+	// applier applies events for the drain loop; set by Worker.
+	applier Applier
+
+	stmtMu sync.Mutex
+	insert *sql.Stmt // prepared once: parsing is most of a small insert's cost on SQLite
+	lookup *sql.Stmt
 }
 
-// NewService returns a Service.
+// NewService returns a Service. With a job client that works jobs, the
+// service also applies the events it stores: it registers its drain loop
+// with j (see jobs.Jobs.Go), which j.Start starts; j may be nil for a
+// service that only lists events.
 func NewService(db *store.DB, j *jobs.Jobs, clock kith.Clock, log *slog.Logger) *Service {
-	return &Service{db: db, jobs: j, clock: clock, log: log}
+	s := &Service{db: db, jobs: j, clock: clock, log: log}
+	s.drain.init()
+	if j != nil {
+		j.Go(s.drainLoop)
+	}
+	return s
 }
 
-// ApplyArgs is the job that applies stored events: the events one group
-// commit stored, in order, or one event being retried.
+// ApplyArgs is the job that gives a stored event another try after applying
+// it failed (EventID), or, from older versions, applies the events one group
+// commit stored (EventIDs). New events need no job: the events table is the
+// queue, drained in order by the drain loop.
 type ApplyArgs struct {
 	EventIDs []int64 `json:"event_ids,omitempty"`
-	// EventID is a single event given another try after it failed in a
-	// batch (or a job enqueued by an older version).
-	EventID int64 `json:"event_id,omitempty"`
+	EventID  int64   `json:"event_id,omitempty"`
 }
 
 // Kind implements river.JobArgs.
@@ -92,10 +106,11 @@ func (s *Service) maxAttempts() int {
 	return MaxAttempts
 }
 
-// Accept stores an event and enqueues the job that applies it, in one
-// transaction, and returns once that transaction committed. An event seen
-// before (same source and dedupe key) is not stored again: Accept returns
-// its id and duplicate = true.
+// Accept stores an event and returns once the transaction that stored it
+// committed: the event is then durable and queued to be applied (pending
+// with no attempt yet; the drain loop applies such events in order, and
+// finds them again after a crash). An event seen before (same source and
+// dedupe key) is not stored again: Accept returns its id and duplicate = true.
 //
 // Concurrent calls share transactions (group commit): while one caller
 // commits, the others queue, and the next committer writes them all at once.
@@ -117,9 +132,14 @@ func (s *Service) Accept(ctx context.Context, in Inbound) (id int64, duplicate b
 }
 
 // commit writes a batch in one transaction; if that fails, each request is
-// tried alone so one bad request fails no other.
+// tried alone so one bad request fails no other. The drain loop is woken
+// once the events are committed.
 func (s *Service) commit(ctx context.Context, batch []*acceptReq) {
-	err := s.db.InTx(ctx, func(tx *sql.Tx) error { return s.insert(ctx, tx, batch) })
+	// Prepared before the transaction: on SQLite it holds the one connection.
+	_, _, err := s.statements(ctx)
+	if err == nil {
+		err = s.db.InTx(ctx, func(tx *sql.Tx) error { return s.insertBatch(ctx, tx, batch) })
+	}
 	if err == nil || len(batch) == 1 {
 		for _, r := range batch {
 			if err != nil {
@@ -128,34 +148,53 @@ func (s *Service) commit(ctx context.Context, batch []*acceptReq) {
 			r.err = err
 			close(r.done)
 		}
-		return
+	} else {
+		for _, r := range batch {
+			r.err = s.db.InTx(ctx, func(tx *sql.Tx) error { return s.insertBatch(ctx, tx, []*acceptReq{r}) })
+			close(r.done)
+		}
 	}
-	for _, r := range batch {
-		r.err = s.db.InTx(ctx, func(tx *sql.Tx) error { return s.insert(ctx, tx, []*acceptReq{r}) })
-		close(r.done)
-	}
+	s.drain.kick()
 }
 
-func (s *Service) insert(ctx context.Context, tx *sql.Tx, batch []*acceptReq) error {
+// statements returns the insert and lookup statements, prepared on first
+// use; never call it first inside a transaction.
+func (s *Service) statements(ctx context.Context) (insert, lookup *sql.Stmt, err error) {
+	s.stmtMu.Lock()
+	defer s.stmtMu.Unlock()
+	if s.insert == nil {
+		ins, err := s.db.W.PrepareContext(ctx, `INSERT INTO inbound_events (source, dedupe_key, kind, body, received_at)
+			VALUES ($1, $2, $3, $4, $5) ON CONFLICT (source, dedupe_key) DO NOTHING RETURNING id`)
+		if err != nil {
+			return nil, nil, err
+		}
+		sel, err := s.db.W.PrepareContext(ctx, "SELECT id FROM inbound_events WHERE source = $1 AND dedupe_key = $2")
+		if err != nil {
+			ins.Close()
+			return nil, nil, err
+		}
+		s.insert, s.lookup = ins, sel
+	}
+	return s.insert, s.lookup, nil
+}
+
+func (s *Service) insertBatch(ctx context.Context, tx *sql.Tx, batch []*acceptReq) error {
 	now := s.clock.Now()
-	// Statements prepared once per batch: parsing SQL is most of the cost
-	// of a small insert on SQLite.
-	ins, err := tx.PrepareContext(ctx, `INSERT INTO inbound_events (source, dedupe_key, kind, body, received_at)
-		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (source, dedupe_key) DO NOTHING RETURNING id`)
+	insert, lookup, err := s.statements(ctx)
 	if err != nil {
 		return err
 	}
+	// Statements prepared on the DB are reused by every transaction on the
+	// same connection (on SQLite there is one), so no batch parses SQL.
+	ins := tx.StmtContext(ctx, insert)
 	defer ins.Close()
 	var sel *sql.Stmt
-	var fresh []int64
 	for _, r := range batch {
 		err := ins.QueryRowContext(ctx, r.in.Source, r.in.DedupeKey, r.in.Kind, string(r.in.Body), now).Scan(&r.id)
 		if errors.Is(err, sql.ErrNoRows) {
 			r.dup = true
 			if sel == nil {
-				if sel, err = tx.PrepareContext(ctx, "SELECT id FROM inbound_events WHERE source = $1 AND dedupe_key = $2"); err != nil {
-					return err
-				}
+				sel = tx.StmtContext(ctx, lookup)
 				defer sel.Close()
 			}
 			err = sel.QueryRowContext(ctx, r.in.Source, r.in.DedupeKey).Scan(&r.id)
@@ -163,15 +202,8 @@ func (s *Service) insert(ctx context.Context, tx *sql.Tx, batch []*acceptReq) er
 		if err != nil {
 			return err
 		}
-		if !r.dup {
-			fresh = append(fresh, r.id)
-		}
 	}
-	if len(fresh) == 0 {
-		return nil
-	}
-	_, err = s.jobs.Client().InsertTx(ctx, tx, ApplyArgs{EventIDs: fresh}, &river.InsertOpts{MaxAttempts: s.maxAttempts(), Queue: jobs.QueueInbound})
-	return err
+	return nil
 }
 
 // ListFilter narrows an event list.

@@ -54,7 +54,7 @@ func (a *fakeApplier) Prepare(ctx context.Context, source, kind string, body []b
 	}, nil
 }
 
-func setup(t *testing.T, db *store.DB, a ingest.Applier) *ingest.Service {
+func setup(t testing.TB, db *store.DB, a ingest.Applier) *ingest.Service {
 	t.Helper()
 	workers := river.NewWorkers()
 	j, err := jobs.New(db, jobs.Config{Node: "n", Workers: workers, Logger: quiet, RetryPolicy: fastRetry{}})
@@ -63,7 +63,7 @@ func setup(t *testing.T, db *store.DB, a ingest.Applier) *ingest.Service {
 	}
 	svc := ingest.NewService(db, j, kith.SystemClock{}, quiet)
 	svc.MaxAttempts = 4
-	river.AddWorker(workers, &ingest.ApplyWorker{Service: svc, Applier: a})
+	river.AddWorker(workers, svc.Worker(a))
 	if err := j.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
