@@ -52,13 +52,15 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return printJSON(stdout, rep)
 	}
 	row := func(name string, r bench.Result) {
-		fmt.Fprintf(stdout, "  %-26s %10.0f/s   p50 %7.2f ms   p99 %7.2f ms   (%d answered, %d failed)\n", name, r.PerSecond, r.P50Millis, r.P99Millis, r.OK, r.Failed)
+		fmt.Fprintf(stdout, "  %-26s %10.0f/s   p50 %7.2f ms   p99 %7.2f ms   %6.1f µs CPU each   (%d answered, %d failed)\n", name, r.PerSecond, r.P50Millis, r.P99Millis, r.CPUMicros, r.OK, r.Failed)
 	}
 	row("no-op handler", rep.Baseline)
 	row("Kith (accepted callbacks)", rep.Kith)
 	yes := map[bool]string{true: "met", false: "NOT met"}
 	fmt.Fprintf(stdout, "  ratio %.2f of the no-op handler (goal ≥ %.2f: %s); p99 goal < %s: %s\n",
 		rep.Ratio, bench.GoalRatio, yes[rep.RatioGoal], bench.GoalP99, yes[rep.LatencyGoal])
+	fmt.Fprintf(stdout, "  CPU per answer: no-op %.1f µs, Kith %.1f µs (the rates' ratio on an idle machine where CPU is the limit: %.2f)\n",
+		rep.Baseline.CPUMicros, rep.Kith.CPUMicros, rep.CPURatio)
 	fmt.Fprintf(stdout, "  %d distinct events and %d repeated deliveries sent; %d stored, %d applied (after %.1f s) — duplicates applied twice: %s\n",
 		rep.Distinct, rep.Repeats, rep.Stored, rep.Applied, rep.SecondsWait, map[bool]string{true: "none", false: "CHECK FAILED"}[rep.DedupeOK])
 	return nil

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime/pprof"
 	"strconv"
 	"time"
 
@@ -50,6 +51,10 @@ type CallbackReport struct {
 	// Ratio is Kith's accepted callbacks per second over the no-op
 	// handler's answers per second.
 	Ratio float64 `json:"ratio"`
+	// CPURatio is the no-op handler's CPU time per answer over Kith's:
+	// the ratio the rates would have on an otherwise idle machine where CPU
+	// is the limit. On a busy shared host it is the steadier figure.
+	CPURatio float64 `json:"cpu_ratio"`
 	// Distinct events among those sent (every tenth delivery repeats an
 	// earlier event, as WeCom's retries do).
 	Distinct int `json:"distinct_events"`
@@ -144,8 +149,12 @@ func Callbacks(ctx context.Context, o CallbackOptions) (*CallbackReport, error) 
 		io.Copy(io.Discard, r.Body)
 		w.WriteHeader(http.StatusOK)
 	})}
-	go noopSrv.Serve(noop)
-	rep.Baseline = load(ctx, client, o.Concurrency, o.Duration, math.MaxInt, next("http://"+noop.Addr().String()))
+	// Profile labels (side = noop, kith or senders) let a CPU profile of
+	// the run be split: go tool pprof -tagfocus side=kith.
+	go pprof.Do(ctx, pprof.Labels("side", "noop"), func(context.Context) { noopSrv.Serve(noop) })
+	pprof.Do(ctx, pprof.Labels("side", "senders"), func(ctx context.Context) {
+		rep.Baseline = load(ctx, client, o.Concurrency, o.Duration, math.MaxInt, next("http://"+noop.Addr().String()))
+	})
 	noopSrv.Close()
 
 	// Kith, with its own SQLite database in DataDir.
@@ -162,9 +171,9 @@ func Callbacks(ctx context.Context, o CallbackOptions) (*CallbackReport, error) 
 	kctx, stop := context.WithCancel(ctx)
 	ready := make(chan struct{})
 	done := make(chan error, 1)
-	go func() {
+	go pprof.Do(kctx, pprof.Labels("side", "kith"), func(kctx context.Context) {
 		done <- app.Serve(kctx, cfg, ln, app.Options{Stdout: io.Discard, Log: o.Log, Ready: func() { close(ready) }})
-	}()
+	})
 	select {
 	case <-ready:
 	case err := <-done:
@@ -175,9 +184,14 @@ func Callbacks(ctx context.Context, o CallbackOptions) (*CallbackReport, error) 
 		stop()
 		<-done
 	}()
-	rep.Kith = load(ctx, client, o.Concurrency, o.Duration, len(pool), next("http://"+ln.Addr().String()))
+	pprof.Do(ctx, pprof.Labels("side", "senders"), func(ctx context.Context) {
+		rep.Kith = load(ctx, client, o.Concurrency, o.Duration, len(pool), next("http://"+ln.Addr().String()))
+	})
 	if rep.Baseline.PerSecond > 0 {
 		rep.Ratio = rep.Kith.PerSecond / rep.Baseline.PerSecond
+	}
+	if rep.Kith.CPUMicros > 0 {
+		rep.CPURatio = rep.Baseline.CPUMicros / rep.Kith.CPUMicros
 	}
 	for i := range rep.Kith.Sent {
 		if eventIndex(i) == i {
