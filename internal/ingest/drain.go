@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/kith-scrm/kith/internal/store"
@@ -39,10 +40,22 @@ const leaseTTL = 30 * time.Second
 // drainChunk is how many events the drain loop reads and applies at once.
 const drainChunk = 100
 
+// While callbacks arrive faster than busyRate, the drain loop yields to
+// them: answering within WeCom's 5 seconds matters, applying a second later
+// does not. It still applies a chunk at least every maxYield, so a long
+// burst delays events but never starves them, and it runs at full speed as
+// soon as the burst ends.
+const (
+	busyRate  = 500 // accepted callbacks per second
+	busyProbe = 20 * time.Millisecond
+	maxYield  = time.Second
+)
+
 // drainer is the state of a node's drain loop.
 type drainer struct {
-	wake   chan struct{} // a buffered signal: new events were committed
-	holder string        // this node's lease token
+	wake     chan struct{} // a buffered signal: new events were committed
+	accepted atomic.Int64  // events committed, for telling a burst
+	holder   string        // this node's lease token
 	// leaseAt is when the lease was last taken or renewed (drain loop only).
 	leaseAt time.Time
 }
@@ -123,6 +136,7 @@ func (s *Service) drainAll(ctx context.Context) error {
 // the lease.
 func (s *Service) drainHeld(ctx context.Context) error {
 	for ctx.Err() == nil {
+		s.drain.yield(ctx)
 		events, err := s.nextPending(ctx)
 		if err != nil || len(events) == 0 {
 			return err
@@ -132,6 +146,22 @@ func (s *Service) drainHeld(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// yield waits while callbacks arrive faster than busyRate, up to maxYield.
+func (d *drainer) yield(ctx context.Context) {
+	per := int64(busyRate * busyProbe / time.Second)
+	for waited := time.Duration(0); waited < maxYield; waited += busyProbe {
+		before := d.accepted.Load()
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(busyProbe):
+		}
+		if d.accepted.Load()-before < per {
+			return
+		}
+	}
 }
 
 // selectEvent reads the columns scanEvent expects.
