@@ -19,13 +19,14 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return cmdBenchGate(ctx, args[1:], stdout)
 	}
 	if len(args) == 0 || args[0] != "callbacks" {
-		return usageError{"say what to measure: kith bench callbacks [--json] [--duration 10s] [--concurrency 32], or kith bench gate [--json] [--customers 1000000]"}
+		return usageError{"say what to measure: kith bench callbacks [--json] [--duration 10s] [--concurrency 32] [--database-url URL], or kith bench gate [--json] [--customers 1000000]"}
 	}
 	fs := flag.NewFlagSet("bench callbacks", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	duration := fs.Duration("duration", 10*time.Second, "how long to load each side")
 	concurrency := fs.Int("concurrency", 32, "concurrent senders")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
+	databaseURL := fs.String("database-url", getenv("KITH_BENCH_DATABASE_URL"), "measure Kith on PostgreSQL: a server URL on which the run may create (and then drops) a database of its own; default $KITH_BENCH_DATABASE_URL, empty for SQLite")
 	if err := parseFlags(fs, args[1:], stdout); err != nil {
 		return err
 	}
@@ -41,9 +42,13 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	}
 	defer done()
 	if !*asJSON {
-		fmt.Fprintf(stdout, "Loading a no-op handler, then Kith on SQLite (%s), with %d senders for %s each…\n", dir, *concurrency, *duration)
+		where := "SQLite (" + dir + ")"
+		if *databaseURL != "" {
+			where = "PostgreSQL (a database of its own)"
+		}
+		fmt.Fprintf(stdout, "Loading a no-op handler, then Kith on %s, with %d senders for %s each…\n", where, *concurrency, *duration)
 	}
-	rep, err := bench.Callbacks(ctx, bench.CallbackOptions{Concurrency: *concurrency, Duration: *duration, DataDir: dir,
+	rep, err := bench.Callbacks(ctx, bench.CallbackOptions{Concurrency: *concurrency, Duration: *duration, DataDir: dir, DatabaseURL: *databaseURL,
 		Log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))})
 	if err != nil {
 		return err

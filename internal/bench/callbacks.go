@@ -34,9 +34,13 @@ const (
 type CallbackOptions struct {
 	Concurrency int           // senders at once; 0 means 32
 	Duration    time.Duration // how long each side is loaded; 0 means 10 s
-	// DataDir is where the measured Kith keeps its SQLite database; it
-	// should be an empty temporary folder.
+	// DataDir is where the measured Kith keeps its SQLite database (or
+	// its lock and secrets with PostgreSQL); it should be an empty
+	// temporary folder.
 	DataDir string
+	// DatabaseURL, if set, names a PostgreSQL server: the run creates a
+	// database of its own there and drops it at the end.
+	DatabaseURL string
 	// Deliveries is how many distinct deliveries are sealed in advance;
 	// 0 means DefaultDeliveries. Kith's run ends early if it takes them all.
 	Deliveries int
@@ -45,6 +49,7 @@ type CallbackOptions struct {
 
 // CallbackReport is the outcome of `kith bench callbacks`.
 type CallbackReport struct {
+	Database    string `json:"database"` // sqlite or postgres
 	Concurrency int    `json:"concurrency"`
 	Baseline    Result `json:"noop_handler"`
 	Kith        Result `json:"kith"`
@@ -95,7 +100,7 @@ func eventIndex(i int) int {
 	return i
 }
 
-// Callbacks measures how fast a Kith on SQLite accepts signed, encrypted
+// Callbacks measures how fast a Kith on SQLite (or PostgreSQL) accepts signed, encrypted
 // WeCom callbacks over loopback HTTP, against a no-op handler loaded the
 // same way in the same run, and checks that repeats are never stored or
 // applied twice.
@@ -138,7 +143,16 @@ func Callbacks(ctx context.Context, o CallbackOptions) (*CallbackReport, error) 
 		}
 	}
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: o.Concurrency, MaxConnsPerHost: o.Concurrency}}
-	rep := &CallbackReport{Concurrency: o.Concurrency}
+	rep := &CallbackReport{Concurrency: o.Concurrency, Database: "sqlite"}
+	dbURL := ""
+	if o.DatabaseURL != "" {
+		u, drop, err := tempPostgres(ctx, o.DatabaseURL)
+		if err != nil {
+			return nil, err
+		}
+		defer drop()
+		dbURL, rep.Database = u, "postgres"
+	}
 
 	// The baseline: a handler that reads the body and answers 200.
 	noop, err := net.Listen("tcp", "127.0.0.1:0")
@@ -163,7 +177,7 @@ func Callbacks(ctx context.Context, o CallbackOptions) (*CallbackReport, error) 
 		return nil, err
 	}
 	cfg := &config.Config{
-		Addr: ln.Addr().String(), DataDir: o.DataDir, LogFormat: "text", CookieSecure: "auto", NodeName: "bench",
+		Addr: ln.Addr().String(), DataDir: o.DataDir, DatabaseURL: dbURL, LogFormat: "text", CookieSecure: "auto", NodeName: "bench",
 		AdminPassword: "kith bench password",
 		WeComEnv: settings.WeCom{CorpID: benchCorp, Secret: "unused", CallbackToken: benchToken, CallbackAESKey: benchKey,
 			APIBase: "http://127.0.0.1:1", FromEnv: map[string]bool{"corp_id": true, "secret": true, "callback_token": true, "callback_aes_key": true, "api_base": true}},
@@ -203,7 +217,7 @@ func Callbacks(ctx context.Context, o CallbackOptions) (*CallbackReport, error) 
 
 	// Wait for the jobs to apply every stored event, then check that each
 	// distinct event was stored and applied once.
-	db, err := store.Open(ctx, store.Options{DataDir: o.DataDir})
+	db, err := store.Open(ctx, store.Options{DataDir: o.DataDir, URL: dbURL})
 	if err != nil {
 		return nil, err
 	}
