@@ -164,8 +164,14 @@ func (s *Service) statements(ctx context.Context) (insert, lookup *sql.Stmt, err
 	s.stmtMu.Lock()
 	defer s.stmtMu.Unlock()
 	if s.insert == nil {
-		ins, err := s.db.W.PrepareContext(ctx, `INSERT INTO inbound_events (source, dedupe_key, kind, body, received_at)
-			VALUES ($1, $2, $3, $4, $5) ON CONFLICT (source, dedupe_key) DO NOTHING RETURNING id`)
+		// On SQLite the insert is executed, not queried: RowsAffected tells
+		// a repeat, LastInsertId the new id, without a result set to read.
+		q := `INSERT INTO inbound_events (source, dedupe_key, kind, body, received_at)
+			VALUES ($1, $2, $3, $4, $5) ON CONFLICT (source, dedupe_key) DO NOTHING`
+		if s.db.Dialect == store.Postgres {
+			q += " RETURNING id"
+		}
+		ins, err := s.db.W.PrepareContext(ctx, q)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -194,7 +200,12 @@ func (s *Service) insertBatch(ctx context.Context, tx *sql.Tx, batch []*acceptRe
 	defer ins.Close()
 	var sel *sql.Stmt
 	for _, r := range batch {
-		err := ins.QueryRowContext(ctx, r.in.Source, r.in.DedupeKey, r.in.Kind, string(r.in.Body), now).Scan(&r.id)
+		var err error
+		if s.db.Dialect == store.Postgres {
+			err = ins.QueryRowContext(ctx, r.in.Source, r.in.DedupeKey, r.in.Kind, string(r.in.Body), now).Scan(&r.id)
+		} else {
+			err = insertSQLite(ctx, ins, r, now)
+		}
 		if errors.Is(err, sql.ErrNoRows) {
 			r.dup = true
 			if sel == nil {
@@ -208,6 +219,22 @@ func (s *Service) insertBatch(ctx context.Context, tx *sql.Tx, batch []*acceptRe
 		}
 	}
 	return nil
+}
+
+// insertSQLite stores one event; sql.ErrNoRows means it was there already.
+func insertSQLite(ctx context.Context, ins *sql.Stmt, r *acceptReq, now time.Time) error {
+	res, err := ins.ExecContext(ctx, r.in.Source, r.in.DedupeKey, r.in.Kind, string(r.in.Body), now)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		if err == nil {
+			err = sql.ErrNoRows
+		}
+		return err
+	}
+	r.id, err = res.LastInsertId()
+	return err
 }
 
 // ListFilter narrows an event list.
