@@ -56,8 +56,11 @@ type drainer struct {
 	wake     chan struct{} // a buffered signal: new events were committed
 	accepted atomic.Int64  // events committed, for telling a burst
 	holder   string        // this node's lease token
-	// leaseAt is when the lease was last taken or renewed (drain loop only).
+	// leaseAt is when the lease was last taken or renewed, and rateN and
+	// rateAt the accepted count when yield last looked (drain loop only).
 	leaseAt time.Time
+	rateN   int64
+	rateAt  time.Time
 }
 
 func (d *drainer) init() {
@@ -149,17 +152,21 @@ func (s *Service) drainHeld(ctx context.Context) error {
 }
 
 // yield waits while callbacks arrive faster than busyRate, up to maxYield.
+// The rate is measured since the previous call, so between bursts it
+// returns at once.
 func (d *drainer) yield(ctx context.Context) {
-	per := int64(busyRate * busyProbe / time.Second)
-	for waited := time.Duration(0); waited < maxYield; waited += busyProbe {
-		before := d.accepted.Load()
+	start := time.Now()
+	for {
+		now, n := time.Now(), d.accepted.Load()
+		busy := !d.rateAt.IsZero() && float64(n-d.rateN) > busyRate*now.Sub(d.rateAt).Seconds()
+		d.rateN, d.rateAt = n, now
+		if !busy || now.Sub(start) >= maxYield {
+			return
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-time.After(busyProbe):
-		}
-		if d.accepted.Load()-before < per {
-			return
 		}
 	}
 }
