@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -46,21 +47,26 @@ const drainChunk = 100
 // burst delays events but never starves them, and it runs at full speed as
 // soon as the burst ends.
 const (
-	busyRate  = 500 // accepted callbacks per second
-	busyProbe = 20 * time.Millisecond
-	maxYield  = time.Second
+	busyRate   = 500 // accepted callbacks per second
+	busyWindow = 100 * time.Millisecond
+	busyHold   = 300 * time.Millisecond
+	busyProbe  = 20 * time.Millisecond
+	maxYield   = time.Second
 )
 
 // drainer is the state of a node's drain loop.
 type drainer struct {
-	wake     chan struct{} // a buffered signal: new events were committed
-	accepted atomic.Int64  // events committed, for telling a burst
-	holder   string        // this node's lease token
-	// leaseAt is when the lease was last taken or renewed, and rateN and
-	// rateAt the accepted count when yield last looked (drain loop only).
+	wake   chan struct{} // a buffered signal: new events were committed
+	holder string        // this node's lease token
+
+	// The callback rate (see note): events committed in the window that
+	// began at windowAt, and until when the current burst lasts.
+	mu        sync.Mutex
+	windowAt  time.Time
+	windowN   int
+	busyUntil atomic.Int64 // Unix nanoseconds
+	// leaseAt is when the lease was last taken or renewed (drain loop only).
 	leaseAt time.Time
-	rateN   int64
-	rateAt  time.Time
 }
 
 func (d *drainer) init() {
@@ -151,18 +157,25 @@ func (s *Service) drainHeld(ctx context.Context) error {
 	return nil
 }
 
-// yield waits while callbacks arrive faster than busyRate, up to maxYield.
-// The rate is measured since the previous call, so between bursts it
-// returns at once.
-func (d *drainer) yield(ctx context.Context) {
-	start := time.Now()
-	for {
-		now, n := time.Now(), d.accepted.Load()
-		busy := !d.rateAt.IsZero() && float64(n-d.rateN) > busyRate*now.Sub(d.rateAt).Seconds()
-		d.rateN, d.rateAt = n, now
-		if !busy || now.Sub(start) >= maxYield {
-			return
+// note counts n events just committed. Each busyWindow (or longer, between
+// commits) whose rate was above busyRate marks a burst that lasts busyHold
+// past it, so short gaps between commits do not end it.
+func (d *drainer) note(n int) {
+	now := time.Now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if span := now.Sub(d.windowAt); span >= busyWindow {
+		if float64(d.windowN) > busyRate*span.Seconds() {
+			d.busyUntil.Store(now.Add(busyHold).UnixNano())
 		}
+		d.windowAt, d.windowN = now, 0
+	}
+	d.windowN += n
+}
+
+// yield waits while a burst of callbacks lasts, up to maxYield.
+func (d *drainer) yield(ctx context.Context) {
+	for waited := time.Duration(0); waited < maxYield && time.Now().UnixNano() < d.busyUntil.Load(); waited += busyProbe {
 		select {
 		case <-ctx.Done():
 			return

@@ -13,33 +13,42 @@ import (
 
 // TestYieldWaitsOutABurstButNotForever: with callbacks arriving fast the
 // drain loop waits, but no longer than maxYield; without them it goes on at
-// once.
+// once, and soon after a burst ends it stops waiting.
 func TestYieldWaitsOutABurstButNotForever(t *testing.T) {
 	var d drainer
 	d.init()
+	d.note(1)
 	start := time.Now()
-	d.yield(context.Background())
 	d.yield(context.Background())
 	if quiet := time.Since(start); quiet > busyProbe {
 		t.Fatalf("yielded %s with no callbacks arriving", quiet)
 	}
 	stop := make(chan struct{})
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		for {
 			select {
 			case <-stop:
 				return
-			case <-time.After(time.Millisecond):
-				d.accepted.Add(busyRate) // far above busyRate, even if this goroutine runs rarely
+			case <-time.After(5 * time.Millisecond):
+				d.note(busyRate) // far above busyRate, even if this goroutine runs rarely
 			}
 		}
 	}()
-	time.Sleep(5 * busyProbe)
+	time.Sleep(3 * busyWindow)
 	start = time.Now()
 	d.yield(context.Background())
 	close(stop)
+	<-done
 	if busy := time.Since(start); busy < maxYield/2 || busy > 3*maxYield {
 		t.Fatalf("yielded %s during a burst; want about %s", busy, maxYield)
+	}
+	time.Sleep(busyHold + busyWindow)
+	start = time.Now()
+	d.yield(context.Background())
+	if after := time.Since(start); after > busyProbe {
+		t.Fatalf("yielded %s after the burst ended", after)
 	}
 }
 

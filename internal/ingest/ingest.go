@@ -154,7 +154,7 @@ func (s *Service) commit(ctx context.Context, batch []*acceptReq) {
 			close(r.done)
 		}
 	}
-	s.drain.accepted.Add(int64(len(batch)))
+	s.drain.note(len(batch))
 	s.drain.kick()
 }
 
