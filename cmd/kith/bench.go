@@ -23,13 +23,14 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return cmdBenchSegments(ctx, args[1:], stdout)
 	}
 	if len(args) == 0 || args[0] != "callbacks" {
-		return usageError{"say what to measure: kith bench callbacks [--json] [--duration 10s] [--concurrency 32], or kith bench gate [--json] [--customers 1000000]"}
+		return usageError{"say what to measure: kith bench callbacks [--json] [--duration 10s] [--concurrency 32] [--database-url URL], or kith bench gate [--json] [--customers 1000000]"}
 	}
 	fs := flag.NewFlagSet("bench callbacks", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	duration := fs.Duration("duration", 10*time.Second, "how long to load each side")
 	concurrency := fs.Int("concurrency", 32, "concurrent senders")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
+	databaseURL := fs.String("database-url", getenv("KITH_BENCH_DATABASE_URL"), "measure Kith on PostgreSQL: a server URL on which the run may create (and then drops) a database of its own; default $KITH_BENCH_DATABASE_URL, empty for SQLite")
 	if err := parseFlags(fs, args[1:], stdout); err != nil {
 		return err
 	}
@@ -45,9 +46,13 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	}
 	defer done()
 	if !*asJSON {
-		fmt.Fprintf(stdout, "Loading a no-op handler, then Kith on SQLite (%s), with %d senders for %s each…\n", dir, *concurrency, *duration)
+		where := "SQLite (" + dir + ")"
+		if *databaseURL != "" {
+			where = "PostgreSQL (a database of its own)"
+		}
+		fmt.Fprintf(stdout, "Loading a no-op handler, then Kith on %s, with %d senders for %s each…\n", where, *concurrency, *duration)
 	}
-	rep, err := bench.Callbacks(ctx, bench.CallbackOptions{Concurrency: *concurrency, Duration: *duration, DataDir: dir,
+	rep, err := bench.Callbacks(ctx, bench.CallbackOptions{Concurrency: *concurrency, Duration: *duration, DataDir: dir, DatabaseURL: *databaseURL,
 		Log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))})
 	if err != nil {
 		return err
@@ -56,13 +61,15 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return printJSON(stdout, rep)
 	}
 	row := func(name string, r bench.Result) {
-		fmt.Fprintf(stdout, "  %-26s %10.0f/s   p50 %7.2f ms   p99 %7.2f ms   (%d answered, %d failed)\n", name, r.PerSecond, r.P50Millis, r.P99Millis, r.OK, r.Failed)
+		fmt.Fprintf(stdout, "  %-26s %10.0f/s   p50 %7.2f ms   p99 %7.2f ms   %6.1f µs CPU each   (%d answered, %d failed)\n", name, r.PerSecond, r.P50Millis, r.P99Millis, r.CPUMicros, r.OK, r.Failed)
 	}
 	row("no-op handler", rep.Baseline)
 	row("Kith (accepted callbacks)", rep.Kith)
 	yes := map[bool]string{true: "met", false: "NOT met"}
 	fmt.Fprintf(stdout, "  ratio %.2f of the no-op handler (goal ≥ %.2f: %s); p99 goal < %s: %s\n",
 		rep.Ratio, bench.GoalRatio, yes[rep.RatioGoal], bench.GoalP99, yes[rep.LatencyGoal])
+	fmt.Fprintf(stdout, "  CPU per answer: no-op %.1f µs, Kith %.1f µs (the rates' ratio on an idle machine where CPU is the limit: %.2f)\n",
+		rep.Baseline.CPUMicros, rep.Kith.CPUMicros, rep.CPURatio)
 	fmt.Fprintf(stdout, "  %d distinct events and %d repeated deliveries sent; %d stored, %d applied (after %.1f s) — duplicates applied twice: %s\n",
 		rep.Distinct, rep.Repeats, rep.Stored, rep.Applied, rep.SecondsWait, map[bool]string{true: "none", false: "CHECK FAILED"}[rep.DedupeOK])
 	return nil

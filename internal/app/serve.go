@@ -164,7 +164,7 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 		return err
 	}
 	ingestSvc := ingest.NewService(a.DB, j, a.Clock, log)
-	river.AddWorker(workers, &ingest.ApplyWorker{Service: ingestSvc, Applier: syncer})
+	river.AddWorker(workers, ingestSvc.Worker(syncer))
 	// The segment index is built in the background after the server
 	// starts (at millions of customers it takes seconds); until it is
 	// ready, segment counts come from the database.

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime/pprof"
 	"strconv"
 	"time"
 
@@ -33,9 +34,13 @@ const (
 type CallbackOptions struct {
 	Concurrency int           // senders at once; 0 means 32
 	Duration    time.Duration // how long each side is loaded; 0 means 10 s
-	// DataDir is where the measured Kith keeps its SQLite database; it
-	// should be an empty temporary folder.
+	// DataDir is where the measured Kith keeps its SQLite database (or
+	// its lock and secrets with PostgreSQL); it should be an empty
+	// temporary folder.
 	DataDir string
+	// DatabaseURL, if set, names a PostgreSQL server: the run creates a
+	// database of its own there and drops it at the end.
+	DatabaseURL string
 	// Deliveries is how many distinct deliveries are sealed in advance;
 	// 0 means DefaultDeliveries. Kith's run ends early if it takes them all.
 	Deliveries int
@@ -44,12 +49,17 @@ type CallbackOptions struct {
 
 // CallbackReport is the outcome of `kith bench callbacks`.
 type CallbackReport struct {
+	Database    string `json:"database"` // sqlite or postgres
 	Concurrency int    `json:"concurrency"`
 	Baseline    Result `json:"noop_handler"`
 	Kith        Result `json:"kith"`
 	// Ratio is Kith's accepted callbacks per second over the no-op
 	// handler's answers per second.
 	Ratio float64 `json:"ratio"`
+	// CPURatio is the no-op handler's CPU time per answer over Kith's:
+	// the ratio the rates would have on an otherwise idle machine where CPU
+	// is the limit. On a busy shared host it is the steadier figure.
+	CPURatio float64 `json:"cpu_ratio"`
 	// Distinct events among those sent (every tenth delivery repeats an
 	// earlier event, as WeCom's retries do).
 	Distinct int `json:"distinct_events"`
@@ -90,7 +100,7 @@ func eventIndex(i int) int {
 	return i
 }
 
-// Callbacks measures how fast a Kith on SQLite accepts signed, encrypted
+// Callbacks measures how fast a Kith on SQLite (or PostgreSQL) accepts signed, encrypted
 // WeCom callbacks over loopback HTTP, against a no-op handler loaded the
 // same way in the same run, and checks that repeats are never stored or
 // applied twice.
@@ -133,7 +143,16 @@ func Callbacks(ctx context.Context, o CallbackOptions) (*CallbackReport, error) 
 		}
 	}
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: o.Concurrency, MaxConnsPerHost: o.Concurrency}}
-	rep := &CallbackReport{Concurrency: o.Concurrency}
+	rep := &CallbackReport{Concurrency: o.Concurrency, Database: "sqlite"}
+	dbURL := ""
+	if o.DatabaseURL != "" {
+		u, drop, err := tempPostgres(ctx, o.DatabaseURL)
+		if err != nil {
+			return nil, err
+		}
+		defer drop()
+		dbURL, rep.Database = u, "postgres"
+	}
 
 	// The baseline: a handler that reads the body and answers 200.
 	noop, err := net.Listen("tcp", "127.0.0.1:0")
@@ -144,8 +163,12 @@ func Callbacks(ctx context.Context, o CallbackOptions) (*CallbackReport, error) 
 		io.Copy(io.Discard, r.Body)
 		w.WriteHeader(http.StatusOK)
 	})}
-	go noopSrv.Serve(noop)
-	rep.Baseline = load(ctx, client, o.Concurrency, o.Duration, math.MaxInt, next("http://"+noop.Addr().String()))
+	// Profile labels (side = noop, kith or senders) let a CPU profile of
+	// the run be split: go tool pprof -tagfocus side=kith.
+	go pprof.Do(ctx, pprof.Labels("side", "noop"), func(context.Context) { noopSrv.Serve(noop) })
+	pprof.Do(ctx, pprof.Labels("side", "senders"), func(ctx context.Context) {
+		rep.Baseline = load(ctx, client, o.Concurrency, o.Duration, math.MaxInt, next("http://"+noop.Addr().String()))
+	})
 	noopSrv.Close()
 
 	// Kith, with its own SQLite database in DataDir.
@@ -154,7 +177,7 @@ func Callbacks(ctx context.Context, o CallbackOptions) (*CallbackReport, error) 
 		return nil, err
 	}
 	cfg := &config.Config{
-		Addr: ln.Addr().String(), DataDir: o.DataDir, LogFormat: "text", CookieSecure: "auto", NodeName: "bench",
+		Addr: ln.Addr().String(), DataDir: o.DataDir, DatabaseURL: dbURL, LogFormat: "text", CookieSecure: "auto", NodeName: "bench",
 		AdminPassword: "kith bench password",
 		WeComEnv: settings.WeCom{CorpID: benchCorp, Secret: "unused", CallbackToken: benchToken, CallbackAESKey: benchKey,
 			APIBase: "http://127.0.0.1:1", FromEnv: map[string]bool{"corp_id": true, "secret": true, "callback_token": true, "callback_aes_key": true, "api_base": true}},
@@ -162,9 +185,9 @@ func Callbacks(ctx context.Context, o CallbackOptions) (*CallbackReport, error) 
 	kctx, stop := context.WithCancel(ctx)
 	ready := make(chan struct{})
 	done := make(chan error, 1)
-	go func() {
+	go pprof.Do(kctx, pprof.Labels("side", "kith"), func(kctx context.Context) {
 		done <- app.Serve(kctx, cfg, ln, app.Options{Stdout: io.Discard, Log: o.Log, Ready: func() { close(ready) }})
-	}()
+	})
 	select {
 	case <-ready:
 	case err := <-done:
@@ -175,9 +198,14 @@ func Callbacks(ctx context.Context, o CallbackOptions) (*CallbackReport, error) 
 		stop()
 		<-done
 	}()
-	rep.Kith = load(ctx, client, o.Concurrency, o.Duration, len(pool), next("http://"+ln.Addr().String()))
+	pprof.Do(ctx, pprof.Labels("side", "senders"), func(ctx context.Context) {
+		rep.Kith = load(ctx, client, o.Concurrency, o.Duration, len(pool), next("http://"+ln.Addr().String()))
+	})
 	if rep.Baseline.PerSecond > 0 {
 		rep.Ratio = rep.Kith.PerSecond / rep.Baseline.PerSecond
+	}
+	if rep.Kith.CPUMicros > 0 {
+		rep.CPURatio = rep.Baseline.CPUMicros / rep.Kith.CPUMicros
 	}
 	for i := range rep.Kith.Sent {
 		if eventIndex(i) == i {
@@ -189,7 +217,7 @@ func Callbacks(ctx context.Context, o CallbackOptions) (*CallbackReport, error) 
 
 	// Wait for the jobs to apply every stored event, then check that each
 	// distinct event was stored and applied once.
-	db, err := store.Open(ctx, store.Options{DataDir: o.DataDir})
+	db, err := store.Open(ctx, store.Options{DataDir: o.DataDir, URL: dbURL})
 	if err != nil {
 		return nil, err
 	}

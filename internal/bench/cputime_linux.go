@@ -30,12 +30,3 @@ func threadCPU(fn func()) (time.Duration, bool) {
 	b, ok2 := threadNow()
 	return b - a, ok && ok2
 }
-
-// processCPU returns the CPU time the process has used so far.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}

@@ -9,6 +9,3 @@ func threadCPU(fn func()) (time.Duration, bool) {
 	fn()
 	return 0, false
 }
-
-// processCPU is not known on this system.
-func processCPU() time.Duration { return 0 }

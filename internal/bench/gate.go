@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/kith-scrm/kith/internal/consent"
@@ -50,7 +49,7 @@ type GateResult struct {
 // finish fills the rates of r, which ran from start (wall) and cpu0 (CPU).
 func (r *GateResult) finish(start time.Time, cpu0 time.Duration) {
 	r.Seconds = time.Since(start).Seconds()
-	r.CPUSeconds = (cpuTime() - cpu0).Seconds()
+	r.CPUSeconds = (processCPU() - cpu0).Seconds()
 	if r.Seconds > 0 {
 		r.PerSecond = float64(r.Decisions) / r.Seconds
 	}
@@ -248,7 +247,7 @@ func measureConcurrent(ctx context.Context, d time.Duration, n, customers int, g
 	var r GateResult
 	var total atomic.Int64
 	var firstErr atomic.Value
-	start, cpu0 := time.Now(), cpuTime()
+	start, cpu0 := time.Now(), processCPU()
 	var wg sync.WaitGroup
 	for w := range n {
 		wg.Add(1)
@@ -286,7 +285,7 @@ func benchRequest(i int) gate.Request {
 // measure calls step until d has passed and counts what it did.
 func measure(ctx context.Context, d time.Duration, step func() (int, error)) (GateResult, error) {
 	var r GateResult
-	start, cpu0 := time.Now(), cpuTime()
+	start, cpu0 := time.Now(), processCPU()
 	for time.Since(start) < d && ctx.Err() == nil {
 		n, err := step()
 		if err != nil {
@@ -369,16 +368,6 @@ func benchSend(ctx context.Context, tx store.Querier, id string, p consent.Perso
 	_, err := tx.ExecContext(ctx, `INSERT INTO gate_sends (permit_id, person_kind, person_key, channel, class, at) VALUES ($1, $2, $3, $4, 'marketing', $5)`,
 		id, string(p.Kind), p.Key, string(ch), at)
 	return err
-}
-
-// cpuTime returns the CPU time (user and system) this process has used:
-// what a measurement costs whatever else the machine runs.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // loadAverage returns the 1-minute load average, or 0 when unknown.

@@ -18,16 +18,20 @@ type Request struct {
 
 // Result is what a load measured.
 type Result struct {
-	Sent       int           `json:"sent"`
-	OK         int           `json:"ok"` // answered 200
-	Failed     int           `json:"failed"`
-	Seconds    float64       `json:"seconds"`
-	PerSecond  float64       `json:"per_second"` // 200 answers per second
-	P50        time.Duration `json:"p50_ns"`
-	P99        time.Duration `json:"p99_ns"`
-	P50Millis  float64       `json:"p50_ms"`
-	P99Millis  float64       `json:"p99_ms"`
-	FirstError string        `json:"first_error,omitempty"`
+	Sent      int           `json:"sent"`
+	OK        int           `json:"ok"` // answered 200
+	Failed    int           `json:"failed"`
+	Seconds   float64       `json:"seconds"`
+	PerSecond float64       `json:"per_second"` // 200 answers per second
+	P50       time.Duration `json:"p50_ns"`
+	P99       time.Duration `json:"p99_ns"`
+	P50Millis float64       `json:"p50_ms"`
+	P99Millis float64       `json:"p99_ms"`
+	// CPUMicros is the CPU time the whole process (senders and server
+	// alike) used per answered request: unlike the rate, it hardly depends
+	// on what else runs on the machine.
+	CPUMicros  float64 `json:"cpu_us_per_answer"`
+	FirstError string  `json:"first_error,omitempty"`
 }
 
 // load sends requests with the given number of concurrent senders until
@@ -42,7 +46,7 @@ func load(ctx context.Context, client *http.Client, concurrency int, d time.Dura
 		firstErr string
 	)
 	deadline := time.Now().Add(d)
-	start := time.Now()
+	start, cpu0 := time.Now(), processCPU()
 	var wg sync.WaitGroup
 	for range concurrency {
 		wg.Add(1)
@@ -90,11 +94,14 @@ func load(ctx context.Context, client *http.Client, concurrency int, d time.Dura
 		}()
 	}
 	wg.Wait()
-	elapsed := time.Since(start).Seconds()
+	elapsed, cpu := time.Since(start).Seconds(), processCPU()-cpu0
 	slices.Sort(lat)
 	r := Result{Sent: ok + fail, OK: ok, Failed: fail, Seconds: elapsed, FirstError: firstErr}
 	if elapsed > 0 {
 		r.PerSecond = float64(ok) / elapsed
+	}
+	if ok > 0 {
+		r.CPUMicros = float64(cpu.Microseconds()) / float64(ok)
 	}
 	if len(lat) > 0 {
 		r.P50 = lat[len(lat)*50/100]

@@ -7,9 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
-
-	"github.com/riverqueue/river"
 
 	"github.com/kith-scrm/kith/internal/jobs"
 	"github.com/kith-scrm/kith/internal/kith"
@@ -49,7 +48,7 @@ type Event struct {
 	AppliedAt  *time.Time
 }
 
-// Service stores and lists inbound events.
+// Service stores, applies and lists inbound events.
 type Service struct {
 	// MaxAttempts overrides the package's MaxAttempts when set.
 	MaxAttempts int
@@ -59,20 +58,35 @@ type Service struct {
 	clock kith.Clock
 	log   *slog.Logger
 	group groupCommit
+	drain drainer
+	// applier applies events for the drain loop; set by Worker.
+	applier Applier
+
+	stmtMu sync.Mutex
+	insert *sql.Stmt // prepared once: parsing is most of a small insert's cost on SQLite
+	lookup *sql.Stmt
 }
 
-// NewService returns a Service.
+// NewService returns a Service. With a job client that works jobs, the
+// service also applies the events it stores: it registers its drain loop
+// with j (see jobs.Jobs.Go), which j.Start starts; j may be nil for a
+// service that only lists events.
 func NewService(db *store.DB, j *jobs.Jobs, clock kith.Clock, log *slog.Logger) *Service {
-	return &Service{db: db, jobs: j, clock: clock, log: log}
+	s := &Service{db: db, jobs: j, clock: clock, log: log}
+	s.drain.init()
+	if j != nil {
+		j.Go(s.drainLoop)
+	}
+	return s
 }
 
-// ApplyArgs is the job that applies stored events: the events one group
-// commit stored, in order, or one event being retried.
+// ApplyArgs is the job that gives a stored event another try after applying
+// it failed (EventID), or, from older versions, applies the events one group
+// commit stored (EventIDs). New events need no job: the events table is the
+// queue, drained in order by the drain loop.
 type ApplyArgs struct {
 	EventIDs []int64 `json:"event_ids,omitempty"`
-	// EventID is a single event given another try after it failed in a
-	// batch (or a job enqueued by an older version).
-	EventID int64 `json:"event_id,omitempty"`
+	EventID  int64   `json:"event_id,omitempty"`
 }
 
 // Kind implements river.JobArgs.
@@ -92,10 +106,11 @@ func (s *Service) maxAttempts() int {
 	return MaxAttempts
 }
 
-// Accept stores an event and enqueues the job that applies it, in one
-// transaction, and returns once that transaction committed. An event seen
-// before (same source and dedupe key) is not stored again: Accept returns
-// its id and duplicate = true.
+// Accept stores an event and returns once the transaction that stored it
+// committed: the event is then durable and queued to be applied (pending
+// with no attempt yet; the drain loop applies such events in order, and
+// finds them again after a crash). An event seen before (same source and
+// dedupe key) is not stored again: Accept returns its id and duplicate = true.
 //
 // Concurrent calls share transactions (group commit): while one caller
 // commits, the others queue, and the next committer writes them all at once.
@@ -117,9 +132,14 @@ func (s *Service) Accept(ctx context.Context, in Inbound) (id int64, duplicate b
 }
 
 // commit writes a batch in one transaction; if that fails, each request is
-// tried alone so one bad request fails no other.
+// tried alone so one bad request fails no other. The drain loop is woken
+// once the events are committed.
 func (s *Service) commit(ctx context.Context, batch []*acceptReq) {
-	err := s.db.InTx(ctx, func(tx *sql.Tx) error { return s.insert(ctx, tx, batch) })
+	// Prepared before the transaction: on SQLite it holds the one connection.
+	_, _, err := s.statements(ctx)
+	if err == nil {
+		err = s.db.InTx(ctx, func(tx *sql.Tx) error { return s.insertBatch(ctx, tx, batch) })
+	}
 	if err == nil || len(batch) == 1 {
 		for _, r := range batch {
 			if err != nil {
@@ -128,34 +148,68 @@ func (s *Service) commit(ctx context.Context, batch []*acceptReq) {
 			r.err = err
 			close(r.done)
 		}
-		return
+	} else {
+		for _, r := range batch {
+			r.err = s.db.InTx(ctx, func(tx *sql.Tx) error { return s.insertBatch(ctx, tx, []*acceptReq{r}) })
+			close(r.done)
+		}
 	}
-	for _, r := range batch {
-		r.err = s.db.InTx(ctx, func(tx *sql.Tx) error { return s.insert(ctx, tx, []*acceptReq{r}) })
-		close(r.done)
-	}
+	s.drain.note(len(batch))
+	s.drain.kick()
 }
 
-func (s *Service) insert(ctx context.Context, tx *sql.Tx, batch []*acceptReq) error {
+// statements returns the insert and lookup statements, prepared on first
+// use; never call it first inside a transaction.
+func (s *Service) statements(ctx context.Context) (insert, lookup *sql.Stmt, err error) {
+	s.stmtMu.Lock()
+	defer s.stmtMu.Unlock()
+	if s.insert == nil {
+		// On SQLite the insert is executed, not queried: RowsAffected tells
+		// a repeat, LastInsertId the new id, without a result set to read.
+		q := `INSERT INTO inbound_events (source, dedupe_key, kind, body, received_at)
+			VALUES ($1, $2, $3, $4, $5) ON CONFLICT (source, dedupe_key) DO NOTHING`
+		if s.db.Dialect == store.Postgres {
+			q += " RETURNING id"
+		}
+		ins, err := s.db.W.PrepareContext(ctx, q)
+		if err != nil {
+			return nil, nil, err
+		}
+		sel, err := s.db.W.PrepareContext(ctx, "SELECT id FROM inbound_events WHERE source = $1 AND dedupe_key = $2")
+		if err != nil {
+			ins.Close()
+			return nil, nil, err
+		}
+		s.insert, s.lookup = ins, sel
+	}
+	return s.insert, s.lookup, nil
+}
+
+func (s *Service) insertBatch(ctx context.Context, tx *sql.Tx, batch []*acceptReq) error {
+	if s.db.Dialect == store.Postgres && len(batch) > 1 {
+		return s.insertBatchPostgres(ctx, tx, batch)
+	}
 	now := s.clock.Now()
-	// Statements prepared once per batch: parsing SQL is most of the cost
-	// of a small insert on SQLite.
-	ins, err := tx.PrepareContext(ctx, `INSERT INTO inbound_events (source, dedupe_key, kind, body, received_at)
-		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (source, dedupe_key) DO NOTHING RETURNING id`)
+	insert, lookup, err := s.statements(ctx)
 	if err != nil {
 		return err
 	}
+	// Statements prepared on the DB are reused by every transaction on the
+	// same connection (on SQLite there is one), so no batch parses SQL.
+	ins := tx.StmtContext(ctx, insert)
 	defer ins.Close()
 	var sel *sql.Stmt
-	var fresh []int64
 	for _, r := range batch {
-		err := ins.QueryRowContext(ctx, r.in.Source, r.in.DedupeKey, r.in.Kind, string(r.in.Body), now).Scan(&r.id)
+		var err error
+		if s.db.Dialect == store.Postgres {
+			err = ins.QueryRowContext(ctx, r.in.Source, r.in.DedupeKey, r.in.Kind, string(r.in.Body), now).Scan(&r.id)
+		} else {
+			err = insertSQLite(ctx, ins, r, now)
+		}
 		if errors.Is(err, sql.ErrNoRows) {
 			r.dup = true
 			if sel == nil {
-				if sel, err = tx.PrepareContext(ctx, "SELECT id FROM inbound_events WHERE source = $1 AND dedupe_key = $2"); err != nil {
-					return err
-				}
+				sel = tx.StmtContext(ctx, lookup)
 				defer sel.Close()
 			}
 			err = sel.QueryRowContext(ctx, r.in.Source, r.in.DedupeKey).Scan(&r.id)
@@ -163,14 +217,23 @@ func (s *Service) insert(ctx context.Context, tx *sql.Tx, batch []*acceptReq) er
 		if err != nil {
 			return err
 		}
-		if !r.dup {
-			fresh = append(fresh, r.id)
+	}
+	return nil
+}
+
+// insertSQLite stores one event; sql.ErrNoRows means it was there already.
+func insertSQLite(ctx context.Context, ins *sql.Stmt, r *acceptReq, now time.Time) error {
+	res, err := ins.ExecContext(ctx, r.in.Source, r.in.DedupeKey, r.in.Kind, string(r.in.Body), now)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		if err == nil {
+			err = sql.ErrNoRows
 		}
+		return err
 	}
-	if len(fresh) == 0 {
-		return nil
-	}
-	_, err = s.jobs.Client().InsertTx(ctx, tx, ApplyArgs{EventIDs: fresh}, &river.InsertOpts{MaxAttempts: s.maxAttempts(), Queue: jobs.QueueInbound})
+	r.id, err = res.LastInsertId()
 	return err
 }
 
@@ -279,4 +342,85 @@ func scanEvent(r scanner) (*Event, error) {
 		e.AppliedAt = &applied.Time
 	}
 	return &e, nil
+}
+
+// eventKey identifies an event for deduplication.
+type eventKey struct{ source, dedupe string }
+
+// insertBatchPostgres stores a batch with one statement, and finds the ids
+// of repeats with a second: on PostgreSQL each statement is a round trip,
+// which would otherwise be paid per event.
+func (s *Service) insertBatchPostgres(ctx context.Context, tx *sql.Tx, batch []*acceptReq) error {
+	n := len(batch)
+	sources, keys, kinds, bodies := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	for i, r := range batch {
+		sources[i], keys[i], kinds[i], bodies[i] = r.in.Source, r.in.DedupeKey, r.in.Kind, string(r.in.Body)
+	}
+	// Rows go in in the batch's order, so ids follow arrival; a repeat
+	// within the batch conflicts with its first delivery and is skipped.
+	rows, err := tx.QueryContext(ctx, `INSERT INTO inbound_events (source, dedupe_key, kind, body, received_at)
+		SELECT u.s, u.k, u.t, u.b, $5 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS u(s, k, t, b, n)
+		ORDER BY u.n
+		ON CONFLICT (source, dedupe_key) DO NOTHING RETURNING id, source, dedupe_key`, sources, keys, kinds, bodies, s.clock.Now())
+	if err != nil {
+		return err
+	}
+	fresh, err := scanKeys(rows)
+	if err != nil {
+		return err
+	}
+	claimed := make(map[eventKey]bool, len(fresh))
+	var missing []*acceptReq
+	for _, r := range batch {
+		k := eventKey{r.in.Source, r.in.DedupeKey}
+		id, ok := fresh[k]
+		switch {
+		case ok && !claimed[k]:
+			r.id, r.dup, claimed[k] = id, false, true
+		case ok:
+			r.id, r.dup = id, true
+		default:
+			r.dup = true
+			missing = append(missing, r)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	sources, keys = sources[:0], keys[:0]
+	for _, r := range missing {
+		sources, keys = append(sources, r.in.Source), append(keys, r.in.DedupeKey)
+	}
+	rows, err = tx.QueryContext(ctx, `SELECT e.id, e.source, e.dedupe_key FROM inbound_events e
+		JOIN unnest($1::text[], $2::text[]) AS u(s, k) ON e.source = u.s AND e.dedupe_key = u.k`, sources, keys)
+	if err != nil {
+		return err
+	}
+	known, err := scanKeys(rows)
+	if err != nil {
+		return err
+	}
+	for _, r := range missing {
+		id, ok := known[eventKey{r.in.Source, r.in.DedupeKey}]
+		if !ok {
+			return fmt.Errorf("ingest: event %s/%s neither stored nor found", r.in.Source, r.in.DedupeKey)
+		}
+		r.id = id
+	}
+	return nil
+}
+
+// scanKeys reads rows of (id, source, dedupe_key).
+func scanKeys(rows *sql.Rows) (map[eventKey]int64, error) {
+	defer rows.Close()
+	out := map[eventKey]int64{}
+	for rows.Next() {
+		var id int64
+		var k eventKey
+		if err := rows.Scan(&id, &k.source, &k.dedupe); err != nil {
+			return nil, err
+		}
+		out[k] = id
+	}
+	return out, rows.Err()
 }

@@ -54,7 +54,7 @@ func (a *fakeApplier) Prepare(ctx context.Context, source, kind string, body []b
 	}, nil
 }
 
-func setup(t *testing.T, db *store.DB, a ingest.Applier) *ingest.Service {
+func setup(t testing.TB, db *store.DB, a ingest.Applier) *ingest.Service {
 	t.Helper()
 	workers := river.NewWorkers()
 	j, err := jobs.New(db, jobs.Config{Node: "n", Workers: workers, Logger: quiet, RetryPolicy: fastRetry{}})
@@ -63,7 +63,7 @@ func setup(t *testing.T, db *store.DB, a ingest.Applier) *ingest.Service {
 	}
 	svc := ingest.NewService(db, j, kith.SystemClock{}, quiet)
 	svc.MaxAttempts = 4
-	river.AddWorker(workers, &ingest.ApplyWorker{Service: svc, Applier: a})
+	river.AddWorker(workers, svc.Worker(a))
 	if err := j.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -226,6 +226,93 @@ func TestConcurrentAcceptsShareTransactions(t *testing.T) {
 		db.R.QueryRow("SELECT count(*) FROM instance_meta WHERE key LIKE 'ev:%'").Scan(&effects)
 		if effects != 200 || a.prepared.Load() != 200 {
 			t.Fatalf("%d effects from %d preparations, want 200 each", effects, a.prepared.Load())
+		}
+	})
+}
+
+// TestPendingEventsAreAppliedAfterARestart stores events while no drain loop
+// runs (as if Kith stopped right after answering), then starts one: it finds
+// and applies them.
+func TestPendingEventsAreAppliedAfterARestart(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		stopped := ingest.NewService(db, nil, kith.SystemClock{}, quiet)
+		var ids []int64
+		for i := range 5 {
+			id, _, err := stopped.Accept(ctx, ingest.Inbound{Source: "wecom", DedupeKey: fmt.Sprint("r", i), Kind: "k", Body: []byte(fmt.Sprint("restart", i))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, id)
+		}
+		time.Sleep(50 * time.Millisecond)
+		if ev, _ := stopped.Get(ctx, ids[0]); ev.Status != ingest.StatusPending {
+			t.Fatalf("applied with no drain loop running: %+v", ev)
+		}
+		svc := setup(t, db, &fakeApplier{})
+		for _, id := range ids {
+			waitStatus(t, svc, id, ingest.StatusApplied)
+		}
+	})
+}
+
+// TestDrainLeaseKeepsOtherNodesOut holds the drain lease for another node:
+// nothing is applied until that lease lapses, then this node takes over.
+func TestDrainLeaseKeepsOtherNodesOut(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		far := fmt.Sprintf("%020d other-node", time.Now().Add(time.Hour).UnixNano())
+		storetest.MustExec(t, db, "INSERT INTO instance_meta (key, value) VALUES ('ingest.drain_lease', $1)", far)
+		a := &fakeApplier{}
+		svc := setup(t, db, a)
+		id, _, err := svc.Accept(ctx, ingest.Inbound{Source: "wecom", DedupeKey: "lease", Kind: "k", Body: []byte("lease")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(500 * time.Millisecond)
+		if ev, _ := svc.Get(ctx, id); ev.Status != ingest.StatusPending || a.prepared.Load() != 0 {
+			t.Fatalf("applied while another node held the lease: %+v", ev)
+		}
+		lapsed := fmt.Sprintf("%020d other-node", time.Now().Add(-time.Second).UnixNano())
+		storetest.MustExec(t, db, "UPDATE instance_meta SET value = $1 WHERE key = 'ingest.drain_lease'", lapsed)
+		waitStatus(t, svc, id, ingest.StatusApplied)
+		var lease string
+		db.R.QueryRow("SELECT value FROM instance_meta WHERE key = 'ingest.drain_lease'").Scan(&lease)
+		if strings.HasSuffix(lease, "other-node") {
+			t.Fatalf("lease %q still the other node's", lease)
+		}
+	})
+}
+
+// panicWriter's Write panics for the body "panic-write".
+type panicWriter struct{ fakeApplier }
+
+func (p *panicWriter) Prepare(ctx context.Context, source, kind string, body []byte) (ingest.Write, error) {
+	if string(body) == "panic-write" {
+		return func(context.Context, store.Querier) error { panic("write boom") }, nil
+	}
+	return p.fakeApplier.Prepare(ctx, source, kind, body)
+}
+
+// TestPanicInWriteLosesNothing: a Write that panics rolls its transaction
+// back, the other events of its chunk are applied, and it is retried until
+// marked failed with the reason.
+func TestPanicInWriteLosesNothing(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		svc := setup(t, db, &panicWriter{})
+		bad, _, err := svc.Accept(ctx, ingest.Inbound{Source: "wecom", DedupeKey: "pw", Kind: "k", Body: []byte("panic-write")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		good, _, err := svc.Accept(ctx, ingest.Inbound{Source: "wecom", DedupeKey: "ok", Kind: "k", Body: []byte("fine")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitStatus(t, svc, good, ingest.StatusApplied)
+		ev := waitStatus(t, svc, bad, ingest.StatusFailed)
+		if ev.Attempts != svc.MaxAttempts || !strings.Contains(ev.Error, "panic") {
+			t.Fatalf("failed event %+v", ev)
 		}
 	})
 }

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -58,6 +59,10 @@ type Jobs struct {
 	working bool
 	running atomic.Bool
 	done    chan struct{}
+
+	loops    []func(ctx context.Context)
+	loopStop context.CancelFunc
+	loopDone sync.WaitGroup
 }
 
 // New returns a job client on db; call Start to work jobs.
@@ -103,7 +108,17 @@ func New(db *store.DB, cfg Config) (*Jobs, error) {
 // Client returns the River client, for inserting jobs.
 func (j *Jobs) Client() *river.Client[*sql.Tx] { return j.client }
 
-// Start begins working jobs. It does nothing on an insert-only client.
+// Go registers a background loop that runs beside the workers: Start
+// starts it, and Stop cancels its context and waits for it to return. Loops
+// are for work that polls or reacts to signals rather than to jobs (such as
+// applying the queue of inbound events); on an insert-only client they never
+// run. Call Go before Start.
+func (j *Jobs) Go(loop func(ctx context.Context)) {
+	j.loops = append(j.loops, loop)
+}
+
+// Start begins working jobs and runs the loops registered with Go. It does
+// nothing on an insert-only client.
 func (j *Jobs) Start(ctx context.Context) error {
 	if !j.working {
 		return nil
@@ -112,6 +127,15 @@ func (j *Jobs) Start(ctx context.Context) error {
 		return fmt.Errorf("jobs: start: %w", err)
 	}
 	j.running.Store(true)
+	loopCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	j.loopStop = stop
+	for _, loop := range j.loops {
+		j.loopDone.Add(1)
+		go func() {
+			defer j.loopDone.Done()
+			loop(loopCtx)
+		}()
+	}
 	events, cancel := j.client.Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed, river.EventKindJobCancelled, river.EventKindJobSnoozed)
 	go func() {
 		defer close(j.done)
@@ -155,6 +179,9 @@ func (j *Jobs) Stop(ctx context.Context) error {
 	if !j.working || !j.running.Load() {
 		return nil
 	}
+	// The loops first: they may enqueue jobs, and they stop promptly.
+	j.loopStop()
+	j.loopDone.Wait()
 	err := j.client.Stop(ctx)
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		hard, cancel := context.WithTimeout(context.Background(), time.Second)

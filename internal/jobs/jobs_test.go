@@ -150,3 +150,45 @@ func TestEnqueueProbesValidates(t *testing.T) {
 		}
 	}
 }
+
+// TestLoopsRunBetweenStartAndStop: a loop registered with Go starts with the
+// client, and Stop cancels it and waits for it to return.
+func TestLoopsRunBetweenStartAndStop(t *testing.T) {
+	db := storetest.MustSQLite(t)
+	w := river.NewWorkers()
+	river.AddWorker(w, &jobs.ProbeWorker{DB: db, Node: "n", Clock: kith.SystemClock{}})
+	j, err := jobs.New(db, jobs.Config{Node: "n", Workers: w, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	started, returned := make(chan struct{}), make(chan struct{})
+	j.Go(func(ctx context.Context) {
+		close(started)
+		<-ctx.Done()
+		time.Sleep(50 * time.Millisecond) // Stop must wait for this
+		close(returned)
+	})
+	select {
+	case <-started:
+		t.Fatal("the loop ran before Start")
+	case <-time.After(50 * time.Millisecond):
+	}
+	if err := j.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-started:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the loop did not start")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := j.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-returned:
+	default:
+		t.Fatal("Stop returned before the loop did")
+	}
+}

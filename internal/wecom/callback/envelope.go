@@ -27,6 +27,18 @@ func ParseEnvelope(body []byte) (*Envelope, error) {
 	if len(body) > MaxBody {
 		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(body), MaxBody)
 	}
+	if env, ok := parseEnvelopeFlat(body); ok {
+		if env.Encrypt == "" {
+			return nil, fmt.Errorf("%w: no Encrypt element", ErrEnvelope)
+		}
+		return env, nil
+	}
+	return parseEnvelopeXML(body)
+}
+
+// parseEnvelopeXML parses an envelope with encoding/xml: any shape, and the
+// errors.
+func parseEnvelopeXML(body []byte) (*Envelope, error) {
 	var doc struct {
 		XMLName xml.Name `xml:"xml"`
 		Envelope

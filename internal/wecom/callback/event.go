@@ -123,6 +123,15 @@ type Event struct {
 // than <xml> or a numeric element that is not an integer is an error; the
 // message does not quote the XML.
 func ParseEvent(plaintext []byte) (*Event, error) {
+	if e, ok := parseEventFlat(plaintext); ok {
+		return e, nil
+	}
+	return parseEventXML(plaintext)
+}
+
+// parseEventXML parses an event with encoding/xml: any shape, and the
+// errors.
+func parseEventXML(plaintext []byte) (*Event, error) {
 	var e Event
 	if err := xml.Unmarshal(plaintext, &e); err != nil {
 		return nil, fmt.Errorf("callback: parse event: %s", describeXMLError(err))
