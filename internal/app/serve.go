@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -66,6 +67,9 @@ type Options struct {
 	// SandboxCustomers sizes the sandbox's demo company; 0 means the full
 	// 5,000 (tests choose fewer).
 	SandboxCustomers int
+	// ImportMaxBytes bounds an order file uploaded in the console; 0 means
+	// orders.DefaultMaxBytes (tests choose less).
+	ImportMaxBytes int64
 }
 
 // Serve runs Kith on ln until ctx is cancelled, then stops gracefully: it
@@ -139,6 +143,10 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 	ordersStore.Location = cmp.Or(cfg.Location, time.UTC)
 	river.AddWorker(workers, &orders.RefreshWorker{Store: ordersStore})
 	river.AddWorker(workers, &wecompay.PullWorker{Store: ordersStore, Client: conn.Client, Clock: a.Clock})
+	// Order files uploaded in the console, dry-run and imported by a job on
+	// this node's own queue (the file is in its data folder).
+	uploads := &orders.Uploads{Dir: filepath.Join(cfg.DataDir, "imports"), MaxBytes: o.ImportMaxBytes, Clock: a.Clock}
+	river.AddWorker(workers, &orders.ImportWorker{Store: ordersStore, Uploads: uploads, Audit: a.Audit, Log: log})
 	var j *jobs.Jobs
 	acq, acqPeriodic := newAcquisition(a.DB, sendGate, conn, syncer, a.Clock, cfg.Location, log, workers, &j)
 	periodic := []*river.PeriodicJob{
@@ -165,7 +173,7 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 	srv, err := web.New(web.Deps{
 		Auth: a.Auth, DB: a.DB, Jobs: j, Metrics: metrics, Log: log, Clock: a.Clock,
 		Ingest: ingestSvc, CallbackCrypto: conn.Crypto, Audit: a.Audit, ConsentKey: a.Keys.BlindIndex,
-		Gate: sendGate, Acquisition: acq,
+		Gate: sendGate, Acquisition: acq, OrderUploads: uploads,
 		Customers: customer.NewDirectory(a.DB), Protector: protector, Syncer: syncer, Settings: settingsStore, Conn: conn,
 		Location: cfg.Location,
 		Version:  BuildVersion(), Node: cfg.NodeName, Sandbox: cfg.Sandbox, CookieSecure: cfg.CookieSecure,

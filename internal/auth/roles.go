@@ -60,21 +60,24 @@ const (
 	// PermRevealPII shows a masked protected field (a phone number) in full,
 	// with a reason, audited. Agents hold it: they call customers back.
 	PermRevealPII Permission = "pii.reveal"
+	// PermImportOrders uploads order files, maps their columns, dry-runs
+	// and imports them in the console.
+	PermImportOrders Permission = "orders.import"
 )
 
 // Permissions lists every permission.
 var Permissions = []Permission{
 	PermViewStatus, PermViewInfra, PermViewMetrics, PermRunJobChecks, PermChangeOwnPass,
 	PermViewCustomers, PermTagCustomers, PermManageTags, PermViewEvents, PermRunSync, PermManageConfig, PermViewAudit,
-	PermRevealPII,
+	PermRevealPII, PermImportOrders,
 }
 
 var grants = map[Role][]Permission{
 	RoleOwner: {PermViewStatus, PermViewInfra, PermViewMetrics, PermRunJobChecks, PermChangeOwnPass,
-		PermViewCustomers, PermTagCustomers, PermManageTags, PermViewEvents, PermRunSync, PermManageConfig, PermViewAudit, PermRevealPII},
+		PermViewCustomers, PermTagCustomers, PermManageTags, PermViewEvents, PermRunSync, PermManageConfig, PermViewAudit, PermRevealPII, PermImportOrders},
 	RoleAdmin: {PermViewStatus, PermViewInfra, PermViewMetrics, PermRunJobChecks, PermChangeOwnPass,
-		PermViewCustomers, PermTagCustomers, PermManageTags, PermViewEvents, PermRunSync, PermManageConfig, PermRevealPII},
-	RoleOperator: {PermViewStatus, PermChangeOwnPass, PermViewCustomers, PermTagCustomers, PermManageTags},
+		PermViewCustomers, PermTagCustomers, PermManageTags, PermViewEvents, PermRunSync, PermManageConfig, PermRevealPII, PermImportOrders},
+	RoleOperator: {PermViewStatus, PermChangeOwnPass, PermViewCustomers, PermTagCustomers, PermManageTags, PermImportOrders},
 	RoleAgent:    {PermViewStatus, PermChangeOwnPass, PermViewCustomers, PermTagCustomers, PermRevealPII},
 	RoleAuditor:  {PermViewStatus, PermChangeOwnPass, PermViewEvents, PermViewAudit},
 }

@@ -109,6 +109,16 @@ func (s *Server) buildRoutes() http.Handler {
 	api("POST /api/v1/channels", auth.PermManageTags, http.HandlerFunc(s.apiChannelCreate))
 	api("GET /api/v1/channels/{id}/stats", auth.PermViewCustomers, http.HandlerFunc(s.apiChannelStats))
 
+	// Orders: import a shop's order file (orders_import*.go): upload, map
+	// the columns, dry run, import in a job with its progress, error file.
+	page("GET /orders/import", auth.PermImportOrders, s.ordersImportPage)
+	page("POST /orders/import", auth.PermImportOrders, s.ordersImportUpload)
+	page("GET /orders/import/{id}", auth.PermImportOrders, s.ordersImportShow)
+	page("GET /orders/import/{id}/progress", auth.PermImportOrders, s.ordersImportProgress)
+	page("POST /orders/import/{id}/mapping", auth.PermImportOrders, s.ordersImportMapping)
+	page("POST /orders/import/{id}/run", auth.PermImportOrders, s.ordersImportRun)
+	page("GET /orders/import/{id}/errors.csv", auth.PermImportOrders, s.ordersImportErrors)
+
 	// The audit log: read, verified and exported, never changed.
 	page("GET /audit", auth.PermViewAudit, s.auditList)
 	page("GET /audit/export", auth.PermViewAudit, s.auditExportPage)

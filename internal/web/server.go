@@ -18,6 +18,7 @@ import (
 	"github.com/kith-scrm/kith/internal/jobs"
 	"github.com/kith-scrm/kith/internal/kith"
 	"github.com/kith-scrm/kith/internal/obs"
+	"github.com/kith-scrm/kith/internal/orders"
 	"github.com/kith-scrm/kith/internal/protect"
 	"github.com/kith-scrm/kith/internal/settings"
 	"github.com/kith-scrm/kith/internal/store"
@@ -42,6 +43,9 @@ type Deps struct {
 	Gate *gate.Gate
 	// Acquisition manages channel codes and links (issue 4).
 	Acquisition *acquisition.Service
+	// OrderUploads keeps order files uploaded for import (issue 8); nil
+	// turns the import pages away.
+	OrderUploads *orders.Uploads
 	// Customers reads customers, members and tags.
 	Customers *customer.Directory
 	// Protector opens and indexes protected fields (phone numbers); nil
