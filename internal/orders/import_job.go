@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
 
 	"github.com/kith-scrm/kith/internal/audit"
 	"github.com/kith-scrm/kith/internal/kith"
@@ -27,13 +26,12 @@ type ImportArgs struct {
 // Kind implements river.JobArgs.
 func (ImportArgs) Kind() string { return "orders.import_file" }
 
-// InsertOpts implements river.JobArgsWithInsertOpts: one waiting run per
-// upload and kind; a crashed run is tried again (an import is one
-// transaction, and the same file again changes nothing).
-func (ImportArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
-		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateRetryable, rivertype.JobStateScheduled}}}
-}
+// InsertOpts implements river.JobArgsWithInsertOpts: a crashed run is
+// tried again (an import is one transaction, and the same file again
+// changes nothing). One run of an upload at a time is the inserter's
+// check (its state says queued or running), not River's uniqueness: a run
+// that has just finished may not be marked completed yet.
+func (ImportArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: 3} }
 
 // ImportWorker runs ImportArgs jobs: it reads the upload with its mapping
 // through Store.Import, writing the progress to the upload's state as it

@@ -138,7 +138,7 @@ func (u *Uploads) Save(ctx context.Context, r io.Reader, name, by string) (up *U
 	if err := checkContent(f, name); err != nil {
 		return nil, err
 	}
-	header, format, err := ReadHeader(f, n, max)
+	header, format, err := ReadHeader(io.NewSectionReader(f, 0, n), n, max)
 	if err != nil {
 		return nil, err
 	}
