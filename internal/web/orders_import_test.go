@@ -14,6 +14,7 @@ import (
 
 	"github.com/kith-scrm/kith/internal/app/apptest"
 	"github.com/kith-scrm/kith/internal/auth"
+	"github.com/kith-scrm/kith/internal/store/storetest"
 )
 
 // upload posts a file to the import page as a browser's form would.
@@ -172,8 +173,18 @@ func TestOrdersImportRefusals(t *testing.T) {
 	}
 }
 
+// TestOrdersImportDryRunAndImport runs on SQLite, and on PostgreSQL when
+// KITH_TEST_DATABASE_URL is set (the job then goes through River's
+// PostgreSQL driver on the node's own queue).
 func TestOrdersImportDryRunAndImport(t *testing.T) {
-	in := apptest.Start(t, apptest.Options{})
+	t.Run("sqlite", func(t *testing.T) { ordersImportDryRunAndImport(t, false) })
+	if os.Getenv(storetest.EnvURL) != "" {
+		t.Run("postgres", func(t *testing.T) { ordersImportDryRunAndImport(t, true) })
+	}
+}
+
+func ordersImportDryRunAndImport(t *testing.T, postgres bool) {
+	in := apptest.Start(t, apptest.Options{Postgres: postgres})
 	db := mustStore(t, in)
 	c := newClient(t, in)
 	c.login("owner", apptest.OwnerPassword)
