@@ -255,3 +255,44 @@ func TestImportWorker(t *testing.T) {
 		}
 	})
 }
+
+func TestUploadsSaveXLSX(t *testing.T) {
+	u := newUploads(t, 0)
+	data := xlsxFile(t, [][]string{{"订单编号", "买家实际支付金额", "订单创建时间"}, {"T1", "1.00", "2026-11-01 10:00:00"}})
+	up, err := u.Save(context.Background(), bytes.NewReader(data), "orders.xlsx", "owner")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if up.Format != "xlsx" || strings.Join(up.Header, ",") != "订单编号,买家实际支付金额,订单创建时间" {
+		t.Fatalf("upload %+v", up)
+	}
+}
+
+// FuzzUploadsSave feeds arbitrary uploads: Save never panics, refuses only
+// with a message for people (EINVALID) and keeps nothing it refused.
+func FuzzUploadsSave(f *testing.F) {
+	f.Add([]byte(smallCSV), "a.csv")
+	f.Add([]byte(taobaoCSV), "b.txt")
+	f.Add(gbk(f, taobaoCSV), "c.tsv")
+	f.Add(xlsxFile(f, [][]string{{"order_no", "total", "ordered_at"}, {"X", "1", "2026-01-01"}}), "d.xlsx")
+	f.Add([]byte("PK\x03\x04\x00\x00"), "e.xlsx")
+	f.Add([]byte{0xFF, 0xFE, 'o', 0, ',', 0}, "f.csv")
+	f.Add([]byte("\x00\x01"), "g.pdf")
+	f.Fuzz(func(t *testing.T, data []byte, name string) {
+		u := newUploads(t, 1<<16)
+		up, err := u.Save(context.Background(), bytes.NewReader(data), name, "owner")
+		entries, _ := os.ReadDir(u.Dir)
+		if err != nil {
+			if kith.ErrorCode(err) != kith.EINVALID {
+				t.Fatalf("not a message for people: %v", err)
+			}
+			if len(entries) != 0 {
+				t.Fatalf("a refused upload was kept: %v", err)
+			}
+			return
+		}
+		if len(entries) != 1 || up.Size != int64(len(data)) || (up.Format != "csv" && up.Format != "xlsx") {
+			t.Fatalf("upload %+v, %d folders", up, len(entries))
+		}
+	})
+}
