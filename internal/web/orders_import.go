@@ -78,8 +78,11 @@ func (s *Server) ordersImportUpload(w http.ResponseWriter, r *http.Request) {
 		v.Problem = p
 		s.render(w, r, status, "orders-import-upload", v)
 	}
+	// The server's deadlines are for ordinary requests; its write deadline
+	// runs from the request's start, so it moves too.
 	rc := http.NewResponseController(w)
 	rc.SetReadDeadline(time.Now().Add(uploadTimeout))
+	rc.SetWriteDeadline(time.Now().Add(uploadTimeout + time.Minute))
 	max := up.MaxBytes
 	if max <= 0 {
 		max = orders.DefaultMaxBytes
