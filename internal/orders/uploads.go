@@ -3,6 +3,7 @@ package orders
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -13,6 +14,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -281,6 +283,30 @@ func (u *Uploads) ClearState(id, kind string) error {
 		return err
 	}
 	return nil
+}
+
+// Recent returns up to n uploads, the newest first.
+func (u *Uploads) Recent(n int) ([]*Upload, error) {
+	entries, err := os.ReadDir(u.Dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("orders: list uploads: %w", err)
+	}
+	var out []*Upload
+	for _, e := range entries {
+		if _, err := u.dir(e.Name()); err != nil || !e.IsDir() {
+			continue
+		}
+		up, err := u.Get(e.Name())
+		if err != nil {
+			continue // being written or removed
+		}
+		out = append(out, up)
+	}
+	slices.SortFunc(out, func(a, b *Upload) int { return cmp.Or(b.At.Compare(a.At), strings.Compare(a.ID, b.ID)) })
+	return out[:min(n, len(out))], nil
 }
 
 // prune removes uploads older than UploadKeep.

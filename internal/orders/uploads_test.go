@@ -118,6 +118,25 @@ func TestUploadsSave(t *testing.T) {
 		t.Errorf("%d folders after refusals, want only the good upload's", len(entries))
 	}
 
+	// Recent lists the newest first.
+	clock := u.Clock.(*kith.FixedClock)
+	clock.Add(time.Minute)
+	later, err := u.Save(ctx, strings.NewReader(smallCSV), "later.csv", "li")
+	if err != nil {
+		t.Fatal(err)
+	}
+	recent, err := u.Recent(10)
+	if err != nil || len(recent) != 2 || recent[0].ID != later.ID || recent[1].ID != up.ID {
+		t.Fatalf("recent %v %v", recent, err)
+	}
+	if one, _ := u.Recent(1); len(one) != 1 || one[0].ID != later.ID {
+		t.Fatalf("recent(1) %v", one)
+	}
+	if none, err := newUploads(t, 0).Recent(5); none != nil || err != nil {
+		t.Fatalf("no folder yet: %v %v", none, err)
+	}
+	os.RemoveAll(filepath.Join(u.Dir, later.ID))
+
 	// An upload not used for UploadKeep goes at the next upload.
 	old := now.Add(-orders.UploadKeep - time.Hour)
 	os.Chtimes(filepath.Join(u.Dir, up.ID), old, old)

@@ -20,6 +20,36 @@ type importUploadView struct {
 	MaxSize string
 	Shop    string
 	Problem *problem
+	Recent  []recentUpload
+}
+
+// recentUpload is a line of the upload page's list of recent files.
+type recentUpload struct {
+	*orders.Upload
+	Size  string
+	State string // the import's state, else the dry run's prefixed "dry-", else ""
+}
+
+// importRecent is how many recent files the upload page lists.
+const importRecent = 20
+
+// recentUploads lists the newest uploads with how far each is.
+func (s *Server) recentUploads(up *orders.Uploads) ([]recentUpload, error) {
+	list, err := up.Recent(importRecent)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]recentUpload, 0, len(list))
+	for _, u := range list {
+		r := recentUpload{Upload: u, Size: sizeText(u.Size)}
+		if st, _ := up.State(u.ID, orders.RunImport); st != nil {
+			r.State = st.State
+		} else if st, _ := up.State(u.ID, orders.RunDry); st != nil {
+			r.State = "dry-" + st.State
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }
 
 // uploadTimeout bounds the reading of one upload (the server's own read
@@ -51,11 +81,17 @@ func sizeText(n int64) string {
 
 // ordersImportPage shows the upload form.
 func (s *Server) ordersImportPage(w http.ResponseWriter, r *http.Request) {
-	if _, err := s.importUploads(); err != nil {
+	up, err := s.importUploads()
+	if err != nil {
 		s.pageError(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "orders-import-upload", &importUploadView{MaxSize: s.importMaxSize()})
+	v := &importUploadView{MaxSize: s.importMaxSize()}
+	if v.Recent, err = s.recentUploads(up); err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "orders-import-upload", v)
 }
 
 // ordersImportUpload streams the uploaded file to the data folder, reads
@@ -76,6 +112,7 @@ func (s *Server) ordersImportUpload(w http.ResponseWriter, r *http.Request) {
 		}
 		p.Status = status
 		v.Problem = p
+		v.Recent, _ = s.recentUploads(up)
 		s.render(w, r, status, "orders-import-upload", v)
 	}
 	// The server's deadlines are for ordinary requests; its write deadline

@@ -167,6 +167,10 @@ func TestOrdersImportRefusals(t *testing.T) {
 			t.Errorf("%s sees the import in the menu", role)
 		}
 	}
+	// The upload page lists the recent files with how far each is.
+	c.waitImportRun(id2, "dry")
+	page = c.get("/orders/import", 200)
+	mustContain(t, "recent files", page, `id="import-recent"`, `id="recent-`+id+`"`, "mine.csv", "imported", `id="recent-`+id2+`"`, "checked, not imported")
 	op := signedIn(t, in, auth.RoleOperator)
 	if page := op.get("/orders/import", 200); !strings.Contains(page, `id="nav-import"`) {
 		t.Error("the operator does not see the import in the menu")
