@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -199,26 +198,14 @@ func baseName(p string) string {
 	return p
 }
 
-// writeErrors writes the refused rows as CSV. Cells that a spreadsheet
-// would run as a formula are quoted with a leading apostrophe.
+// writeErrors writes the refused rows as CSV (orders.WriteErrors, which
+// neutralises spreadsheet formulas).
 func writeErrors(path string, rep *orders.Report) error {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
 		return fmt.Errorf("cannot write the error file: %w", err)
 	}
-	w := csv.NewWriter(f)
-	w.Write([]string{"row", "column", "order_no", "reason", "message"})
-	safe := func(s string) string {
-		if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-			return "'" + s
-		}
-		return s
-	}
-	for _, e := range rep.Errors {
-		w.Write([]string{fmt.Sprint(e.Row), safe(e.Column), safe(e.OrderNo), e.Code, safe(e.Message)})
-	}
-	w.Flush()
-	if err := w.Error(); err != nil {
+	if err := orders.WriteErrors(f, rep.Errors); err != nil {
 		f.Close()
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -69,6 +70,9 @@ type Options struct {
 	// SandboxCustomers sizes the sandbox's demo company; 0 means the full
 	// 5,000 (tests choose fewer).
 	SandboxCustomers int
+	// ImportMaxBytes bounds an order file uploaded in the console; 0 means
+	// orders.DefaultMaxBytes (tests choose less).
+	ImportMaxBytes int64
 }
 
 // Serve runs Kith on ln until ctx is cancelled, then stops gracefully: it
@@ -142,6 +146,10 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 	ordersStore.Location = cmp.Or(cfg.Location, time.UTC)
 	river.AddWorker(workers, &orders.RefreshWorker{Store: ordersStore})
 	river.AddWorker(workers, &wecompay.PullWorker{Store: ordersStore, Client: conn.Client, Clock: a.Clock})
+	// Order files uploaded in the console, dry-run and imported by a job on
+	// this node's own queue (the file is in its data folder).
+	uploads := &orders.Uploads{Dir: filepath.Join(cfg.DataDir, "imports"), MaxBytes: o.ImportMaxBytes, Clock: a.Clock}
+	river.AddWorker(workers, &orders.ImportWorker{Store: ordersStore, Uploads: uploads, Audit: a.Audit, Log: log})
 	var j *jobs.Jobs
 	acq, acqPeriodic := newAcquisition(a.DB, sendGate, conn, syncer, a.Clock, cfg.Location, log, workers, &j)
 	periodic := []*river.PeriodicJob{
@@ -172,7 +180,7 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 	srv, err := web.New(web.Deps{
 		Auth: a.Auth, DB: a.DB, Jobs: j, Metrics: metrics, Log: log, Clock: a.Clock,
 		Ingest: ingestSvc, CallbackCrypto: conn.Crypto, Audit: a.Audit, ConsentKey: a.Keys.BlindIndex,
-		Gate: sendGate, Acquisition: acq,
+		Gate: sendGate, Acquisition: acq, OrderUploads: uploads,
 		Segments: segment.NewStore(a.DB, a.Clock), SegmentIndex: segIndex.Load,
 		Customers: customer.NewDirectory(a.DB), Protector: protector, Syncer: syncer, Settings: settingsStore, Conn: conn,
 		Location: cfg.Location,

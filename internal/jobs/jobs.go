@@ -13,10 +13,12 @@ package jobs
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,6 +35,33 @@ import (
 
 // QueueInbound is the queue of jobs that apply inbound events.
 const QueueInbound = "inbound"
+
+// NodeQueue is the queue only the node named node works: jobs about
+// files in its data folder (an uploaded order file) go there.
+func NodeQueue(node string) string {
+	var b strings.Builder
+	b.WriteString("node")
+	dash := true
+	for _, r := range strings.ToLower(node) {
+		ok := r >= 'a' && r <= 'z' || r >= '0' && r <= '9'
+		switch {
+		case ok && dash:
+			b.WriteByte('-')
+			b.WriteRune(r)
+			dash = false
+		case ok:
+			b.WriteRune(r)
+		default:
+			dash = true
+		}
+	}
+	q := b.String()
+	if len(q) > 100 {
+		// Long names keep a hash of the whole, so two stay apart.
+		q = fmt.Sprintf("%s-%x", strings.TrimRight(q[:80], "-"), sha256.Sum256([]byte(node)))[:120]
+	}
+	return q
+}
 
 // Config configures a job client.
 type Config struct {
@@ -96,6 +125,8 @@ func New(db *store.DB, cfg Config) (*Jobs, error) {
 			// Applying inbound events writes the whole time; two at once keep
 			// the writer busy without starving the intake of new callbacks.
 			QueueInbound: {MaxWorkers: 2},
+			// Jobs about files in this node's data folder (uploads).
+			NodeQueue(cfg.Node): {MaxWorkers: 2},
 		}
 	}
 	client, err := river.NewClient(driver, rc)

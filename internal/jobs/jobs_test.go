@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -190,5 +192,28 @@ func TestLoopsRunBetweenStartAndStop(t *testing.T) {
 	case <-returned:
 	default:
 		t.Fatal("Stop returned before the loop did")
+	}
+}
+
+func TestNodeQueue(t *testing.T) {
+	long := strings.Repeat("node-name ", 30)
+	for node, want := range map[string]string{
+		"web-1":                     "node-web-1",
+		"test-TestBrowser/Sub_case": "node-test-testbrowser-sub-case",
+		"  Kith 节点 2  ":             "node-kith-2",
+		"":                          "node",
+		long:                        "",
+		long[:len(long)-1] + "x":    "",
+	} {
+		got := jobs.NodeQueue(node)
+		if !regexp.MustCompile(`^(?:[a-z0-9])+(?:[_|\-]?[a-z0-9]+)*$`).MatchString(got) || len(got) > 128 {
+			t.Errorf("NodeQueue(%q) = %q: not a River queue name", node, got)
+		}
+		if want != "" && got != want {
+			t.Errorf("NodeQueue(%q) = %q, want %q", node, got, want)
+		}
+	}
+	if jobs.NodeQueue(long) == jobs.NodeQueue(long[:len(long)-1]+"x") {
+		t.Error("two long names share a queue")
 	}
 }

@@ -37,15 +37,22 @@ type ImportOptions struct {
 	// MaxErrors bounds the row errors kept in the report (0: 10000); the
 	// count of every reason stays exact.
 	MaxErrors int
-	// Progress, when set, is called every 10000 rows and at the end.
+	// Progress, when set, is called every ProgressEvery rows and at the
+	// end.
 	Progress func(Progress)
+	// ProgressEvery is how many rows pass between Progress calls (0:
+	// 10000).
+	ProgressEvery int
 }
 
-// Progress is how far an import is.
+// Progress is how far an import is, with its counts so far.
 type Progress struct {
 	Rows  int
 	Bytes int64 // read so far (CSV; 0 for XLSX)
 	Total int64 // the file's size
+
+	Inserted, Updated, Unchanged, RejectedRows int
+	Rejected                                   map[string]int // rows by reason code: a copy
 }
 
 // RowError is a refused row: where, and why.
@@ -154,44 +161,17 @@ func open(f File, size int64, opt ImportOptions) (*importer, error) {
 	if opt.MaxBytes <= 0 {
 		opt.MaxBytes = DefaultMaxBytes
 	}
-	if size > opt.MaxBytes {
-		return nil, kith.Errorf(kith.EINVALID, "the file is %s, more than the %s an import reads; split it (by month, say) and import the parts",
-			humanBytes(size), humanBytes(opt.MaxBytes))
-	}
 	if opt.MaxErrors <= 0 {
 		opt.MaxErrors = 10000
 	}
+	if opt.ProgressEvery <= 0 {
+		opt.ProgressEvery = 10000
+	}
 	rep := &Report{DryRun: opt.DryRun, Rejected: map[string]int{}}
-	cnt := &counter{r: io.LimitReader(f, opt.MaxBytes+1)}
-	br := bufio.NewReaderSize(cnt, 256<<10)
-	magic, _ := br.Peek(4)
-	var rows rowReader
-	if bytes.Equal(magic, []byte("PK\x03\x04")) {
-		zr, err := zip.NewReader(f, size)
-		if err != nil {
-			return nil, xlsxError(err)
-		}
-		x, err := openXLSX(zr)
-		if err != nil {
-			return nil, err
-		}
-		rows, rep.Format = x, "xlsx"
-		cnt = nil
-	} else {
-		r, enc, err := newCSVReader(br)
-		if err != nil {
-			return nil, err
-		}
-		rows, rep.Format, rep.Encoding = r, "csv", enc
-	}
-	header, err := rows.Next()
-	if errors.Is(err, io.EOF) {
-		return nil, kith.Errorf(kith.EINVALID, "the file is empty")
-	}
+	rows, cnt, header, err := openRows(f, size, opt.MaxBytes, rep)
 	if err != nil {
 		return nil, err
 	}
-	header = append([]string(nil), header...)
 	m := opt.Mapping
 	if m == nil {
 		p, ok := DetectPreset(header)
@@ -208,6 +188,62 @@ func open(f File, size int64, opt ImportOptions) (*importer, error) {
 	}
 	rep.NotRead = b.ignored
 	return &importer{opt: opt, m: m, b: b, rep: rep, seen: map[uint64]int32{}, rows: rows, cnt: cnt, size: size}, nil
+}
+
+// ReadHeader reads a file's header row, and says whether the file is csv
+// or xlsx; a file that is neither, or empty, gives an EINVALID error.
+func ReadHeader(f File, size int64, maxBytes int64) (header []string, format string, err error) {
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxBytes
+	}
+	rep := &Report{}
+	rows, _, header, err := openRows(f, size, maxBytes, rep)
+	if err != nil {
+		return nil, "", err
+	}
+	if c, ok := rows.(io.Closer); ok {
+		c.Close()
+	}
+	return header, rep.Format, nil
+}
+
+// openRows opens the rows of a CSV or XLSX file and reads its header row;
+// cnt counts the bytes read (nil for XLSX).
+func openRows(f File, size, maxBytes int64, rep *Report) (rowReader, *counter, []string, error) {
+	if size > maxBytes {
+		return nil, nil, nil, kith.Errorf(kith.EINVALID, "the file is %s, more than the %s an import reads; split it (by month, say) and import the parts",
+			humanBytes(size), humanBytes(maxBytes))
+	}
+	cnt := &counter{r: io.LimitReader(f, maxBytes+1)}
+	br := bufio.NewReaderSize(cnt, 256<<10)
+	magic, _ := br.Peek(4)
+	var rows rowReader
+	if bytes.Equal(magic, []byte("PK\x03\x04")) {
+		zr, err := zip.NewReader(f, size)
+		if err != nil {
+			return nil, nil, nil, xlsxError(err)
+		}
+		x, err := openXLSX(zr)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		rows, rep.Format = x, "xlsx"
+		cnt = nil
+	} else {
+		r, enc, err := newCSVReader(br)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		rows, rep.Format, rep.Encoding = r, "csv", enc
+	}
+	header, err := rows.Next()
+	if errors.Is(err, io.EOF) {
+		return nil, nil, nil, kith.Errorf(kith.EINVALID, "the file is empty")
+	}
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return rows, cnt, append([]string(nil), header...), nil
 }
 
 // run reads every data row, handing each order to put.
@@ -235,7 +271,7 @@ func (im *importer) run(ctx context.Context, put func(context.Context, *Order) (
 		if err := im.row(ctx, im.rows.Line(), row); err != nil {
 			return err
 		}
-		if im.rep.Rows%10000 == 0 {
+		if im.rep.Rows%im.opt.ProgressEvery == 0 {
 			im.progress()
 		}
 	}
@@ -244,7 +280,11 @@ func (im *importer) run(ctx context.Context, put func(context.Context, *Order) (
 
 func (im *importer) progress() {
 	if im.opt.Progress != nil {
-		p := Progress{Rows: im.rep.Rows, Total: im.size}
+		p := Progress{Rows: im.rep.Rows, Total: im.size, Inserted: im.rep.Inserted, Updated: im.rep.Updated,
+			Unchanged: im.rep.Unchanged, RejectedRows: im.rep.RejectedRows, Rejected: make(map[string]int, len(im.rep.Rejected))}
+		for k, v := range im.rep.Rejected {
+			p.Rejected[k] = v
+		}
 		if im.cnt != nil {
 			p.Bytes = im.cnt.n
 		}

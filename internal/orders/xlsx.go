@@ -280,3 +280,6 @@ var errNotXLSX = errors.New("not xlsx")
 func xlsxError(err error) error {
 	return kith.Errorf(kith.EINVALID, "the file looks like an XLSX workbook but cannot be opened: %v", fmt.Sprint(err))
 }
+
+// Close releases the worksheet's reader.
+func (x *xlsxRows) Close() error { return x.rc.Close() }

@@ -117,6 +117,16 @@ func (s *Server) buildRoutes() http.Handler {
 	page("POST /segments/{id}", auth.PermManageSegments, s.segmentUpdate)
 	page("POST /segments/{id}/delete", auth.PermManageSegments, s.segmentDelete)
 
+	// Orders: import a shop's order file (orders_import*.go): upload, map
+	// the columns, dry run, import in a job with its progress, error file.
+	page("GET /orders/import", auth.PermImportOrders, s.ordersImportPage)
+	page("POST /orders/import", auth.PermImportOrders, s.ordersImportUpload)
+	page("GET /orders/import/{id}", auth.PermImportOrders, s.ordersImportShow)
+	page("GET /orders/import/{id}/progress", auth.PermImportOrders, s.ordersImportProgress)
+	page("POST /orders/import/{id}/mapping", auth.PermImportOrders, s.ordersImportMapping)
+	page("POST /orders/import/{id}/run", auth.PermImportOrders, s.ordersImportRun)
+	page("GET /orders/import/{id}/errors.csv", auth.PermImportOrders, s.ordersImportErrors)
+
 	// The audit log: read, verified and exported, never changed.
 	page("GET /audit", auth.PermViewAudit, s.auditList)
 	page("GET /audit/export", auth.PermViewAudit, s.auditExportPage)

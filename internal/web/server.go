@@ -18,6 +18,7 @@ import (
 	"github.com/kith-scrm/kith/internal/jobs"
 	"github.com/kith-scrm/kith/internal/kith"
 	"github.com/kith-scrm/kith/internal/obs"
+	"github.com/kith-scrm/kith/internal/orders"
 	"github.com/kith-scrm/kith/internal/protect"
 	"github.com/kith-scrm/kith/internal/segment"
 	"github.com/kith-scrm/kith/internal/segment/index"
@@ -48,6 +49,9 @@ type Deps struct {
 	// or nil while it is being built (counts then come from the database).
 	Segments     *segment.Store
 	SegmentIndex func() *index.Index
+	// OrderUploads keeps order files uploaded for import (issue 8); nil
+	// turns the import pages away.
+	OrderUploads *orders.Uploads
 	// Customers reads customers, members and tags.
 	Customers *customer.Directory
 	// Protector opens and indexes protected fields (phone numbers); nil

@@ -46,6 +46,8 @@ type Options struct {
 	// NoAdminPassword leaves KITH_ADMIN_PASSWORD unset, so the owner gets a
 	// one-time password printed on Stdout.
 	NoAdminPassword bool
+	// ImportMaxBytes bounds console uploads of order files (0: the default).
+	ImportMaxBytes int64
 }
 
 // Start runs an instance until the test ends.
@@ -84,7 +86,7 @@ func Start(tb testing.TB, o Options) *Instance {
 	logger := slog.New(slog.NewTextHandler(testWriter{tb}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	go func() {
 		in.done <- app.Serve(ctx, cfg, ln, app.Options{
-			Stdout: in.stdout, Log: logger, Ready: func() { close(ready) }, SandboxCustomers: 300,
+			Stdout: in.stdout, Log: logger, Ready: func() { close(ready) }, SandboxCustomers: 300, ImportMaxBytes: o.ImportMaxBytes,
 		})
 	}()
 	select {
