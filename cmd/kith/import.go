@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"time"
@@ -88,7 +89,7 @@ func ordersStore(a *app.App) (*orders.Store, error) {
 
 func cmdImportOrders(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	file, rest := splitFile(args, "dry-run", "json")
-	var mapping, shop, columns, saveAs, platform, errorsFile string
+	var mapping, shop, columns, saveAs, platform, errorsFile, cpuProfile string
 	var dryRun, asJSON bool
 	var maxMB int64
 	a, err := openData(ctx, "import orders", rest, stdout, stderr, getenv, func(fs *flag.FlagSet) {
@@ -101,6 +102,7 @@ func cmdImportOrders(ctx context.Context, args []string, stdout, stderr io.Write
 		fs.BoolVar(&dryRun, "dry-run", false, "read and check everything, show the first orders and every problem, write nothing")
 		fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
 		fs.Int64Var(&maxMB, "max-size", orders.DefaultMaxBytes>>20, "the largest file read, in MB")
+		fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the import to this file (go tool pprof)")
 	}, func() error {
 		switch {
 		case file == "":
@@ -154,6 +156,17 @@ func cmdImportOrders(ctx context.Context, args []string, stdout, stderr io.Write
 	st, err := f.Stat()
 	if err != nil {
 		return err
+	}
+	if cpuProfile != "" {
+		pf, err := os.Create(cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	started := time.Now()
 	if !asJSON {

@@ -3,6 +3,7 @@ package orders
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -84,12 +85,27 @@ type Writer struct {
 	s        *Store
 	q        *store.CachedTx
 	now      time.Time
-	ids      map[string]identity // by shop NUL account index
+	ids      map[identityKey]identity
+	shops    map[string]string // one copy of each shop name the cache's keys hold
 	affected map[int64]bool
+
+	// How the identities not in the cache turned out: an import into an
+	// empty database meets mostly new ones, a re-import known ones; the
+	// more frequent decides which statement is tried first.
+	identNew, identKnown int
 }
 
-// maxCachedIdentities bounds the shop identities a Writer remembers.
-const maxCachedIdentities = 100_000
+// identityKey is a shop identity in the Writer's cache: the shop and the
+// account's blind index (an HMAC-SHA256, decoded from its hex).
+type identityKey struct {
+	shop  string
+	index [32]byte
+}
+
+// maxCachedIdentities bounds the shop identities a Writer remembers (some
+// 80 bytes each): enough for the buyers of a file of a few million orders,
+// whose repeat orders then need no query.
+const maxCachedIdentities = 2_000_000
 
 type identity struct {
 	id         int64
@@ -101,7 +117,7 @@ type identity struct {
 // the facts of the customers it touched commit together, or nothing does.
 func (s *Store) Write(ctx context.Context, fn func(w *Writer) error) error {
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
-		w := &Writer{s: s, q: store.NewCachedTx(tx), now: s.clock.Now(), ids: map[string]identity{}, affected: map[int64]bool{}}
+		w := &Writer{s: s, q: store.NewCachedTx(tx), now: s.clock.Now(), ids: map[identityKey]identity{}, shops: map[string]string{}, affected: map[int64]bool{}}
 		defer w.q.Close()
 		if err := fn(w); err != nil {
 			return err
@@ -199,7 +215,7 @@ func (w *Writer) touch(customerID int64) {
 // resolve finds the order's shop identity (creating it) and customer.
 func (w *Writer) resolve(ctx context.Context, o *Order, phoneIndex string) (identityID, customerID int64, linkedBy string, err error) {
 	var ident identity
-	key := ""
+	var key identityKey
 	if strings.TrimSpace(o.BuyerAccount) != "" {
 		ident, key, err = w.identity(ctx, o.Shop, o.BuyerAccount)
 		if err != nil {
@@ -242,33 +258,66 @@ func (w *Writer) linkIdentity(ctx context.Context, identityID, customerID int64,
 }
 
 // identity returns the shop identity of an account, created when new.
-func (w *Writer) identity(ctx context.Context, shop, account string) (identity, string, error) {
+func (w *Writer) identity(ctx context.Context, shop, account string) (identity, identityKey, error) {
 	sealed, err := w.s.p.Seal(FieldShopAccount, shop+"\x00"+strings.TrimSpace(account))
 	if err != nil {
-		return identity{}, "", err
+		return identity{}, identityKey{}, err
 	}
-	key := shop + "\x00" + sealed.Index
+	var key identityKey
+	if n, err := hex.Decode(key.index[:], []byte(sealed.Index)); err != nil || n != len(key.index) {
+		return identity{}, identityKey{}, fmt.Errorf("orders: the blind index of a shop account is not 32 bytes of hex")
+	}
+	if key.shop = w.shops[shop]; key.shop == "" {
+		if len(w.shops) >= 10_000 {
+			clear(w.shops)
+		}
+		w.shops[shop], key.shop = shop, shop
+	}
 	if id, ok := w.ids[key]; ok {
 		return id, key, nil
 	}
 	var id identity
 	var cust sql.NullInt64
 	var how string
-	err = w.q.QueryRowContext(ctx, `SELECT id, customer_id, linked_by FROM shop_identities WHERE shop = $1 AND account_index = $2`, shop, sealed.Index).Scan(&id.id, &cust, &how)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		err = w.q.QueryRowContext(ctx, `INSERT INTO shop_identities (shop, account_index, account_sealed, key_id, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
-			shop, sealed.Index, sealed.Value, sealed.KeyID, w.now).Scan(&id.id)
-		if err != nil {
-			return identity{}, "", fmt.Errorf("orders: insert shop identity: %w", err)
+	inserted := false
+	insert := func() error {
+		err := w.q.QueryRowContext(ctx, `INSERT INTO shop_identities (shop, account_index, account_sealed, key_id, created_at) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (shop, account_index) DO NOTHING RETURNING id`, shop, sealed.Index, sealed.Value, sealed.KeyID, w.now).Scan(&id.id)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("orders: insert shop identity: %w", err)
 		}
-	case err != nil:
-		return identity{}, "", fmt.Errorf("orders: read shop identity: %w", err)
+		inserted = err == nil
+		return err
+	}
+	read := func() error {
+		err := w.q.QueryRowContext(ctx, `SELECT id, customer_id, linked_by FROM shop_identities WHERE shop = $1 AND account_index = $2`,
+			shop, sealed.Index).Scan(&id.id, &cust, &how)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("orders: read shop identity: %w", err)
+		}
+		return err
+	}
+	first, second := read, insert
+	if w.identNew > w.identKnown {
+		first, second = insert, read
+	}
+	if err := first(); errors.Is(err, sql.ErrNoRows) {
+		if err := second(); err != nil {
+			// Only a concurrent writer can make both miss (PostgreSQL).
+			return identity{}, identityKey{}, fmt.Errorf("orders: shop identity: %w", err)
+		}
+	} else if err != nil {
+		return identity{}, identityKey{}, err
+	}
+	if inserted {
+		w.identNew++
+	} else {
+		w.identKnown++
 	}
 	id.customerID = cust.Int64
 	id.unlinked = how == "manual_unlinked"
 	if len(w.ids) >= maxCachedIdentities {
-		clear(w.ids) // bounds the memory of a long import; the table answers the rest
+		clear(w.ids) // bounds the memory of a huge import; the table answers the rest
 	}
 	w.ids[key] = id
 	return id, key, nil
