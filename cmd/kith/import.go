@@ -20,7 +20,7 @@ import (
 	"github.com/kith-scrm/kith/internal/protect"
 )
 
-const importUsage = "say what to import: kith import orders FILE [--mapping NAME] [--dry-run] [--json], or kith import source add|list NAME"
+const importUsage = "say what to import: kith import orders FILE [--mapping NAME] [--dry-run] [--json], kith import categories FILE, or kith import source add|list NAME"
 
 func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	if len(args) == 0 {
@@ -31,6 +31,8 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		return cmdImportOrders(ctx, args[1:], stdout, stderr, getenv)
 	case "source":
 		return cmdImportSource(ctx, args[1:], stdout, stderr, getenv)
+	case "categories":
+		return cmdImportCategories(ctx, args[1:], stdout, stderr, getenv)
 	}
 	return usageError{importUsage}
 }
@@ -317,5 +319,45 @@ func cmdImportSource(ctx context.Context, args []string, stdout, stderr io.Write
 		return err
 	}
 	fmt.Fprintf(stdout, "Webhook source %s: POST signed orders to /api/v1/orders/webhook/%s\nSecret (shown once; keep it in the sender's settings):\n%s\n", name, name, secret)
+	return nil
+}
+
+// cmdImportCategories puts SKU codes in categories from a catalogue file
+// (sku,category): what customers bought follows in the same transaction.
+func cmdImportCategories(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	file, rest := splitFile(args)
+	a, err := openData(ctx, "import categories", rest, stdout, stderr, getenv, nil, func() error {
+		if file == "" {
+			return usageError{"name the file: kith import categories FILE (CSV: sku,category)"}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	s, err := ordersStore(a)
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return usageError{fmt.Sprintf("cannot open %s: %v", file, errors.Unwrap(err))}
+	}
+	defer f.Close()
+	cats, err := orders.ReadCategories(f, 256<<20)
+	if err != nil {
+		return err
+	}
+	if err := s.SetCategories(ctx, cats); err != nil {
+		return err
+	}
+	set := 0
+	for _, c := range cats {
+		if c != "" {
+			set++
+		}
+	}
+	fmt.Fprintf(stdout, "Catalogue: %d SKU codes in categories, %d taken out.\n", set, len(cats)-set)
 	return nil
 }

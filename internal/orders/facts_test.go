@@ -291,7 +291,7 @@ func TestSalesByMemberAndChannel(t *testing.T) {
 			put("B3", "wmB", 700, 0, now.Add(-50*day), done),                  // 10-11: before anyone followed B
 			put("B4", "wmB", 8_000, 0, now.Add(-3*day), orders.StatusPending), // not paid
 			put("B5", "wmB", 6_000, 0, now.Add(-70*day), done),                // before the range
-			put("X1", "", 900, 0, now.Add(-3*day), done),                      // 11-27: nobody's
+			put("X1", "", 900, 0, now.Add(-3*day), done),                      // 11-27: joined no customer, not counted
 		)
 		err := f.s.Write(ctx, func(w *orders.Writer) error {
 			_, err := w.PutPayment(ctx, &orders.Payment{Source: "wecom", TransactionID: "txA", ExternalUserID: "wmA", MemberUserID: "lisi",
@@ -313,7 +313,6 @@ func TestSalesByMemberAndChannel(t *testing.T) {
 			{Day: "2026-10-21", Member: "zhangsan", Channel: "ch-qr", Purchases: 1, AmountFen: 10_000},
 			{Day: "2026-11-05", Member: "wangwu", Channel: "ch-link", Purchases: 1, AmountFen: 4_000},
 			{Day: "2026-11-25", Member: "zhangsan", Channel: "ch-qr", Purchases: 1, AmountFen: 2_000},
-			{Day: "2026-11-27", Purchases: 1, AmountFen: 900},
 			{Day: "2026-11-27", Member: "zhaoliu", Purchases: 1, AmountFen: 4_000},
 			{Day: "2026-11-28", Member: "lisi", Channel: "ch-qr", Purchases: 1, AmountFen: 3_000},
 			{Day: "2026-11-30", Member: "zhangsan", Channel: "ch-qr", Purchases: 1, AmountFen: 100},
@@ -321,22 +320,56 @@ func TestSalesByMemberAndChannel(t *testing.T) {
 		if !reflect.DeepEqual(s.Cells, want) {
 			t.Fatalf("cells\n%+v\nwant\n%+v", s.Cells, want)
 		}
-		if tot := s.Total(); tot.Purchases != 8 || tot.AmountFen != 24_700 {
+		if tot := s.Total(); tot.Purchases != 7 || tot.AmountFen != 23_800 {
 			t.Fatalf("total %+v", tot)
 		}
 		byMember := s.ByMember()
-		if i := slices.IndexFunc(byMember, func(c orders.SalesCell) bool { return c.Day == "2026-11-27" }); i < 0 ||
-			!reflect.DeepEqual(byMember[i:i+2], []orders.SalesCell{{Day: "2026-11-27", Purchases: 1, AmountFen: 900},
-				{Day: "2026-11-27", Member: "zhaoliu", Purchases: 1, AmountFen: 4_000}}) {
+		wantMember := []orders.SalesCell{{Day: "2026-10-11", Purchases: 1, AmountFen: 700}, {Day: "2026-10-21", Member: "zhangsan", Purchases: 1, AmountFen: 10_000},
+			{Day: "2026-11-05", Member: "wangwu", Purchases: 1, AmountFen: 4_000}, {Day: "2026-11-25", Member: "zhangsan", Purchases: 1, AmountFen: 2_000},
+			{Day: "2026-11-27", Member: "zhaoliu", Purchases: 1, AmountFen: 4_000}, {Day: "2026-11-28", Member: "lisi", Purchases: 1, AmountFen: 3_000},
+			{Day: "2026-11-30", Member: "zhangsan", Purchases: 1, AmountFen: 100}}
+		if !reflect.DeepEqual(byMember, wantMember) {
 			t.Fatalf("by member %+v", byMember)
 		}
+		// Cells of one day add up per channel and per member.
+		f.put(t, put("A4", "wmA", 50, 0, now.Add(-25*day).Add(time.Hour), done)) // 11-05 too: zhangsan, ch-qr
+		if s, err = f.s.Sales(ctx, now.Add(-60*day), now); err != nil {
+			t.Fatal(err)
+		}
 		byChannel := s.ByChannel()
-		if i := slices.IndexFunc(byChannel, func(c orders.SalesCell) bool { return c.Day == "2026-11-27" }); i < 0 ||
-			byChannel[i] != (orders.SalesCell{Day: "2026-11-27", Purchases: 2, AmountFen: 4_900}) || byChannel[i+1].Day == "2026-11-27" {
+		if i := slices.IndexFunc(byChannel, func(c orders.SalesCell) bool { return c.Day == "2026-11-05" }); i < 0 || i+2 > len(byChannel) ||
+			!reflect.DeepEqual(byChannel[i:i+2], []orders.SalesCell{{Day: "2026-11-05", Channel: "ch-link", Purchases: 1, AmountFen: 4_000},
+				{Day: "2026-11-05", Channel: "ch-qr", Purchases: 1, AmountFen: 50}}) {
 			t.Fatalf("by channel %+v", byChannel)
 		}
-		if qr := s.OfChannel("ch-qr"); len(qr) != 4 || qr[2].Member != "lisi" {
+		byMember = s.ByMember()
+		if i := slices.IndexFunc(byMember, func(c orders.SalesCell) bool { return c.Day == "2026-11-05" }); i < 0 || i+2 > len(byMember) ||
+			!reflect.DeepEqual(byMember[i:i+2], []orders.SalesCell{{Day: "2026-11-05", Member: "wangwu", Purchases: 1, AmountFen: 4_000},
+				{Day: "2026-11-05", Member: "zhangsan", Purchases: 1, AmountFen: 50}}) {
+			t.Fatalf("by member with A4 %+v", byMember)
+		}
+		// Two orders of one member, channel and day make one cell.
+		f.put(t, put("A5", "wmA", 25, 0, now.Add(-25*day).Add(2*time.Hour), done))
+		if s, err = f.s.Sales(ctx, now.Add(-60*day), now); err != nil {
+			t.Fatal(err)
+		}
+		if i := slices.IndexFunc(s.Cells, func(c orders.SalesCell) bool { return c.Day == "2026-11-05" && c.Member == "zhangsan" }); i < 0 ||
+			s.Cells[i] != (orders.SalesCell{Day: "2026-11-05", Member: "zhangsan", Channel: "ch-qr", Purchases: 2, AmountFen: 75}) {
+			t.Fatalf("cells %+v", s.Cells)
+		}
+		if qr := s.OfChannel("ch-qr"); len(qr) != 5 || qr[3].Member != "lisi" {
 			t.Fatalf("ch-qr %+v", qr)
+		}
+		// One channel alone, as acquisition's statistics read it.
+		link, err := orders.ChannelSalesOf(ctx, db.R, "ch-link", now.Add(-60*day), now, shanghai)
+		if err != nil || !reflect.DeepEqual(link, []orders.SalesCell{want[2]}) {
+			t.Fatalf("ch-link: %+v %v", link, err)
+		}
+		if qr, err := orders.ChannelSalesOf(ctx, db.R, "ch-qr", now.Add(-60*day), now, shanghai); err != nil || !reflect.DeepEqual(qr, s.OfChannel("ch-qr")) {
+			t.Fatalf("ch-qr alone: %+v %v", qr, err)
+		}
+		if none, err := orders.ChannelSalesOf(ctx, db.R, "ch-none", now.Add(-60*day), now, shanghai); err != nil || len(none) != 0 {
+			t.Fatalf("a channel nobody came through: %+v %v", none, err)
 		}
 		// One day, in the instance's zone.
 		s, err = orders.SalesOf(ctx, db.R, time.Date(2026, 11, 30, 0, 0, 0, 0, shanghai), time.Date(2026, 11, 30, 23, 0, 0, 0, shanghai), shanghai)

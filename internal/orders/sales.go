@@ -12,8 +12,7 @@ import (
 )
 
 // SalesCell is what purchases came to on one day for one member and one
-// channel. Member "" is nobody (the customer had no owner then, or is not
-// known); Channel is the owner follow's state, "" when the customer came
+// channel. Member "" is nobody (the customer had no owner then); Channel is the owner follow's state, "" when the customer came
 // through no channel.
 type SalesCell struct {
 	Day       string `json:"day"` // 2006-01-02 in the instance's zone; "" in totals over the range
@@ -98,11 +97,13 @@ type follow struct {
 	added, ended  time.Time // ended zero: active
 }
 
-// SalesOf attributes the purchases of the days from and to (inclusive,
-// days in loc, at most a year) to members and channels, per day. A
-// purchase is a paid order (any status but pending and cancelled, on the
-// day it was ordered) or a payment (on the day it was paid), its amount
-// net of refunds, as in the customer facts.
+// SalesOf attributes customers' purchases of the days from and to
+// (inclusive, days in loc, at most a year) to members and channels, per
+// day. A purchase is a paid order (any status but pending and cancelled,
+// on the day it was ordered) or a payment (on the day it was paid), its
+// amount net of refunds, as in the customer facts; orders and payments
+// that joined no customer are not counted (they have nobody to attribute
+// to, and leaving them out keeps their import from paying for an index).
 //
 // Its owner is the follow relation that owned the customer at that
 // moment: of the customer's follows added at or before it and not ended
@@ -112,14 +113,33 @@ type follow struct {
 // follow's member and for the channel its state names (acquisition's
 // attribution). A payment counts for the member who collected it, when
 // WeCom says who, and for the owner's channel. A purchase with no owner
-// then (made before anyone followed the customer, or by no known customer)
-// counts for member "" and channel "".
+// then (made before anyone followed the customer) counts for member "" and
+// channel "".
 //
 // A follow deleted and added again keeps only its latest added_at, so the
 // attribution of purchases between the two is lost with it.
-func SalesOf(ctx context.Context, q interface {
+func SalesOf(ctx context.Context, q Querier, from, to time.Time, loc *time.Location) (*Sales, error) {
+	return salesOf(ctx, q, from, to, loc, nil)
+}
+
+// ChannelSalesOf returns the sales of one channel (a follow state), per
+// day and member, as SalesOf attributes them; it reads only the purchases
+// of customers with a follow of that state. Acquisition's channel
+// statistics show them beside the new and lost customers.
+func ChannelSalesOf(ctx context.Context, q Querier, state string, from, to time.Time, loc *time.Location) ([]SalesCell, error) {
+	s, err := salesOf(ctx, q, from, to, loc, &state)
+	if err != nil {
+		return nil, err
+	}
+	return s.OfChannel(state), nil
+}
+
+// Querier runs a query: a *sql.DB, a *sql.Tx or a store.Querier.
+type Querier interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}, from, to time.Time, loc *time.Location) (*Sales, error) {
+}
+
+func salesOf(ctx context.Context, q Querier, from, to time.Time, loc *time.Location, state *string) (*Sales, error) {
 	lf, lt := from.In(loc), to.In(loc)
 	start := time.Date(lf.Year(), lf.Month(), lf.Day(), 0, 0, 0, 0, loc)
 	end := time.Date(lt.Year(), lt.Month(), lt.Day()+1, 0, 0, 0, 0, loc)
@@ -129,10 +149,18 @@ func SalesOf(ctx context.Context, q interface {
 	if end.Sub(start) > 367*24*time.Hour {
 		return nil, kith.Errorf(kith.EINVALID, "to: at most a year at a time")
 	}
+	args := []any{start.UTC(), end.UTC()}
+	only := ""
+	if state != nil {
+		// Only customers who came through the channel can have an owner
+		// of its state.
+		args = append(args, *state)
+		only = " AND customer_id IN (SELECT customer_id FROM follows WHERE state = $3)"
+	}
 	follows := map[int64][]follow{}
 	rows, err := q.QueryContext(ctx, `SELECT customer_id, member_userid, state, added_at, status, ended_at FROM follows WHERE customer_id IN (
 		SELECT customer_id FROM orders WHERE ordered_at >= $1 AND ordered_at < $2 AND customer_id IS NOT NULL
-		UNION SELECT customer_id FROM payments WHERE paid_at >= $1 AND paid_at < $2 AND customer_id IS NOT NULL)`, start.UTC(), end.UTC())
+		UNION SELECT customer_id FROM payments WHERE paid_at >= $1 AND paid_at < $2 AND customer_id IS NOT NULL)`+only, args...)
 	if err != nil {
 		return nil, fmt.Errorf("orders: sales: read follows: %w", err)
 	}
@@ -170,16 +198,16 @@ func SalesOf(ctx context.Context, q interface {
 		return follow{}, false
 	}
 	rows, err = q.QueryContext(ctx, `SELECT customer_id, ordered_at, total_fen - refund_fen, '' FROM orders
-		WHERE ordered_at >= $1 AND ordered_at < $2 AND status NOT IN ('pending', 'cancelled')
-		UNION ALL SELECT customer_id, paid_at, amount_fen - refunded_fen, member_userid FROM payments WHERE paid_at >= $1 AND paid_at < $2`,
-		start.UTC(), end.UTC())
+		WHERE ordered_at >= $1 AND ordered_at < $2 AND customer_id IS NOT NULL AND status NOT IN ('pending', 'cancelled')`+only+`
+		UNION ALL SELECT customer_id, paid_at, amount_fen - refunded_fen, member_userid FROM payments
+		WHERE paid_at >= $1 AND paid_at < $2 AND customer_id IS NOT NULL`+only, args...)
 	if err != nil {
 		return nil, fmt.Errorf("orders: sales: read purchases: %w", err)
 	}
 	defer rows.Close()
 	cells := map[SalesCell]*SalesCell{}
 	for rows.Next() {
-		var cust sql.NullInt64
+		var cust int64
 		var at time.Time
 		var net int64
 		var collector string
@@ -187,7 +215,7 @@ func SalesOf(ctx context.Context, q interface {
 			return nil, fmt.Errorf("orders: sales: read purchases: %w", err)
 		}
 		k := SalesCell{Day: at.In(loc).Format(time.DateOnly)}
-		if f, ok := owner(cust.Int64, at); cust.Valid && ok {
+		if f, ok := owner(cust, at); ok {
 			k.Member, k.Channel = f.member, f.state
 		}
 		if collector != "" {
