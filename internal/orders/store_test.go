@@ -329,7 +329,8 @@ func TestDailyScheduleAndWorker(t *testing.T) {
 		if err := w.Work(context.Background(), nil); err != nil {
 			t.Fatal(err)
 		}
-		if fa := f.facts(t, cust); fa.Spent30d != 0 || fa.Spent90d != 500 {
+		// The only buyer is in the lowest fifth of nobody: L = 0 of N = 1.
+		if fa := f.facts(t, cust); fa.Spent30d != 0 || fa.Spent90d != 500 || fa.RFM != (orders.RFM{R: 1, F: 1, M: 1}) {
 			t.Fatalf("facts after the job %+v", fa)
 		}
 	})
