@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"time"
@@ -18,7 +19,7 @@ import (
 	"github.com/kith-scrm/kith/internal/protect"
 )
 
-const importUsage = "say what to import: kith import orders FILE [--mapping NAME] [--dry-run] [--json], or kith import source add|list NAME"
+const importUsage = "say what to import: kith import orders FILE [--mapping NAME] [--dry-run] [--json], kith import categories FILE, or kith import source add|list NAME"
 
 func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	if len(args) == 0 {
@@ -29,6 +30,8 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		return cmdImportOrders(ctx, args[1:], stdout, stderr, getenv)
 	case "source":
 		return cmdImportSource(ctx, args[1:], stdout, stderr, getenv)
+	case "categories":
+		return cmdImportCategories(ctx, args[1:], stdout, stderr, getenv)
 	}
 	return usageError{importUsage}
 }
@@ -87,7 +90,7 @@ func ordersStore(a *app.App) (*orders.Store, error) {
 
 func cmdImportOrders(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	file, rest := splitFile(args, "dry-run", "json")
-	var mapping, shop, columns, saveAs, platform, errorsFile string
+	var mapping, shop, columns, saveAs, platform, errorsFile, cpuProfile string
 	var dryRun, asJSON bool
 	var maxMB int64
 	a, err := openData(ctx, "import orders", rest, stdout, stderr, getenv, func(fs *flag.FlagSet) {
@@ -100,6 +103,7 @@ func cmdImportOrders(ctx context.Context, args []string, stdout, stderr io.Write
 		fs.BoolVar(&dryRun, "dry-run", false, "read and check everything, show the first orders and every problem, write nothing")
 		fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
 		fs.Int64Var(&maxMB, "max-size", orders.DefaultMaxBytes>>20, "the largest file read, in MB")
+		fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the import to this file (go tool pprof)")
 	}, func() error {
 		switch {
 		case file == "":
@@ -153,6 +157,17 @@ func cmdImportOrders(ctx context.Context, args []string, stdout, stderr io.Write
 	st, err := f.Stat()
 	if err != nil {
 		return err
+	}
+	if cpuProfile != "" {
+		pf, err := os.Create(cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	started := time.Now()
 	if !asJSON {
@@ -291,5 +306,45 @@ func cmdImportSource(ctx context.Context, args []string, stdout, stderr io.Write
 		return err
 	}
 	fmt.Fprintf(stdout, "Webhook source %s: POST signed orders to /api/v1/orders/webhook/%s\nSecret (shown once; keep it in the sender's settings):\n%s\n", name, name, secret)
+	return nil
+}
+
+// cmdImportCategories puts SKU codes in categories from a catalogue file
+// (sku,category): what customers bought follows in the same transaction.
+func cmdImportCategories(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	file, rest := splitFile(args)
+	a, err := openData(ctx, "import categories", rest, stdout, stderr, getenv, nil, func() error {
+		if file == "" {
+			return usageError{"name the file: kith import categories FILE (CSV: sku,category)"}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	s, err := ordersStore(a)
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return usageError{fmt.Sprintf("cannot open %s: %v", file, errors.Unwrap(err))}
+	}
+	defer f.Close()
+	cats, err := orders.ReadCategories(f, 256<<20)
+	if err != nil {
+		return err
+	}
+	if err := s.SetCategories(ctx, cats); err != nil {
+		return err
+	}
+	set := 0
+	for _, c := range cats {
+		if c != "" {
+			set++
+		}
+	}
+	fmt.Fprintf(stdout, "Catalogue: %d SKU codes in categories, %d taken out.\n", set, len(cats)-set)
 	return nil
 }

@@ -83,3 +83,26 @@ func TestImportOrdersCommand(t *testing.T) {
 		t.Fatalf("source list: %s", r)
 	}
 }
+
+func TestImportCategoriesCommand(t *testing.T) {
+	t.Parallel()
+	env := kithEnv(t, "KITH_DATA_DIR", filepath.Join(t.TempDir(), "data"),
+		"KITH_SESSION_KEY", newKey(), "KITH_FIELD_KEY", newKey(), "KITH_BLIND_INDEX_KEY", newKey())
+	if r := runKith(t, env, "migrate"); r.code != 0 {
+		t.Fatalf("kith migrate: %s", r)
+	}
+	dir := t.TempDir()
+	file := filepath.Join(dir, "catalogue.csv")
+	data, _ := simplifiedchinese.GBK.NewEncoder().Bytes([]byte("商家编码,类目\nSKU-1,绿茶\nSKU-2,白茶\nSKU-3,\n"))
+	os.WriteFile(file, data, 0o600)
+	if r := runKith(t, env, "import", "categories", file); r.code != 0 || !strings.Contains(r.stdout, "Catalogue: 2 SKU codes in categories, 1 taken out.") {
+		t.Fatalf("import categories: %s", r)
+	}
+	os.WriteFile(file, []byte("sku,category\nA,绿茶\nA,红茶\n"), 0o600)
+	if r := runKith(t, env, "import", "categories", file); r.code != 2 || !strings.Contains(r.stderr, "row 3: SKU A") {
+		t.Fatalf("a SKU in two categories: %s", r)
+	}
+	if r := runKith(t, env, "import", "categories"); r.code != 2 || !strings.Contains(r.stderr, "name the file") {
+		t.Fatalf("no file: %s", r)
+	}
+}

@@ -32,6 +32,7 @@ Commands:
   audit checkpoint  print the audit log's checkpoint as JSON: [--out FILE]
   audit export   write audit entries to stdout: [--person P] [--actor A] [--action X] [--since T] [--format csv|jsonl]
   import orders  import an order file (CSV/XLSX): FILE [--mapping NAME] [--dry-run] [--json]
+  import categories  the SKU catalogue's categories (CSV: sku,category): FILE
   keys list      list the field keys, which is current and how many values use each: [--json]
   keys add       make a new current field key in the secrets file (restart, then rotate)
   keys rotate    re-seal every protected value under the current field key: [--batch N] [--json]

@@ -142,7 +142,7 @@ func (s *Store) relink(ctx context.Context, identityID int64, externalUserID str
 		}
 		for _, c := range []int64{old.Int64, to} {
 			if c != 0 {
-				if err := recompute(ctx, tx, c, now, s.location()); err != nil {
+				if err := recompute(ctx, tx, c, now, s.location(), true); err != nil {
 					return err
 				}
 			}

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/kith-scrm/kith/internal/kith"
 	"github.com/kith-scrm/kith/internal/orders"
+	"github.com/kith-scrm/kith/internal/orders/orderstest"
 	"github.com/kith-scrm/kith/internal/store"
 	"github.com/kith-scrm/kith/internal/store/storetest"
 )
@@ -339,4 +341,60 @@ func TestImportProgress(t *testing.T) {
 	if rep.Inserted != 25_000 || len(calls) != 3 || calls[0].Rows != 10_000 || calls[2].Rows != 25_000 || calls[2].Bytes != int64(b.Len()) || calls[2].Total != int64(b.Len()) {
 		t.Fatalf("inserted %d, progress %+v", rep.Inserted, calls)
 	}
+}
+
+func TestImportCancelledMidwayWritesNothing(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		var file bytes.Buffer
+		if err := orderstest.WriteTaobaoCSV(&file, 25_000, 7, now); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		calls := 0
+		_, err := f.s.Import(ctx, bytes.NewReader(file.Bytes()), int64(file.Len()), orders.ImportOptions{Progress: func(p orders.Progress) {
+			if calls++; p.Rows == 10_000 {
+				cancel() // 10,000 orders are written in the transaction by now
+			}
+		}})
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("import cancelled after 10,000 rows: %v", err)
+		}
+		var n int
+		if err := db.R.QueryRow(`SELECT (SELECT count(*) FROM orders) + (SELECT count(*) FROM shop_identities)`).Scan(&n); err != nil || n != 0 {
+			t.Fatalf("%d orders and identities written (%v)", n, err)
+		}
+	})
+}
+
+// TestImportMixesKnownAndNewIdentities imports a file whose buyers are
+// partly known (linked to a customer by an earlier order), partly new,
+// after the Writer has settled on trying inserts first.
+func TestImportMixesKnownAndNewIdentities(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		cust := f.addCustomer(t, "wmK", "")
+		first := order("K0", 1_000, now.Add(-day))
+		first.BuyerAccount, first.ExternalUserID = "tb_known", "wmK"
+		f.put(t, first)
+		var os []orders.Order
+		for i := range 20 {
+			o := order(fmt.Sprintf("K%d", i+1), 1_000, now)
+			o.BuyerAccount = fmt.Sprintf("tb_new_%d", i)
+			if i >= 10 && i%2 == 0 {
+				o.BuyerAccount = "tb_known" // no other link than the identity
+			}
+			os = append(os, o)
+		}
+		f.put(t, os...)
+		if fa := f.facts(t, cust); fa.Orders != 1+5 {
+			t.Fatalf("the known buyer's orders did not join its customer: %+v", fa)
+		}
+		var idents int
+		if err := db.R.QueryRowContext(ctx, `SELECT count(*) FROM shop_identities`).Scan(&idents); err != nil || idents != 1+15 {
+			t.Fatalf("%d identities (%v), want 16", idents, err)
+		}
+	})
 }

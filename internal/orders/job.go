@@ -8,8 +8,9 @@ import (
 )
 
 // RefreshArgs is the daily job that joins pending orders to customers that
-// appeared since (Store.LinkPending) and moves the customer facts' 30, 90
-// and 365-day windows on (Store.RefreshWindows).
+// appeared since (Store.LinkPending), moves the customer facts' 30, 90
+// and 365-day windows on (Store.RefreshWindows) and ranks every customer's
+// RFM score (Store.RefreshRFM).
 type RefreshArgs struct{}
 
 // Kind implements river.JobArgs.
@@ -27,7 +28,10 @@ func (w *RefreshWorker) Work(ctx context.Context, _ *river.Job[RefreshArgs]) err
 	if _, err := w.Store.LinkPending(ctx); err != nil {
 		return err
 	}
-	_, err := w.Store.RefreshWindows(ctx)
+	if _, err := w.Store.RefreshWindows(ctx); err != nil {
+		return err
+	}
+	_, err := w.Store.RefreshRFM(ctx)
 	return err
 }
 

@@ -3,6 +3,7 @@ package orders
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -84,12 +85,28 @@ type Writer struct {
 	s        *Store
 	q        *store.CachedTx
 	now      time.Time
-	ids      map[string]identity // by shop NUL account index
+	ids      map[identityKey]identity
+	shops    map[string]string  // one copy of each shop name the cache's keys hold
+	phones   map[[32]byte]int64 // phone index → the one customer holding it, 0: none or several
 	affected map[int64]bool
+
+	// How the identities not in the cache turned out: an import into an
+	// empty database meets mostly new ones, a re-import known ones; the
+	// more frequent decides which statement is tried first.
+	identNew, identKnown int
 }
 
-// maxCachedIdentities bounds the shop identities a Writer remembers.
-const maxCachedIdentities = 100_000
+// identityKey is a shop identity in the Writer's cache: the shop and the
+// account's blind index (an HMAC-SHA256, decoded from its hex).
+type identityKey struct {
+	shop  string
+	index [32]byte
+}
+
+// maxCachedIdentities bounds the shop identities a Writer remembers (some
+// 80 bytes each): enough for the buyers of a file of a few million orders,
+// whose repeat orders then need no query.
+const maxCachedIdentities = 2_000_000
 
 type identity struct {
 	id         int64
@@ -101,7 +118,7 @@ type identity struct {
 // the facts of the customers it touched commit together, or nothing does.
 func (s *Store) Write(ctx context.Context, fn func(w *Writer) error) error {
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
-		w := &Writer{s: s, q: store.NewCachedTx(tx), now: s.clock.Now(), ids: map[string]identity{}, affected: map[int64]bool{}}
+		w := &Writer{s: s, q: store.NewCachedTx(tx), now: s.clock.Now(), ids: map[identityKey]identity{}, shops: map[string]string{}, phones: map[[32]byte]int64{}, affected: map[int64]bool{}}
 		defer w.q.Close()
 		if err := fn(w); err != nil {
 			return err
@@ -139,15 +156,14 @@ func (w *Writer) Put(ctx context.Context, o *Order) (Outcome, error) {
 	if err != nil {
 		return 0, err
 	}
-	var orderID int64
-	err = w.q.QueryRowContext(ctx, `INSERT INTO orders (shop, order_no, source, identity_id, customer_id, linked_by, buyer_unionid,
+	orderID, err := w.insertID(ctx, `INSERT INTO orders (shop, order_no, source, identity_id, customer_id, linked_by, buyer_unionid,
 		status, total_fen, freight_fen, refund_fen, ordered_at, paid_at, shipped_at, completed_at,
 		phone_sealed, phone_index, address_sealed, address_index, core_hash, progress_hash, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $22)
-		ON CONFLICT (shop, order_no) DO NOTHING RETURNING id`,
+		ON CONFLICT (shop, order_no) DO NOTHING`,
 		o.Shop, o.OrderNo, o.Source, nullID(id), nullID(customerID), linkedBy, o.UnionID,
 		string(o.Status), o.TotalFen, o.FreightFen, o.RefundFen, o.OrderedAt.UTC(), nullTime(o.PaidAt), nullTime(o.ShippedAt), nullTime(o.CompletedAt),
-		phone.Value, phone.Index, addr.Value, addr.Index, core, progress, w.now).Scan(&orderID)
+		phone.Value, phone.Index, addr.Value, addr.Index, core, progress, w.now)
 	if err == nil {
 		if err := w.putItems(ctx, orderID, o.Items); err != nil {
 			return 0, err
@@ -179,6 +195,35 @@ func (w *Writer) Put(ctx context.Context, o *Order) (Outcome, error) {
 	return Updated, nil
 }
 
+// insertID runs an INSERT … ON CONFLICT DO NOTHING of one row and returns
+// the new row's id, or sql.ErrNoRows when the row was there already. On
+// SQLite it reads the rowid rather than adding RETURNING: SQLite runs a
+// RETURNING clause as a trigger, which makes every such insert keep a
+// statement journal (a copy of each page it changes), a sixth of a big
+// import's time.
+func (w *Writer) insertID(ctx context.Context, query string, args ...any) (int64, error) {
+	if w.s.db.Dialect != store.SQLite {
+		var id int64
+		err := w.q.QueryRowContext(ctx, query+" RETURNING id", args...).Scan(&id)
+		return id, err
+	}
+	res, err := w.q.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return 0, cmpOr(err, sql.ErrNoRows)
+	}
+	return res.LastInsertId()
+}
+
+func cmpOr(err, otherwise error) error {
+	if err != nil {
+		return err
+	}
+	return otherwise
+}
+
 func (w *Writer) putItems(ctx context.Context, orderID int64, items []Item) error {
 	for i, it := range items {
 		if _, err := w.q.ExecContext(ctx, `INSERT INTO order_items (order_id, line, sku, title, quantity, price_fen) VALUES ($1, $2, $3, $4, $5, $6)`,
@@ -199,7 +244,7 @@ func (w *Writer) touch(customerID int64) {
 // resolve finds the order's shop identity (creating it) and customer.
 func (w *Writer) resolve(ctx context.Context, o *Order, phoneIndex string) (identityID, customerID int64, linkedBy string, err error) {
 	var ident identity
-	key := ""
+	var key identityKey
 	if strings.TrimSpace(o.BuyerAccount) != "" {
 		ident, key, err = w.identity(ctx, o.Shop, o.BuyerAccount)
 		if err != nil {
@@ -242,33 +287,72 @@ func (w *Writer) linkIdentity(ctx context.Context, identityID, customerID int64,
 }
 
 // identity returns the shop identity of an account, created when new.
-func (w *Writer) identity(ctx context.Context, shop, account string) (identity, string, error) {
-	sealed, err := w.s.p.Seal(FieldShopAccount, shop+"\x00"+strings.TrimSpace(account))
-	if err != nil {
-		return identity{}, "", err
+func (w *Writer) identity(ctx context.Context, shop, account string) (identity, identityKey, error) {
+	plain := shop + "\x00" + strings.TrimSpace(account)
+	index := w.s.p.Index(FieldShopAccount, plain) // sealed only when new: most orders are a known buyer's
+	if index == "" {
+		_, err := w.s.p.Seal(FieldShopAccount, plain)
+		return identity{}, identityKey{}, cmpOr(err, fmt.Errorf("orders: shop account %q has no index", truncate(account, 20)))
 	}
-	key := shop + "\x00" + sealed.Index
+	var key identityKey
+	if n, err := hex.Decode(key.index[:], []byte(index)); err != nil || n != len(key.index) {
+		return identity{}, identityKey{}, fmt.Errorf("orders: the blind index of a shop account is not 32 bytes of hex")
+	}
+	if key.shop = w.shops[shop]; key.shop == "" {
+		if len(w.shops) >= 10_000 {
+			clear(w.shops)
+		}
+		w.shops[shop], key.shop = shop, shop
+	}
 	if id, ok := w.ids[key]; ok {
 		return id, key, nil
 	}
 	var id identity
 	var cust sql.NullInt64
 	var how string
-	err = w.q.QueryRowContext(ctx, `SELECT id, customer_id, linked_by FROM shop_identities WHERE shop = $1 AND account_index = $2`, shop, sealed.Index).Scan(&id.id, &cust, &how)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		err = w.q.QueryRowContext(ctx, `INSERT INTO shop_identities (shop, account_index, account_sealed, key_id, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
-			shop, sealed.Index, sealed.Value, sealed.KeyID, w.now).Scan(&id.id)
+	inserted := false
+	insert := func() error {
+		sealed, err := w.s.p.Seal(FieldShopAccount, plain)
 		if err != nil {
-			return identity{}, "", fmt.Errorf("orders: insert shop identity: %w", err)
+			return err
 		}
-	case err != nil:
-		return identity{}, "", fmt.Errorf("orders: read shop identity: %w", err)
+		id.id, err = w.insertID(ctx, `INSERT INTO shop_identities (shop, account_index, account_sealed, key_id, created_at) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (shop, account_index) DO NOTHING`, shop, sealed.Index, sealed.Value, sealed.KeyID, w.now)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("orders: insert shop identity: %w", err)
+		}
+		inserted = err == nil
+		return err
+	}
+	read := func() error {
+		err := w.q.QueryRowContext(ctx, `SELECT id, customer_id, linked_by FROM shop_identities WHERE shop = $1 AND account_index = $2`,
+			shop, index).Scan(&id.id, &cust, &how)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("orders: read shop identity: %w", err)
+		}
+		return err
+	}
+	first, second := read, insert
+	if w.identNew > w.identKnown {
+		first, second = insert, read
+	}
+	if err := first(); errors.Is(err, sql.ErrNoRows) {
+		if err := second(); err != nil {
+			// Only a concurrent writer can make both miss (PostgreSQL).
+			return identity{}, identityKey{}, fmt.Errorf("orders: shop identity: %w", err)
+		}
+	} else if err != nil {
+		return identity{}, identityKey{}, err
+	}
+	if inserted {
+		w.identNew++
+	} else {
+		w.identKnown++
 	}
 	id.customerID = cust.Int64
 	id.unlinked = how == "manual_unlinked"
 	if len(w.ids) >= maxCachedIdentities {
-		clear(w.ids) // bounds the memory of a long import; the table answers the rest
+		clear(w.ids) // bounds the memory of a huge import; the table answers the rest
 	}
 	w.ids[key] = id
 	return id, key, nil
@@ -311,7 +395,24 @@ func (w *Writer) findCustomer(ctx context.Context, externalUserID, unionID, phon
 		}
 	}
 	if phoneIndex != "" {
-		return one("phone", `SELECT DISTINCT customer_id FROM customer_phones WHERE phone_index = $1 LIMIT 2`, phoneIndex)
+		// The Writer never changes customer_phones, so within its
+		// transaction a number's answer stays what it was: repeat buyers'
+		// numbers are looked up once.
+		var key [32]byte
+		if n, err := hex.Decode(key[:], []byte(phoneIndex)); err != nil || n != len(key) {
+			return one("phone", `SELECT DISTINCT customer_id FROM customer_phones WHERE phone_index = $1 LIMIT 2`, phoneIndex)
+		}
+		if id, ok := w.phones[key]; ok {
+			return id, map[bool]string{true: "phone"}[id != 0], nil
+		}
+		id, how, err := one("phone", `SELECT DISTINCT customer_id FROM customer_phones WHERE phone_index = $1 LIMIT 2`, phoneIndex)
+		if err == nil {
+			if len(w.phones) >= maxCachedIdentities {
+				clear(w.phones)
+			}
+			w.phones[key] = id
+		}
+		return id, how, err
 	}
 	return 0, "", nil
 }

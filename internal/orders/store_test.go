@@ -199,7 +199,6 @@ func TestFactsWindowsMoveWithTime(t *testing.T) {
 		ctx := context.Background()
 		f := newFixture(t, db)
 		cust := f.addCustomer(t, "wmF", "")
-		day := 24 * time.Hour
 		var os []orders.Order
 		for i, age := range []time.Duration{0, 20 * day, 60 * day, 200 * day, 400 * day} {
 			o := order("F"+string(rune('0'+i)), int64(100*(i+1)), now.Add(-age))
@@ -212,7 +211,8 @@ func TestFactsWindowsMoveWithTime(t *testing.T) {
 		partly.ExternalUserID, partly.RefundFen = "wmF", 400
 		f.put(t, append(os, unpaid, partly)...)
 		want := orders.Facts{Orders: 6, Spent30d: 100 + 200 + 600, Spent90d: 100 + 200 + 300 + 600, Spent365d: 100 + 200 + 300 + 400 + 600,
-			SpentTotal: 100 + 200 + 300 + 400 + 500 + 600, LastOrderAt: now}
+			SpentTotal: 100 + 200 + 300 + 400 + 500 + 600, FirstOrderAt: now.Add(-400 * day), LastOrderAt: now,
+			AvgOrder: 350, Refunds: 1, RefundFen: 400} // 2100 over 6
 		if got := f.facts(t, cust); got != want {
 			t.Fatalf("facts %+v, want %+v", got, want)
 		}
@@ -329,7 +329,8 @@ func TestDailyScheduleAndWorker(t *testing.T) {
 		if err := w.Work(context.Background(), nil); err != nil {
 			t.Fatal(err)
 		}
-		if fa := f.facts(t, cust); fa.Spent30d != 0 || fa.Spent90d != 500 {
+		// The only buyer is in the lowest fifth of nobody: L = 0 of N = 1.
+		if fa := f.facts(t, cust); fa.Spent30d != 0 || fa.Spent90d != 500 || fa.RFM != (orders.RFM{R: 1, F: 1, M: 1}) {
 			t.Fatalf("facts after the job %+v", fa)
 		}
 	})
