@@ -78,6 +78,10 @@ type Doubt struct {
 	Sender   string
 	MarkedAt time.Time
 	Persons  []consent.Person
+	// Known are the platform ids of the sender's other batches (of any
+	// campaign) around the time: a task already held by one is not this
+	// batch's.
+	Known []string
 }
 
 // Outcome is what a reconciler learned of a batch in doubt: Sent with the

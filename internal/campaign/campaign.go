@@ -117,10 +117,22 @@ func (c Content) Hash() string {
 
 // ContentHash is the hash of a text and its attachments (see Content.Hash).
 func ContentHash(text string, attachments []Attachment) string {
+	norm := make([]Attachment, len(attachments))
+	for i, a := range attachments {
+		// Only the fields the platform keeps for the type count.
+		switch a.Type {
+		case "image", "video", "file":
+			norm[i] = Attachment{Type: a.Type, MediaID: a.MediaID}
+		case "link":
+			norm[i] = Attachment{Type: a.Type, Title: a.Title, URL: a.URL}
+		default:
+			norm[i] = a
+		}
+	}
 	b, _ := json.Marshal(struct {
 		T string       `json:"t"`
 		A []Attachment `json:"a"`
-	}{text, attachments})
+	}{text, norm})
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:16])
 }

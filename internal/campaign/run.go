@@ -254,6 +254,9 @@ func (s *Service) resolveDoubt(ctx context.Context, d Doubt) error {
 		return err
 	}
 	d.Persons = persons
+	if d.Known, err = s.providerIDs(ctx, d.Sender, d.MarkedAt); err != nil {
+		return err
+	}
 	out, err := r.Reconcile(ctx, d)
 	if err != nil {
 		return kith.Errorf(kith.EUNAVAILABLE, "campaign: batch %d is in doubt and could not be reconciled: %s", d.BatchID, kith.ErrorMessage(err))

@@ -24,6 +24,7 @@ type Service struct {
 	// transports and reconcilers by channel (see Register)
 	transports  map[Channel]Transport
 	reconcilers map[Channel]Reconciler
+	followers   map[Channel]Follower
 	// DecideChunk is how many recipients one DecideBatch asks about.
 	DecideChunk int
 	// BatchSize is the most recipients one batch hands to a channel
@@ -49,7 +50,7 @@ type Config struct {
 // New returns a Service.
 func New(cfg Config) *Service {
 	s := &Service{db: cfg.DB, gate: cfg.Gate, clock: cfg.Clock, loc: cfg.Location, audience: cfg.Audience, address: cfg.Addresses,
-		transports: map[Channel]Transport{}, reconcilers: map[Channel]Reconciler{}, DecideChunk: 5000, BatchSize: 1000}
+		transports: map[Channel]Transport{}, reconcilers: map[Channel]Reconciler{}, followers: map[Channel]Follower{}, DecideChunk: 5000, BatchSize: 1000}
 	if s.loc == nil {
 		s.loc = gate.DefaultLocation
 	}
