@@ -25,7 +25,11 @@ CREATE TABLE campaigns (
     created_at    TIMESTAMPTZ NOT NULL,
     updated_at    TIMESTAMPTZ NOT NULL,
     started_at    TIMESTAMPTZ,
-    finished_at   TIMESTAMPTZ
+    finished_at   TIMESTAMPTZ,
+    -- the node running the campaign's batches and until when (a lease, so a
+    -- second runner never reconciles a batch whose call is still in flight)
+    run_owner     TEXT NOT NULL DEFAULT '',
+    run_lease     TIMESTAMPTZ
 );
 CREATE INDEX campaigns_state ON campaigns (state, scheduled_at);
 

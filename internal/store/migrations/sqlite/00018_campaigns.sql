@@ -25,7 +25,11 @@ CREATE TABLE campaigns (
     created_at    TIMESTAMP NOT NULL,
     updated_at    TIMESTAMP NOT NULL,
     started_at    TIMESTAMP,
-    finished_at   TIMESTAMP
+    finished_at   TIMESTAMP,
+    -- the node running the campaign's batches and until when (a lease, so a
+    -- second runner never reconciles a batch whose call is still in flight)
+    run_owner     TEXT NOT NULL DEFAULT '',
+    run_lease     TIMESTAMP
 );
 CREATE INDEX campaigns_state ON campaigns (state, scheduled_at);
 
