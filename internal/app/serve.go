@@ -141,7 +141,7 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 	river.AddWorker(workers, &wecompay.PullWorker{Store: ordersStore, Client: conn.Client, Clock: a.Clock})
 	var j *jobs.Jobs
 	acq, acqPeriodic := newAcquisition(a.DB, sendGate, conn, syncer, a.Clock, cfg.Location, log, workers, &j)
-	campaigns, campaignTick := newCampaigns(a.DB, sendGate, conn, a.Clock, cfg.Location, cfg.NodeName, workers, &j)
+	campaigns, campaignTick := newCampaigns(a.DB, sendGate, conn, protector, a.Clock, cfg.Location, cfg.NodeName, workers, &j)
 	_ = campaigns // the console's campaign pages take it (not yet)
 	periodic := []*river.PeriodicJob{
 		river.NewPeriodicJob(river.PeriodicInterval(time.Hour), func() (river.JobArgs, *river.InsertOpts) {
