@@ -142,7 +142,6 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 	var j *jobs.Jobs
 	acq, acqPeriodic := newAcquisition(a.DB, sendGate, conn, syncer, a.Clock, cfg.Location, log, workers, &j)
 	campaigns, campaignTick := newCampaigns(a.DB, sendGate, conn, protector, a.Clock, cfg.Location, cfg.NodeName, workers, &j)
-	_ = campaigns // the console's campaign pages take it (not yet)
 	periodic := []*river.PeriodicJob{
 		river.NewPeriodicJob(river.PeriodicInterval(time.Hour), func() (river.JobArgs, *river.InsertOpts) {
 			return auth.PruneArgs{}, nil
@@ -168,7 +167,7 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 	srv, err := web.New(web.Deps{
 		Auth: a.Auth, DB: a.DB, Jobs: j, Metrics: metrics, Log: log, Clock: a.Clock,
 		Ingest: ingestSvc, CallbackCrypto: conn.Crypto, Audit: a.Audit, ConsentKey: a.Keys.BlindIndex,
-		Gate: sendGate, Acquisition: acq,
+		Gate: sendGate, Acquisition: acq, Campaigns: campaigns,
 		Customers: customer.NewDirectory(a.DB), Protector: protector, Syncer: syncer, Settings: settingsStore, Conn: conn,
 		Location: cfg.Location,
 		Version:  BuildVersion(), Node: cfg.NodeName, Sandbox: cfg.Sandbox, CookieSecure: cfg.CookieSecure,

@@ -109,6 +109,12 @@ func (s *Server) buildRoutes() http.Handler {
 	api("POST /api/v1/channels", auth.PermManageTags, http.HandlerFunc(s.apiChannelCreate))
 	api("GET /api/v1/channels/{id}/stats", auth.PermViewCustomers, http.HandlerFunc(s.apiChannelStats))
 
+	// Campaigns: create, preview, schedule, monitor, cancel (issue 7).
+	page("GET /campaigns", auth.PermViewCustomers, s.campaignList)
+	page("POST /campaigns", auth.PermManageTags, s.campaignCreate)
+	page("GET /campaigns/{id}", auth.PermViewCustomers, s.campaignShow)
+	page("POST /campaigns/{id}/{action}", auth.PermManageTags, s.campaignAction)
+
 	// The audit log: read, verified and exported, never changed.
 	page("GET /audit", auth.PermViewAudit, s.auditList)
 	page("GET /audit/export", auth.PermViewAudit, s.auditExportPage)

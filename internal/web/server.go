@@ -11,6 +11,7 @@ import (
 	"github.com/kith-scrm/kith/internal/acquisition"
 	"github.com/kith-scrm/kith/internal/audit"
 	"github.com/kith-scrm/kith/internal/auth"
+	"github.com/kith-scrm/kith/internal/campaign"
 	"github.com/kith-scrm/kith/internal/customer"
 	"github.com/kith-scrm/kith/internal/gate"
 	"github.com/kith-scrm/kith/internal/i18n"
@@ -42,6 +43,8 @@ type Deps struct {
 	Gate *gate.Gate
 	// Acquisition manages channel codes and links (issue 4).
 	Acquisition *acquisition.Service
+	// Campaigns plans and runs campaigns (issue 7).
+	Campaigns *campaign.Service
 	// Customers reads customers, members and tags.
 	Customers *customer.Directory
 	// Protector opens and indexes protected fields (phone numbers); nil
