@@ -273,6 +273,9 @@ type Campaign struct {
 	UpdatedAt  time.Time
 	StartedAt  time.Time
 	FinishedAt time.Time
+	// ResumeAt is, while quiet hours hold a running campaign, when it may
+	// send again.
+	ResumeAt time.Time
 }
 
 // Input is what an operator writes to create or edit a campaign.

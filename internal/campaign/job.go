@@ -124,6 +124,12 @@ func (w *RunWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 		return river.JobSnooze(time.Second)
 	case st == InDoubt:
 		return river.JobSnooze(30 * time.Second)
+	case st == Waiting:
+		c, err := w.Service.Get(ctx, job.Args.CampaignID)
+		if err != nil {
+			return err
+		}
+		return river.JobSnooze(max(time.Second, c.ResumeAt.Sub(w.Service.clock.Now())))
 	}
 	return nil
 }

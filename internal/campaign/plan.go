@@ -30,6 +30,7 @@ type planned struct {
 	customer int64
 	sender   string
 	allowed  bool
+	deferred bool // quiet hours now: planned, sent when they end
 	reason   string
 	detail   string
 }
@@ -61,6 +62,11 @@ func (s *Service) evaluate(ctx context.Context, c Campaign) ([]planned, error) {
 		for i, d := range ds {
 			p := &out[idx[i]]
 			p.allowed, p.reason, p.detail = d.Allowed, string(d.Reason), d.Message
+			if d.Reason == gate.QuietHours {
+				// Planned all the same: the run waits for the end of the
+				// quiet hours.
+				p.allowed, p.deferred = true, true
+			}
 		}
 		reqs, idx = reqs[:0], idx[:0]
 		return nil
@@ -98,7 +104,8 @@ func (s *Service) request(c Campaign, campaign string, content gate.Content, r R
 // Preview is what a campaign would do if it started now.
 type Preview struct {
 	Audience  int            // customers in the audience
-	Permitted int            // recipients the gate allows
+	Permitted int            // recipients the gate allows (now or after quiet hours)
+	Deferred  int            // of them, held by quiet hours now
 	Refused   map[string]int // refusals by reason (gate reasons and NO_ADDRESS)
 	BySender  map[string]int // permitted recipients by sending member (WeCom)
 	// SMSParts is the billed parts of one message; SMSCostFen the estimate
@@ -124,6 +131,9 @@ func summarize(c Campaign, rows []planned, pricePerPart float64) Preview {
 	for _, r := range rows {
 		if r.allowed {
 			p.Permitted++
+			if r.deferred {
+				p.Deferred++
+			}
 			p.BySender[r.sender]++
 		} else {
 			p.Refused[r.reason]++
@@ -216,6 +226,9 @@ func (s *Service) insertDeliveries(ctx context.Context, c Campaign, rows []plann
 			b.WriteByte(',')
 		}
 		state, reason, detail := "planned", "", ""
+		if r.deferred {
+			reason, detail = r.reason, r.detail
+		}
 		if !r.allowed {
 			state, reason, detail = "refused", r.reason, r.detail
 		}

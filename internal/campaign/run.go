@@ -23,6 +23,7 @@ const (
 	Progressed             // a batch was handed over or reconciled; run again
 	Finished               // nothing is left to hand over: the campaign is done
 	InDoubt                // a batch in doubt could not be reconciled yet; run again later
+	Waiting                // quiet hours: run again at the campaign's ResumeAt
 )
 
 // RunBatch advances a running campaign by one step: it first reconciles
@@ -37,6 +38,9 @@ func (s *Service) RunBatch(ctx context.Context, id int64) (Step, error) {
 	}
 	if c.State != Running || c.PlannedAt.IsZero() {
 		return Idle, nil
+	}
+	if c.ResumeAt.After(s.clock.Now()) {
+		return Waiting, nil
 	}
 	t := s.transports[c.Channel]
 	if t == nil {
@@ -143,7 +147,16 @@ func (s *Service) handOver(ctx context.Context, t Transport, b Batch) error {
 	}
 	var permits []gate.Permit
 	var allowed []Recipient
+	var resume time.Time
 	for i, d := range ds {
+		if d.Reason == gate.QuietHours {
+			// Not refused: it stays planned, and the run waits until the
+			// gate says it may send.
+			if resume.IsZero() || d.NotBefore.Before(resume) {
+				resume = d.NotBefore
+			}
+			continue
+		}
 		if !d.Allowed {
 			if err := s.refuse(ctx, c, b.Recipients[i].CustomerID, string(d.Reason), d.Message); err != nil {
 				return err
@@ -152,6 +165,11 @@ func (s *Service) handOver(ctx context.Context, t Transport, b Batch) error {
 		}
 		permits = append(permits, d.Permit)
 		allowed = append(allowed, b.Recipients[i])
+	}
+	if !resume.IsZero() {
+		if _, err := s.db.W.ExecContext(ctx, "UPDATE campaigns SET resume_at = $1 WHERE id = $2", resume.UTC(), c.ID); err != nil {
+			return fmt.Errorf("campaign: run %d: %w", c.ID, err)
+		}
 	}
 	if len(permits) == 0 {
 		return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/kith-scrm/kith/internal/campaign"
 	"github.com/kith-scrm/kith/internal/channel"
@@ -206,6 +207,44 @@ func TestCancelRunning(t *testing.T) {
 			t.Errorf("step after cancel = %v", st)
 		}
 		if got := w.deliveries(t, c.ID); got["sent"] != 3 || got["cancelled"] != 5 {
+			t.Errorf("deliveries = %v", got)
+		}
+	})
+}
+
+// TestQuietHours: a campaign planned in quiet hours is planned all the
+// same; its run waits until the gate's NotBefore and then sends.
+func TestQuietHours(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		w := newWorld(t, db, 12)
+		w.clock.Add(12 * time.Hour) // 22:00 in Shanghai
+		ft := &fakeTransport{svc: w.svc, sent: map[string]int{}}
+		w.svc.Register(campaign.WeCom, ft, nil)
+		c := w.create(t, wecomInput(campaign.Audience{Tags: []string{"vip"}}))
+		w.svc.Schedule(ctx, c.ID)
+		p, err := w.svc.Plan(ctx, c.ID)
+		if err != nil || p.Permitted != 4 || p.Deferred != 4 {
+			t.Fatalf("plan in quiet hours: %+v %v", p, err)
+		}
+		if st, err := w.svc.RunBatch(ctx, c.ID); st != campaign.Progressed || err != nil {
+			t.Fatalf("first step: %v %v", st, err)
+		}
+		if st, _ := w.svc.RunBatch(ctx, c.ID); st != campaign.Waiting {
+			t.Fatalf("second step: %v", st)
+		}
+		c, _ = w.svc.Get(ctx, c.ID)
+		if want := time.Date(2026, 3, 5, 0, 0, 0, 0, time.UTC); !c.ResumeAt.Equal(want) {
+			t.Errorf("resume at %v, want %v (08:00 in Shanghai)", c.ResumeAt, want)
+		}
+		if got := w.deliveries(t, c.ID); got["planned"] != 4 || len(ft.sent) != 0 {
+			t.Fatalf("during quiet hours: %v, sent %d", got, len(ft.sent))
+		}
+		w.clock.Add(10 * time.Hour)
+		if st := runAll(t, w.svc, c.ID); st != campaign.Finished {
+			t.Fatalf("after quiet hours: %v", st)
+		}
+		if got := w.deliveries(t, c.ID); got["sent"] != 4 {
 			t.Errorf("deliveries = %v", got)
 		}
 	})

@@ -75,14 +75,14 @@ func (s *Service) Register(ch Channel, t Transport, r Reconciler) {
 }
 
 const campaignCols = `id, name, purpose, channel, msg_type, content, audience, schedule_kind, scheduled_at, recurrence, state, reason,
-	created_by, planned_at, created_at, updated_at, started_at, finished_at`
+	created_by, planned_at, created_at, updated_at, started_at, finished_at, resume_at`
 
 func scanCampaign(row interface{ Scan(...any) error }) (Campaign, error) {
 	var c Campaign
 	var content, audience string
-	var sched, planned, started, finished sql.NullTime
+	var sched, planned, started, finished, resume sql.NullTime
 	err := row.Scan(&c.ID, &c.Name, &c.Purpose, &c.Channel, &c.Type, &content, &audience, &c.Schedule.Kind, &sched, &c.Schedule.Rule,
-		&c.State, &c.Reason, &c.CreatedBy, &planned, &c.CreatedAt, &c.UpdatedAt, &started, &finished)
+		&c.State, &c.Reason, &c.CreatedBy, &planned, &c.CreatedAt, &c.UpdatedAt, &started, &finished, &resume)
 	if err != nil {
 		return c, err
 	}
@@ -92,7 +92,7 @@ func scanCampaign(row interface{ Scan(...any) error }) (Campaign, error) {
 	if err := json.Unmarshal([]byte(audience), &c.Audience); err != nil {
 		return c, fmt.Errorf("campaign %d: audience: %w", c.ID, err)
 	}
-	c.Schedule.At, c.PlannedAt, c.StartedAt, c.FinishedAt = sched.Time, planned.Time, started.Time, finished.Time
+	c.Schedule.At, c.PlannedAt, c.StartedAt, c.FinishedAt, c.ResumeAt = sched.Time, planned.Time, started.Time, finished.Time, resume.Time
 	return c, nil
 }
 

@@ -29,7 +29,9 @@ CREATE TABLE campaigns (
     -- the node running the campaign's batches and until when (a lease, so a
     -- second runner never reconciles a batch whose call is still in flight)
     run_owner     TEXT NOT NULL DEFAULT '',
-    run_lease     TIMESTAMP
+    run_lease     TIMESTAMP,
+    -- quiet hours: the run waits until then (the gate said when it may send)
+    resume_at     TIMESTAMP
 );
 CREATE INDEX campaigns_state ON campaigns (state, scheduled_at);
 
