@@ -271,6 +271,12 @@ func (s *Service) resolveDoubt(ctx context.Context, d Doubt) error {
 	if err != nil {
 		return err
 	}
+	if len(persons) == 0 {
+		// Nothing was claimed (the process died between the mark and the
+		// claim), so nothing can have been sent: the claim comes first.
+		_, err := s.db.W.ExecContext(ctx, "UPDATE campaign_batches SET state = 'void', reason = 'nothing claimed', settled_at = $1 WHERE id = $2", now, d.BatchID)
+		return err
+	}
 	d.Persons = persons
 	if d.Known, err = s.providerIDs(ctx, d.Sender, d.MarkedAt); err != nil {
 		return err

@@ -249,3 +249,28 @@ func TestQuietHours(t *testing.T) {
 		}
 	})
 }
+
+// TestDoubtNothingClaimed: a batch marked but with nothing claimed (death
+// between the mark and the claim) is void without asking the platform.
+func TestDoubtNothingClaimed(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		w := newWorld(t, db, 4)
+		ft := &fakeTransport{svc: w.svc, sent: map[string]int{}}
+		rec := &fakeReconciler{err: errors.New("must not be asked")}
+		w.svc.Register(campaign.WeCom, ft, rec)
+		c := started(t, w)
+		mustExec(t, db, "INSERT INTO campaign_batches (campaign_id, sender, state, size, marked_at) VALUES ($1, 'bob', 'calling', 2, $2)", c.ID, wed10)
+		if st := runAll(t, w.svc, c.ID); st != campaign.Finished {
+			t.Fatalf("step %v", st)
+		}
+		if len(rec.asked) != 0 || len(ft.sent) != 2 {
+			t.Errorf("reconciler asked %d times, sent %d", len(rec.asked), len(ft.sent))
+		}
+		var state string
+		db.R.QueryRowContext(ctx, "SELECT state FROM campaign_batches WHERE campaign_id = $1 ORDER BY id LIMIT 1", c.ID).Scan(&state)
+		if state != "void" {
+			t.Errorf("the empty batch is %q", state)
+		}
+	})
+}
