@@ -48,8 +48,8 @@ func (s *Sandbox) controlHandler() http.Handler {
 	mux.HandleFunc("POST /sandbox/delivery/{action}", s.serveDelivery)
 	mux.HandleFunc("POST /sandbox/faults", s.serveFault)
 	mux.HandleFunc("POST /sandbox/seed", s.serveSeed)
-	mux.HandleFunc("POST /sandbox/scan", s.serveScan) // driver_acquisition.go
-	mux.HandleFunc("GET /sandbox/groupmsgs", s.serveGroupMsgs)          // driver_groupmsg.go
+	mux.HandleFunc("POST /sandbox/scan", s.serveScan)          // driver_acquisition.go
+	mux.HandleFunc("GET /sandbox/groupmsgs", s.serveGroupMsgs) // driver_groupmsg.go
 	mux.HandleFunc("POST /sandbox/groupmsgs/confirm", s.serveConfirmGroupMsgs)
 	return http.NewCrossOriginProtection().Handler(mux)
 }
