@@ -244,3 +244,35 @@ func TestRule(t *testing.T) {
 		}
 	}
 }
+
+// TestStartDueFailsWhatCannotPlan: a campaign whose saved segment was
+// deleted fails, saying why, and the other due campaigns start.
+func TestStartDueFailsWhatCannotPlan(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		w := newWorld(t, db, 6)
+		segs := segment.NewStore(db, w.clock)
+		seg, err := segs.Create(ctx, 1, segment.Input{Name: "gone", Expression: "member:alice"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		gone := w.create(t, wecomInput(campaign.Audience{SegmentID: seg.ID}))
+		ok := w.create(t, wecomInput(campaign.Audience{Tags: []string{"vip"}}))
+		for _, c := range []campaign.Campaign{gone, ok} {
+			if _, err := w.svc.Schedule(ctx, c.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := segs.Delete(ctx, seg.ID); err != nil {
+			t.Fatal(err)
+		}
+		started, err := w.svc.StartDue(ctx)
+		if err != nil || len(started) != 1 || started[0] != ok.ID {
+			t.Fatalf("started %v, %v", started, err)
+		}
+		gone, _ = w.svc.Get(ctx, gone.ID)
+		if gone.State != campaign.Failed || !strings.Contains(gone.Reason, "no segment") {
+			t.Errorf("the campaign without its segment: %s %q", gone.State, gone.Reason)
+		}
+	})
+}

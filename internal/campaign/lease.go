@@ -4,8 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/kith-scrm/kith/internal/kith"
 )
 
 // LeaseTTL is how long a runner holds a campaign without renewing: longer
@@ -62,22 +65,36 @@ func (s *Service) StartDue(ctx context.Context) ([]int64, error) {
 		return nil, err
 	}
 	var started []int64
+	var errs []error
 	for _, id := range ids {
 		c, err := s.Get(ctx, id)
 		if err != nil {
-			return started, err
+			errs = append(errs, err)
+			continue
 		}
-		if c.Schedule.Kind == Recurring {
+		if c.State == Scheduled && c.Schedule.Kind == Recurring {
 			if id, err = s.occurrence(ctx, c); err != nil {
-				return started, err
+				errs = append(errs, err)
+				continue
 			}
 		}
 		if _, err := s.Plan(ctx, id); err != nil {
-			return started, err
+			switch kith.ErrorCode(err) {
+			case kith.EINVALID, kith.ENOTFOUND, kith.EUNAVAILABLE:
+				// It will not plan by waiting (its segment was deleted, its
+				// channel has no addresses): it fails, saying why, and the
+				// other campaigns go on.
+				if ferr := s.transition(ctx, s.db.W, id, Running, Failed, kith.ErrorMessage(err)); ferr != nil {
+					errs = append(errs, ferr)
+				}
+			default:
+				errs = append(errs, err)
+			}
+			continue
 		}
 		started = append(started, id)
 	}
-	return started, nil
+	return started, errors.Join(errs...)
 }
 
 // occurrence copies recurring campaign c as a scheduled campaign for its

@@ -259,9 +259,13 @@ func (s *Service) Cancel(ctx context.Context, id int64, reason string) error {
 	})
 }
 
-// Due returns the scheduled campaigns whose time has come.
+// Due returns the scheduled campaigns whose time has come, and the
+// running ones whose planning did not finish.
 func (s *Service) Due(ctx context.Context) ([]int64, error) {
-	rows, err := s.db.R.QueryContext(ctx, "SELECT id FROM campaigns WHERE state = 'scheduled' AND scheduled_at <= $1 ORDER BY scheduled_at, id", s.clock.Now().UTC())
+	// A running campaign without planned_at died while planning: it is
+	// planned again.
+	rows, err := s.db.R.QueryContext(ctx, `SELECT id FROM campaigns WHERE (state = 'scheduled' AND scheduled_at <= $1) OR (state = 'running' AND planned_at IS NULL)
+		ORDER BY scheduled_at, id`, s.clock.Now().UTC())
 	if err != nil {
 		return nil, fmt.Errorf("campaign: due: %w", err)
 	}
