@@ -2,7 +2,9 @@ package campaign_test
 
 import (
 	"context"
+	"encoding/csv"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -271,6 +273,32 @@ func TestDoubtNothingClaimed(t *testing.T) {
 		db.R.QueryRowContext(ctx, "SELECT state FROM campaign_batches WHERE campaign_id = $1 ORDER BY id LIMIT 1", c.ID).Scan(&state)
 		if state != "void" {
 			t.Errorf("the empty batch is %q", state)
+		}
+	})
+}
+
+// TestExportCSV: one row per delivery; a cell that a spreadsheet would
+// run as a formula is defused.
+func TestExportCSV(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		w := newWorld(t, db, 6)
+		c := started(t, w)
+		mustExec(t, db, "UPDATE campaign_deliveries SET detail = '=HYPERLINK(\"http://evil\")' WHERE customer_id = 6")
+		var b strings.Builder
+		if err := w.svc.ExportCSV(ctx, c.ID, &b); err != nil {
+			t.Fatal(err)
+		}
+		recs, err := csv.NewReader(strings.NewReader(b.String())).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) != 4 || strings.Join(recs[0], ",") != strings.Join(campaign.ExportColumns, ",") {
+			t.Fatalf("csv = %q", recs)
+		}
+		last := recs[3]
+		if last[0] != "6" || last[1] != "wm6" || last[4] != "refused" || last[5] != "NO_CONSENT" || last[6] != `'=HYPERLINK("http://evil")` {
+			t.Errorf("row of customer 6 = %q", last)
 		}
 	})
 }

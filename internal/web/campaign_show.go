@@ -123,3 +123,21 @@ func (s *Server) campaignAction(w http.ResponseWriter, r *http.Request) {
 	}
 	http.Redirect(w, r, fmt.Sprintf("/campaigns/%d?done=%s", id, action), http.StatusSeeOther)
 }
+
+// campaignCSV downloads the campaign's deliveries (campaign.ExportCSV).
+func (s *Server) campaignCSV(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.campaignID(w, r)
+	if !ok {
+		return
+	}
+	if _, err := s.Campaigns.Get(r.Context(), id); err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="campaign-%d.csv"`, id))
+	w.Header().Set("Cache-Control", "no-store")
+	if err := s.Campaigns.ExportCSV(r.Context(), id, w); err != nil {
+		s.Log.Error("campaign: export", "campaign", id, "err", err)
+	}
+}

@@ -75,6 +75,10 @@ func TestCampaignsFromTheConsole(t *testing.T) {
 	if strings.Contains(body, "Failed<") {
 		mustContain(t, "failed campaign", body, `id="campaign-reason"`, "No recipient is permitted", `id="result-refused"`)
 	}
+	resp, csvBody := c.do("GET", page+"/results.csv", nil, nil)
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/csv; charset=utf-8" || !strings.HasPrefix(csvBody, "customer_id,external_userid,") {
+		t.Errorf("csv: %d %q", resp.StatusCode, csvBody)
+	}
 	list := c.get("/campaigns", 200)
 	mustContain(t, "list", list, "春季上新", `id="campaigns-table"`)
 

@@ -113,6 +113,7 @@ func (s *Server) buildRoutes() http.Handler {
 	page("GET /campaigns", auth.PermViewCustomers, s.campaignList)
 	page("POST /campaigns", auth.PermManageTags, s.campaignCreate)
 	page("GET /campaigns/{id}", auth.PermViewCustomers, s.campaignShow)
+	page("GET /campaigns/{id}/results.csv", auth.PermViewCustomers, s.campaignCSV)
 	page("POST /campaigns/{id}/{action}", auth.PermManageTags, s.campaignAction)
 
 	// The audit log: read, verified and exported, never changed.
