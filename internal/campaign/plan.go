@@ -186,8 +186,8 @@ func (s *Service) Plan(ctx context.Context, id int64) (Preview, error) {
 		return Preview{}, err
 	}
 	now := s.clock.Now().UTC()
-	for start := 0; start < len(rows); start += 400 {
-		part := rows[start:min(start+400, len(rows))]
+	for start := 0; start < len(rows); start += 5000 {
+		part := rows[start:min(start+5000, len(rows))]
 		if err := s.insertDeliveries(ctx, c, part, now); err != nil {
 			return Preview{}, err
 		}
@@ -216,28 +216,32 @@ func (s *Service) Plan(ctx context.Context, id int64) (Preview, error) {
 	return p, nil
 }
 
+// insertDeliveries writes rows in one transaction with one prepared
+// statement: a multi-row INSERT with thousands of numbered parameters is
+// slow to parse on SQLite.
 func (s *Service) insertDeliveries(ctx context.Context, c Campaign, rows []planned, now time.Time) error {
-	var b strings.Builder
-	b.WriteString("INSERT INTO campaign_deliveries (campaign_id, customer_id, channel, sender, state, reason, detail, updated_at) VALUES ")
-	args := make([]any, 0, len(rows)*6+2)
-	args = append(args, c.ID, now)
-	for i, r := range rows {
-		if i > 0 {
-			b.WriteByte(',')
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO campaign_deliveries (campaign_id, customer_id, channel, sender, state, reason, detail, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (campaign_id, customer_id, channel) DO NOTHING`)
+		if err != nil {
+			return err
 		}
-		state, reason, detail := "planned", "", ""
-		if r.deferred {
-			reason, detail = r.reason, r.detail
+		defer stmt.Close()
+		for _, r := range rows {
+			state, reason, detail := "planned", "", ""
+			if r.deferred {
+				reason, detail = r.reason, r.detail
+			}
+			if !r.allowed {
+				state, reason, detail = "refused", r.reason, r.detail
+			}
+			if _, err := stmt.ExecContext(ctx, c.ID, r.customer, string(c.Channel), r.sender, state, reason, detail, now); err != nil {
+				return err
+			}
 		}
-		if !r.allowed {
-			state, reason, detail = "refused", r.reason, r.detail
-		}
-		n := len(args)
-		fmt.Fprintf(&b, "($1, $%d, $%d, $%d, $%d, $%d, $%d, $2)", n+1, n+2, n+3, n+4, n+5, n+6)
-		args = append(args, r.customer, string(c.Channel), r.sender, state, reason, detail)
-	}
-	b.WriteString(" ON CONFLICT (campaign_id, customer_id, channel) DO NOTHING")
-	if _, err := s.db.W.ExecContext(ctx, b.String(), args...); err != nil {
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("campaign: plan %d: write deliveries: %w", c.ID, err)
 	}
 	return nil
