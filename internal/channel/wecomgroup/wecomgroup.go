@@ -255,14 +255,19 @@ func NewFollower(client func(context.Context) (*wecom.Client, error)) *Follower 
 	return &Follower{client: client}
 }
 
-// Track implements campaign.Follower: every page of
-// get_groupmsg_send_result for the member's part of the task.
+// Track implements campaign.Follower: get_groupmsg_task first (while the
+// member has not confirmed, every customer waits and nothing more is
+// read), then every page of get_groupmsg_send_result for the member's part.
 func (f *Follower) Track(ctx context.Context, sender, msgID string) (map[string]campaign.Tracked, error) {
 	client, err := f.client(ctx)
 	if err != nil {
 		return nil, err
 	}
 	out := map[string]campaign.Tracked{}
+	confirmed, err := f.confirmed(ctx, client, sender, msgID)
+	if err != nil || !confirmed {
+		return out, err
+	}
 	cursor := ""
 	for {
 		page, err := client.GroupMsgSendResult(ctx, msgID, sender, cursor)
@@ -286,6 +291,29 @@ func (f *Follower) Track(ctx context.Context, sender, msgID string) (map[string]
 		}
 		if page.NextCursor == "" {
 			return out, nil
+		}
+		cursor = page.NextCursor
+	}
+}
+
+// confirmed reports whether sender confirmed task msgID.
+func (f *Follower) confirmed(ctx context.Context, client *wecom.Client, sender, msgID string) (bool, error) {
+	cursor := ""
+	for {
+		page, err := client.GroupMsgTask(ctx, msgID, cursor)
+		if wecom.ErrorCode(err) == wecom.CodeGroupMsgDispatching {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("wecomgroup: task %s: %w", msgID, err)
+		}
+		for _, t := range page.List {
+			if t.UserID == sender {
+				return t.Status == wecom.GroupTaskSent, nil
+			}
+		}
+		if page.NextCursor == "" {
+			return false, nil
 		}
 		cursor = page.NextCursor
 	}
