@@ -152,6 +152,7 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 	river.AddWorker(workers, &orders.ImportWorker{Store: ordersStore, Uploads: uploads, Audit: a.Audit, Log: log})
 	var j *jobs.Jobs
 	acq, acqPeriodic := newAcquisition(a.DB, sendGate, conn, syncer, a.Clock, cfg.Location, log, workers, &j)
+	campaigns, campaignTick := newCampaigns(a.DB, sendGate, conn, protector, a.Clock, cfg.Location, cfg.NodeName, workers, &j)
 	periodic := []*river.PeriodicJob{
 		river.NewPeriodicJob(river.PeriodicInterval(time.Hour), func() (river.JobArgs, *river.InsertOpts) {
 			return auth.PruneArgs{}, nil
@@ -166,6 +167,7 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 			return wecompay.PullArgs{}, nil
 		}, nil),
 		acqPeriodic,
+		campaignTick,
 	}
 	j, err = jobs.New(a.DB, jobs.Config{Node: cfg.NodeName, Workers: workers, Periodic: periodic, Logger: log, Metrics: metrics})
 	if err != nil {
@@ -180,7 +182,7 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 	srv, err := web.New(web.Deps{
 		Auth: a.Auth, DB: a.DB, Jobs: j, Metrics: metrics, Log: log, Clock: a.Clock,
 		Ingest: ingestSvc, CallbackCrypto: conn.Crypto, Audit: a.Audit, ConsentKey: a.Keys.BlindIndex,
-		Gate: sendGate, Acquisition: acq, OrderUploads: uploads,
+		Gate: sendGate, Acquisition: acq, OrderUploads: uploads, Campaigns: campaigns,
 		Segments: segment.NewStore(a.DB, a.Clock), SegmentIndex: segIndex.Load,
 		Customers: customer.NewDirectory(a.DB), Protector: protector, Syncer: syncer, Settings: settingsStore, Conn: conn,
 		Location: cfg.Location,

@@ -127,6 +127,13 @@ func (s *Server) buildRoutes() http.Handler {
 	page("POST /orders/import/{id}/run", auth.PermImportOrders, s.ordersImportRun)
 	page("GET /orders/import/{id}/errors.csv", auth.PermImportOrders, s.ordersImportErrors)
 
+	// Campaigns: create, preview, schedule, monitor, cancel (issue 7).
+	page("GET /campaigns", auth.PermViewCustomers, s.campaignList)
+	page("POST /campaigns", auth.PermManageTags, s.campaignCreate)
+	page("GET /campaigns/{id}", auth.PermViewCustomers, s.campaignShow)
+	page("GET /campaigns/{id}/results.csv", auth.PermViewCustomers, s.campaignCSV)
+	page("POST /campaigns/{id}/{action}", auth.PermManageTags, s.campaignAction)
+
 	// The audit log: read, verified and exported, never changed.
 	page("GET /audit", auth.PermViewAudit, s.auditList)
 	page("GET /audit/export", auth.PermViewAudit, s.auditExportPage)

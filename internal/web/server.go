@@ -11,6 +11,7 @@ import (
 	"github.com/kith-scrm/kith/internal/acquisition"
 	"github.com/kith-scrm/kith/internal/audit"
 	"github.com/kith-scrm/kith/internal/auth"
+	"github.com/kith-scrm/kith/internal/campaign"
 	"github.com/kith-scrm/kith/internal/customer"
 	"github.com/kith-scrm/kith/internal/gate"
 	"github.com/kith-scrm/kith/internal/i18n"
@@ -52,6 +53,8 @@ type Deps struct {
 	// OrderUploads keeps order files uploaded for import (issue 8); nil
 	// turns the import pages away.
 	OrderUploads *orders.Uploads
+	// Campaigns plans and runs campaigns (issue 7).
+	Campaigns *campaign.Service
 	// Customers reads customers, members and tags.
 	Customers *customer.Directory
 	// Protector opens and indexes protected fields (phone numbers); nil

@@ -198,6 +198,11 @@ func (cfg *Config) validate() error {
 // if WeCom refuses it and retrying with backoff while WeCom is overloaded.
 // in, if not nil, is sent as the JSON body; out receives the answer.
 func (c *Client) call(ctx context.Context, method, api string, query url.Values, in, out any) error {
+	return c.callQuery(ctx, method, api, query, in, out, c.maxRetries)
+}
+
+// callQuery is call with at most maxRetries retries on busy answers.
+func (c *Client) callQuery(ctx context.Context, method, api string, query url.Values, in, out any, maxRetries int) error {
 	var body []byte
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -232,7 +237,7 @@ func (c *Client) call(ctx context.Context, method, api string, query url.Values,
 			refetched = true
 			c.log.Info("wecom: access token refused; fetching a new one", "api", api, "errcode", code)
 			c.dropToken(tok)
-		case retryable(code) && retries < c.maxRetries:
+		case retryable(code) && retries < maxRetries:
 			if werr := c.backoff(ctx, api, code, retries); werr != nil {
 				return fmt.Errorf("%w (stopped retrying: %w)", err, werr)
 			}

@@ -31,12 +31,16 @@ func TestErrorCode(t *testing.T) {
 }
 
 func TestMeaningCoversEveryConstant(t *testing.T) {
-	file, err := parser.ParseFile(token.NewFileSet(), "error.go", nil, 0)
-	if err != nil {
-		t.Fatal(err)
+	var decls []ast.Decl
+	for _, name := range []string{"error.go", "groupmsg.go"} {
+		file, err := parser.ParseFile(token.NewFileSet(), name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		decls = append(decls, file.Decls...)
 	}
 	var names []string
-	for _, d := range file.Decls {
+	for _, d := range decls {
 		g, ok := d.(*ast.GenDecl)
 		if !ok || g.Tok != token.CONST {
 			continue
@@ -50,7 +54,7 @@ func TestMeaningCoversEveryConstant(t *testing.T) {
 		}
 	}
 	if len(names) != len(meanings) {
-		t.Errorf("error.go declares %d codes and Meaning explains %d", len(names), len(meanings))
+		t.Errorf("error.go and groupmsg.go declare %d codes and Meaning explains %d", len(names), len(meanings))
 	}
 	codes := map[string]int{
 		"CodeBusy": CodeBusy, "CodeInvalidSecret": CodeInvalidSecret, "CodeInvalidUserID": CodeInvalidUserID,
@@ -65,6 +69,8 @@ func TestMeaningCoversEveryConstant(t *testing.T) {
 		"CodeWelcomeCodeExpired": CodeWelcomeCodeExpired, "CodeWelcomeAlreadyChatting": CodeWelcomeAlreadyChatting,
 		"CodeWelcomeNoArchiveAgree": CodeWelcomeNoArchiveAgree, "CodeMemberNotActivated": CodeMemberNotActivated,
 		"CodeWelcomeSending": CodeWelcomeSending, "CodeMemberNotVerified": CodeMemberNotVerified,
+		"CodeNoSendableCustomer": CodeNoSendableCustomer, "CodeGroupMsgDispatching": CodeGroupMsgDispatching,
+		"CodeGroupMsgCancelled": CodeGroupMsgCancelled, "CodeRemindOverLimit": CodeRemindOverLimit,
 	}
 	for _, name := range names {
 		code, ok := codes[name]

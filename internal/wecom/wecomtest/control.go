@@ -31,6 +31,8 @@ var controlPage = template.Must(template.ParseFS(controlFS, "control.html"))
 //	POST /sandbox/delivery/{pause,resume,redeliver,verify}
 //	POST /sandbox/faults                {"api":"/cgi-bin/...","errcode":-1,"count":3}
 //	POST /sandbox/seed                  {"seed":1,"customers":5000}
+//	GET  /sandbox/groupmsgs             the group-message tasks
+//	POST /sandbox/groupmsgs/confirm     msgid (empty: every waiting task) — the member taps send
 //
 // POSTs from another origin are refused (http.CrossOriginProtection).
 func (s *Sandbox) controlHandler() http.Handler {
@@ -46,7 +48,9 @@ func (s *Sandbox) controlHandler() http.Handler {
 	mux.HandleFunc("POST /sandbox/delivery/{action}", s.serveDelivery)
 	mux.HandleFunc("POST /sandbox/faults", s.serveFault)
 	mux.HandleFunc("POST /sandbox/seed", s.serveSeed)
-	mux.HandleFunc("POST /sandbox/scan", s.serveScan) // driver_acquisition.go
+	mux.HandleFunc("POST /sandbox/scan", s.serveScan)          // driver_acquisition.go
+	mux.HandleFunc("GET /sandbox/groupmsgs", s.serveGroupMsgs) // driver_groupmsg.go
+	mux.HandleFunc("POST /sandbox/groupmsgs/confirm", s.serveConfirmGroupMsgs)
 	return http.NewCrossOriginProtection().Handler(mux)
 }
 

@@ -67,7 +67,8 @@ type Sandbox struct {
 	token  string // the token gettoken currently hands out
 	limits map[string]*window
 	faults map[string]*fault
-	acq    *acqState // contact ways, links, welcome codes (api_acquisition.go)
+	acq    *acqState      // contact ways, links, welcome codes (api_acquisition.go)
+	gm     *groupMsgState // group messages to customers (api_groupmsg.go)
 
 	dmu      sync.Mutex // guards the delivery fields below
 	log      []Delivery

@@ -1,0 +1,36 @@
+package app
+
+import (
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/kith-scrm/kith/internal/campaign"
+	"github.com/kith-scrm/kith/internal/channel/wecomgroup"
+	"github.com/kith-scrm/kith/internal/gate"
+	"github.com/kith-scrm/kith/internal/jobs"
+	"github.com/kith-scrm/kith/internal/kith"
+	"github.com/kith-scrm/kith/internal/protect"
+	"github.com/kith-scrm/kith/internal/store"
+	"github.com/kith-scrm/kith/internal/wecom/wecomsync"
+)
+
+// newCampaigns wires campaigns (issue 7): the service, the WeCom
+// group-message channel, the tick, run and poll workers and the tick's
+// schedule. SMS and e-mail campaigns plan (numbers are opened with prot)
+// but have no provider to send through until one is configured. jobs
+// points at the River client made later.
+func newCampaigns(db *store.DB, g *gate.Gate, conn *wecomsync.Conn, prot *protect.Protector, clock kith.Clock, loc *time.Location, node string,
+	workers *river.Workers, j **jobs.Jobs) (*campaign.Service, *river.PeriodicJob) {
+	svc := campaign.New(campaign.Config{DB: db, Gate: g, Clock: clock, Location: loc,
+		Addresses: &campaign.PhoneAddresser{DB: db, Opener: prot}})
+	svc.Register(campaign.WeCom, wecomgroup.New(svc.Claimer(), conn.Client, clock), wecomgroup.NewReconciler(conn.Client, clock))
+	svc.RegisterFollower(campaign.WeCom, wecomgroup.NewFollower(conn.Client))
+	river.AddWorker(workers, &campaign.TickWorker{Service: svc, Jobs: func() campaign.Inserter { return (*j).Client() }})
+	river.AddWorker(workers, &campaign.RunWorker{Service: svc, Node: node})
+	river.AddWorker(workers, &campaign.PollWorker{Service: svc})
+	tick := river.NewPeriodicJob(river.PeriodicInterval(campaign.TickEvery), func() (river.JobArgs, *river.InsertOpts) {
+		return campaign.TickArgs{}, nil
+	}, &river.PeriodicJobOpts{RunOnStart: true})
+	return svc, tick
+}

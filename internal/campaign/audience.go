@@ -1,0 +1,134 @@
+package campaign
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/kith-scrm/kith/internal/consent"
+	"github.com/kith-scrm/kith/internal/kith"
+	"github.com/kith-scrm/kith/internal/segment"
+	"github.com/kith-scrm/kith/internal/store"
+)
+
+// Resolver turns an audience into customer ids, ascending: the snapshot a
+// campaign is planned on. The segment index can replace SQLResolver.
+type Resolver interface {
+	Resolve(ctx context.Context, a Audience) ([]int64, error)
+}
+
+// SQLResolver resolves audiences with the segment language's reference SQL
+// (segment.SQL): a saved segment's expression, or "tag:A or tag:B".
+type SQLResolver struct {
+	DB       *store.DB
+	Location *time.Location
+	Clock    kith.Clock
+}
+
+// Expression returns the segment expression of a.
+func (r *SQLResolver) Expression(ctx context.Context, a Audience) (string, error) {
+	if a.SegmentID != 0 {
+		saved, err := segment.NewStore(r.DB, r.Clock).Get(ctx, a.SegmentID)
+		if err != nil {
+			return "", err
+		}
+		return saved.Expression, nil
+	}
+	terms := make([]string, len(a.Tags))
+	for i, t := range a.Tags {
+		terms[i] = "tag:" + segment.QuoteName(strings.TrimSpace(t))
+	}
+	return strings.Join(terms, " or "), nil
+}
+
+// Resolve implements Resolver.
+func (r *SQLResolver) Resolve(ctx context.Context, a Audience) ([]int64, error) {
+	src, err := r.Expression(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	e, err := segment.Parse(src)
+	if err != nil {
+		return nil, err
+	}
+	q, args, err := segment.SQL(r.DB.Dialect, e, segment.SQLOptions{Location: r.Location, Now: r.Clock.Now()})
+	if err != nil {
+		return nil, err
+	}
+	rows, err := r.DB.R.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("campaign: audience: %w", err)
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// Recipient is one customer's identity on a channel, and for WeCom the
+// member who sends to them.
+type Recipient struct {
+	CustomerID int64
+	Person     consent.Person
+	Sender     string
+}
+
+// Addresser finds, for customers, their identity on a channel. A customer
+// it returns nothing for has no address there (refused as NO_ADDRESS).
+type Addresser interface {
+	Addresses(ctx context.Context, ch Channel, customers []int64) (map[int64]Recipient, error)
+}
+
+// DBAddresser answers for WeCom from the database: the customer's
+// external_userid, sent by the member of its earliest active follow (the
+// member who has known the customer longest). SMS and e-mail addresses
+// are sealed: the application gives a Service an Addresser that opens
+// them.
+type DBAddresser struct{ DB *store.DB }
+
+// Addresses implements Addresser.
+func (d *DBAddresser) Addresses(ctx context.Context, ch Channel, customers []int64) (map[int64]Recipient, error) {
+	if ch != WeCom {
+		return nil, kith.Errorf(kith.EUNAVAILABLE, "campaign: no address book for %s is configured", ch)
+	}
+	out := make(map[int64]Recipient, len(customers))
+	for start := 0; start < len(customers); start += 500 {
+		part := customers[start:min(start+500, len(customers))]
+		args := make([]any, len(part))
+		ph := make([]string, len(part))
+		for i, id := range part {
+			args[i] = id
+			ph[i] = fmt.Sprintf("$%d", i+1)
+		}
+		rows, err := d.DB.R.QueryContext(ctx, `SELECT c.id, c.external_userid, f.member_userid FROM customers c
+			JOIN follows f ON f.customer_id = c.id AND f.status = 'active'
+			WHERE c.id IN (`+strings.Join(ph, ",")+`) ORDER BY c.id, f.added_at, f.member_userid`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("campaign: addresses: %w", err)
+		}
+		for rows.Next() {
+			var r Recipient
+			var ext string
+			if err := rows.Scan(&r.CustomerID, &ext, &r.Sender); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			if _, seen := out[r.CustomerID]; !seen {
+				r.Person = consent.ExternalUser(ext)
+				out[r.CustomerID] = r
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,160 @@
+package campaign
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/kith-scrm/kith/internal/kith"
+)
+
+// LeaseTTL is how long a runner holds a campaign without renewing: longer
+// than any one batch takes (a claim and one call), so a runner that still
+// holds it is never second-guessed, and short enough that a crashed
+// runner's campaign resumes soon.
+const LeaseTTL = 2 * time.Minute
+
+// acquire takes campaign id's run lease for owner: it fails when another
+// owner holds an unexpired one.
+func (s *Service) acquire(ctx context.Context, id int64, owner string) (bool, error) {
+	now := s.clock.Now().UTC()
+	res, err := s.db.W.ExecContext(ctx, `UPDATE campaigns SET run_owner = $1, run_lease = $2 WHERE id = $3 AND state = 'running'
+		AND (run_lease IS NULL OR run_lease < $4 OR run_owner = $1)`, owner, now.Add(LeaseTTL), id, now)
+	if err != nil {
+		return false, fmt.Errorf("campaign: lease %d: %w", id, err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+func (s *Service) release(ctx context.Context, id int64, owner string) {
+	s.db.W.ExecContext(ctx, "UPDATE campaigns SET run_lease = NULL WHERE id = $1 AND run_owner = $2", id, owner)
+}
+
+// Run advances campaign id for up to budget under a lease held by owner
+// (the node's name): batch after batch, renewing the lease before each. It
+// returns the last Step; Idle when another runner holds the campaign.
+func (s *Service) Run(ctx context.Context, id int64, owner string, budget time.Duration) (Step, error) {
+	ok, err := s.acquire(ctx, id, owner)
+	if err != nil || !ok {
+		return Idle, err
+	}
+	defer s.release(context.WithoutCancel(ctx), id, owner)
+	deadline := time.Now().Add(budget) // the job's running time, not the campaign's clock
+	for {
+		st, err := s.RunBatch(ctx, id)
+		if err != nil || st != Progressed || time.Now().After(deadline) {
+			return st, err
+		}
+		if ok, err := s.acquire(ctx, id, owner); err != nil || !ok {
+			return Idle, err
+		}
+	}
+}
+
+// StartDue starts every scheduled campaign whose time has come: a
+// recurring one first makes its occurrence (a campaign of its own, named
+// with the date) and moves on to its next time. It returns the ids of the
+// campaigns planned and running.
+func (s *Service) StartDue(ctx context.Context) ([]int64, error) {
+	ids, err := s.Due(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var started []int64
+	var errs []error
+	for _, id := range ids {
+		c, err := s.Get(ctx, id)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if c.State == Scheduled && c.Schedule.Kind == Recurring {
+			if id, err = s.occurrence(ctx, c); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+		}
+		if _, err := s.Plan(ctx, id); err != nil {
+			switch kith.ErrorCode(err) {
+			case kith.EINVALID, kith.ENOTFOUND, kith.EUNAVAILABLE:
+				// It will not plan by waiting (its segment was deleted, its
+				// channel has no addresses): it fails, saying why, and the
+				// other campaigns go on.
+				if ferr := s.transition(ctx, s.db.W, id, Running, Failed, kith.ErrorMessage(err)); ferr != nil {
+					errs = append(errs, ferr)
+				}
+			default:
+				errs = append(errs, err)
+			}
+			continue
+		}
+		started = append(started, id)
+	}
+	return started, errors.Join(errs...)
+}
+
+// occurrence copies recurring campaign c as a scheduled campaign for its
+// current time and moves c to its rule's next time, in one transaction.
+func (s *Service) occurrence(ctx context.Context, c Campaign) (int64, error) {
+	r, err := ParseRule(c.Schedule.Rule)
+	if err != nil {
+		return 0, err
+	}
+	now := s.clock.Now().UTC()
+	content, _ := json.Marshal(c.Content)
+	audience, _ := json.Marshal(c.Audience)
+	var id int64
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "UPDATE campaigns SET scheduled_at = $1, updated_at = $2 WHERE id = $3 AND state = 'scheduled' AND scheduled_at = $4",
+			r.Next(now, s.loc), now, c.ID, c.Schedule.At.UTC())
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return fmt.Errorf("campaign: %d moved on meanwhile", c.ID)
+		}
+		name := c.Name + " " + c.Schedule.At.In(s.loc).Format("2006-01-02 15:04")
+		return tx.QueryRowContext(ctx, `INSERT INTO campaigns (name, purpose, channel, msg_type, content, content_hash, audience, schedule_kind,
+			scheduled_at, recurrence, state, created_by, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'at', $8, '', 'scheduled', $9, $10, $10) RETURNING id`,
+			name, c.Purpose, c.Channel, c.Type, string(content), c.Content.Hash(), string(audience), c.Schedule.At.UTC(), c.CreatedBy, now).Scan(&id)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("campaign: occurrence of %d: %w", c.ID, err)
+	}
+	return id, nil
+}
+
+// Unfinished returns the running campaigns with deliveries still to hand
+// over or batches in doubt, and the campaigns with messages a platform has
+// not reported on yet (younger than FollowFor).
+func (s *Service) Unfinished(ctx context.Context) (run, poll []int64, err error) {
+	q := func(query string, args ...any) ([]int64, error) {
+		rows, err := s.db.R.QueryContext(ctx, query, args...)
+		if err != nil {
+			return nil, fmt.Errorf("campaign: unfinished: %w", err)
+		}
+		defer rows.Close()
+		var ids []int64
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				return nil, err
+			}
+			ids = append(ids, id)
+		}
+		return ids, rows.Err()
+	}
+	if run, err = q("SELECT id FROM campaigns WHERE state = 'running' AND planned_at IS NOT NULL ORDER BY id"); err != nil {
+		return nil, nil, err
+	}
+	poll, err = q(`SELECT DISTINCT b.campaign_id FROM campaign_batches b JOIN campaign_deliveries d ON d.batch_id = b.id
+		WHERE d.state = 'sent' AND b.provider_id <> '' AND b.marked_at > $1 ORDER BY b.campaign_id`, s.clock.Now().UTC().Add(-FollowFor))
+	return run, poll, err
+}
+
+// FollowFor is how long a platform's reports on a campaign are read.
+const FollowFor = 7 * 24 * time.Hour

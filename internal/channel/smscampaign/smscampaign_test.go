@@ -1,0 +1,162 @@
+package smscampaign_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kith-scrm/kith/internal/campaign"
+	"github.com/kith-scrm/kith/internal/channel/sms"
+	"github.com/kith-scrm/kith/internal/channel/smscampaign"
+	"github.com/kith-scrm/kith/internal/consent"
+	"github.com/kith-scrm/kith/internal/gate"
+	"github.com/kith-scrm/kith/internal/kith"
+	"github.com/kith-scrm/kith/internal/protect"
+	"github.com/kith-scrm/kith/internal/store"
+	"github.com/kith-scrm/kith/internal/store/storetest"
+)
+
+var testKey = []byte("0123456789abcdef0123456789abcdef")
+
+var wed10 = time.Date(2026, 3, 4, 2, 0, 0, 0, time.UTC)
+
+func mustExec(tb testing.TB, db *store.DB, q string, args ...any) {
+	tb.Helper()
+	if _, err := db.W.ExecContext(context.Background(), q, args...); err != nil {
+		tb.Fatalf("%s: %v", q, err)
+	}
+}
+
+// provider answers SendSms like Tencent, every number Ok, except that it
+// cuts the connection of the first request after reading it (the answer
+// is lost: the messages may have gone out).
+type provider struct {
+	mu      sync.Mutex
+	numbers map[string]int
+	calls   int
+}
+
+func (p *provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	var req struct {
+		PhoneNumberSet []string
+		SessionContext string
+	}
+	json.Unmarshal(body, &req)
+	p.mu.Lock()
+	p.calls++
+	first := p.calls == 1
+	for _, n := range req.PhoneNumberSet {
+		p.numbers[n]++
+	}
+	p.mu.Unlock()
+	if first {
+		conn, _, _ := w.(http.Hijacker).Hijack()
+		conn.Close()
+		return
+	}
+	var set []string
+	for i, n := range req.PhoneNumberSet {
+		set = append(set, fmt.Sprintf(`{"SerialNo":"sn-%d","PhoneNumber":%q,"Fee":1,"SessionContext":%q,"Code":"Ok","Message":"send success","IsoCode":"CN"}`, i, n, req.SessionContext))
+	}
+	fmt.Fprintf(w, `{"Response":{"SendStatusSet":[%s],"RequestId":"r1"}}`, strings.Join(set, ","))
+}
+
+// TestSMSCampaign: customers' sealed numbers are opened to address them
+// (one without a number is refused NO_ADDRESS); a batch whose answer was
+// lost is reported unknown and never resent; the others are sent once.
+func TestSMSCampaign(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		clock := kith.NewFixedClock(wed10)
+		prot, err := protect.New(bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32))
+		if err != nil {
+			t.Fatal(err)
+		}
+		at := wed10.Add(-48 * time.Hour)
+		ov := ""
+		if db.Dialect == store.Postgres {
+			ov = " OVERRIDING SYSTEM VALUE"
+		}
+		mustExec(t, db, "INSERT INTO tag_groups (group_id, name, created_at, updated_at) VALUES ('g1', 'level', $1, $1)", at)
+		mustExec(t, db, "INSERT INTO tags (tag_id, group_id, name, created_at, updated_at) VALUES ('t1', 'g1', 'vip', $1, $1)", at)
+		notice, err := consent.NewLedger(db.R, testKey).Notice(ctx, consent.Marketing, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 1; i <= 7; i++ {
+			mustExec(t, db, "INSERT INTO customers (id, external_userid, created_at, updated_at)"+ov+" VALUES ($1, $2, $3, $3)", i, fmt.Sprintf("wm%d", i), at)
+			mustExec(t, db, "INSERT INTO follows (customer_id, member_userid, added_at, updated_at) VALUES ($1, 'alice', $2, $2)", i, at)
+			mustExec(t, db, "INSERT INTO follow_tags (customer_id, member_userid, tag_id) VALUES ($1, 'alice', 't1')", i)
+			if i == 7 {
+				continue // no number
+			}
+			number := fmt.Sprintf("1380000000%d", i)
+			sealed, err := prot.Seal(protect.FieldPhone, number)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustExec(t, db, "INSERT INTO customer_phones (customer_id, member_userid, phone_sealed, phone_index, key_id) VALUES ($1, 'alice', $2, $3, $4)",
+				i, sealed.Value, sealed.Index, sealed.KeyID)
+			if err := consent.NewLedger(nil, testKey).Record(ctx, db.W, consent.Event{Person: consent.Phone(number), Purpose: consent.Marketing,
+				Channel: consent.ChannelSMS, Action: consent.Grant, Source: consent.SourceCustomer, Evidence: consent.Evidence{consent.EvidenceURL: "https://shop.example/c"},
+				NoticeVersion: notice.Version, NoticeHash: notice.TextHash, RecordedBy: "web", OccurredAt: at, ReceivedAt: at}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		g := gate.New(db, testKey, clock)
+		svc := campaign.New(campaign.Config{DB: db, Gate: g, Clock: clock, Addresses: &campaign.PhoneAddresser{DB: db, Opener: prot}})
+		svc.BatchSize = 2
+		fake := &provider{numbers: map[string]int{}}
+		srv := httptest.NewServer(fake)
+		defer srv.Close()
+		tc, err := sms.NewTencent(sms.TencentConfig{SecretID: "AKIDtest", SecretKey: "secret", SdkAppID: "1400006666", Endpoint: srv.URL}, svc.Claimer(), nil, clock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc.Register(campaign.SMS, smscampaign.CampaignTransport{Provider: tc}, nil)
+		c, err := svc.Create(ctx, 0, campaign.Input{Name: "sms", Purpose: campaign.PurposeMarketing, Channel: campaign.SMS,
+			Content:  campaign.Content{Sign: "小店", TemplateID: "1001", Text: "春季新品到店，拒收请回复R"},
+			Audience: campaign.Audience{Tags: []string{"vip"}}, Schedule: campaign.Schedule{Kind: campaign.Now}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc.Schedule(ctx, c.ID)
+		p, err := svc.Plan(ctx, c.ID)
+		if err != nil || p.Permitted != 6 || p.Refused[campaign.NoAddress] != 1 || p.SMSParts != 1 || p.SMSCostFen != 27 {
+			t.Fatalf("plan: %+v %v", p, err)
+		}
+		for range 20 {
+			st, err := svc.RunBatch(ctx, c.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st == campaign.Finished {
+				break
+			}
+		}
+		r, err := svc.Results(ctx, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.ByState["unknown"] != 2 || r.ByState["sent"] != 4 || r.ByReason["refused"][campaign.NoAddress] != 1 {
+			t.Errorf("results = %+v", r)
+		}
+		if len(fake.numbers) != 6 {
+			t.Errorf("the provider saw %d numbers, want 6", len(fake.numbers))
+		}
+		for n, k := range fake.numbers {
+			if k != 1 {
+				t.Errorf("%s was sent %d times", n, k)
+			}
+		}
+	})
+}
