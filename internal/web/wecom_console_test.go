@@ -73,6 +73,18 @@ func TestWeComWriteThroughFromTheConsole(t *testing.T) {
 		t.Fatalf("sync without htmx: %d to %q", resp.StatusCode, loc)
 	}
 	mustContain(t, "customers page after a sync", c.get(resp.Header.Get("Location"), 200), `id="sync-card"`, `id="sync-run-status"`)
+	// Let that second sync end before changing tags: a sync still running
+	// could write WeCom's state from before the change back over it.
+	job := strings.TrimPrefix(resp.Header.Get("Location"), "/customers?sync_job=")
+	hx := map[string]string{"HX-Request": "true", "HX-Target": "sync-card", "Accept-Language": "en"}
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if _, body := c.do("GET", "/sync/status?job="+url.QueryEscape(job), nil, hx); !strings.Contains(body, "every 2s") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the second sync did not end within 60 s")
+		}
+	}
 
 	// A relation in WeCom, and a tag it does not have.
 	var eid, member string
