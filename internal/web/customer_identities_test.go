@@ -18,7 +18,7 @@ import (
 )
 
 // ordersInstance starts an instance with protected fields, three
-// customers, and two orders pushed through the webhook: u_2 of wm002
+// customers, and two orders of the last days pushed through the webhook: u_2 of wm002
 // (linked through its external_userid) and u_9 of nobody.
 func ordersInstance(t *testing.T) (*apptest.Instance, *store.DB) {
 	t.Helper()
@@ -33,11 +33,12 @@ func ordersInstance(t *testing.T) (*apptest.Instance, *store.DB) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	day := func(ago int) string { return time.Now().AddDate(0, 0, -ago).Format(time.RFC3339) }
 	body := `{"orders": [
 	  {"shop": "mall", "order_no": "A1", "external_userid": "wm002", "buyer_account": "u_2", "status": "completed", "total_fen": 25800,
-	   "ordered_at": "2026-11-20T10:00:00+08:00"},
+	   "ordered_at": "` + day(3) + `"},
 	  {"shop": "mall", "order_no": "A2", "buyer_account": "u_9", "status": "completed", "total_fen": 9900,
-	   "ordered_at": "2026-11-21T10:00:00+08:00"}]}`
+	   "ordered_at": "` + day(2) + `"}]}`
 	ts := strconv.FormatInt(time.Now().Unix(), 10)
 	req, _ := http.NewRequest("POST", in.URL+"/api/v1/orders/webhook/mall", strings.NewReader(body))
 	req.Header.Set(orders.HeaderTimestamp, ts)
