@@ -1,12 +1,14 @@
 package web_test
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/kith-scrm/kith/internal/app/apptest"
 	"github.com/kith-scrm/kith/internal/auth"
+	"github.com/kith-scrm/kith/internal/store/storetest"
 )
 
 // TestChannelAndDashboardShowSales: a channel's page and its export show
@@ -14,7 +16,14 @@ import (
 // owner's dashboard adds the last 30 days up per member, which an
 // operator does not see.
 func TestChannelAndDashboardShowSales(t *testing.T) {
-	in, db := ordersInstance(t)
+	t.Run("sqlite", func(t *testing.T) { channelAndDashboardShowSales(t, false) })
+	if os.Getenv(storetest.EnvURL) != "" {
+		t.Run("postgres", func(t *testing.T) { channelAndDashboardShowSales(t, true) })
+	}
+}
+
+func channelAndDashboardShowSales(t *testing.T, postgres bool) {
+	in, db := ordersInstance(t, postgres)
 	now := time.Now()
 	if _, err := db.W.Exec(`INSERT INTO acq_channels (kind, name, state, spec, created_at, updated_at) VALUES ('code', '门店', 'shop-qr', '{}', $1, $1)`, now); err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,17 +16,19 @@ import (
 	"github.com/kith-scrm/kith/internal/orders"
 	"github.com/kith-scrm/kith/internal/protect"
 	"github.com/kith-scrm/kith/internal/store"
+	"github.com/kith-scrm/kith/internal/store/storetest"
 )
 
 // ordersInstance starts an instance with protected fields, three
 // customers, and two orders of the last days pushed through the webhook: u_2 of wm002
-// (linked through its external_userid) and u_9 of nobody.
-func ordersInstance(t *testing.T) (*apptest.Instance, *store.DB) {
+// (linked through its external_userid) and u_9 of nobody; on PostgreSQL
+// when postgres is set.
+func ordersInstance(t *testing.T, postgres bool) (*apptest.Instance, *store.DB) {
 	t.Helper()
 	session, _ := newKeyB64()
 	field, fieldKey := newKeyB64()
 	blind, blindKey := newKeyB64()
-	in := apptest.Start(t, apptest.Options{Env: map[string]string{"KITH_SESSION_KEY": session, "KITH_FIELD_KEY": field, "KITH_BLIND_INDEX_KEY": blind}})
+	in := apptest.Start(t, apptest.Options{Postgres: postgres, Env: map[string]string{"KITH_SESSION_KEY": session, "KITH_FIELD_KEY": field, "KITH_BLIND_INDEX_KEY": blind}})
 	db := mustStore(t, in)
 	seedDirectory(t, db, 3)
 	p, _ := protect.New(fieldKey, blindKey)
@@ -65,7 +68,14 @@ func auditCount(t *testing.T, db *store.DB, action string) int {
 // other customer holds (named only by a link, masked); link and unlink are
 // audited and move the orders; an agent may do neither.
 func TestLinkAndUnlinkIdentitiesOnThePage(t *testing.T) {
-	in, db := ordersInstance(t)
+	t.Run("sqlite", func(t *testing.T) { linkAndUnlinkIdentitiesOnThePage(t, false) })
+	if os.Getenv(storetest.EnvURL) != "" {
+		t.Run("postgres", func(t *testing.T) { linkAndUnlinkIdentitiesOnThePage(t, true) })
+	}
+}
+
+func linkAndUnlinkIdentitiesOnThePage(t *testing.T, postgres bool) {
+	in, db := ordersInstance(t, postgres)
 	c := newClient(t, in)
 	c.login("owner", apptest.OwnerPassword)
 
@@ -137,7 +147,14 @@ func TestLinkAndUnlinkIdentitiesOnThePage(t *testing.T) {
 
 // TestIdentitiesAPI: the API pair links and unlinks with the same checks.
 func TestIdentitiesAPI(t *testing.T) {
-	in, db := ordersInstance(t)
+	t.Run("sqlite", func(t *testing.T) { identitiesAPI(t, false) })
+	if os.Getenv(storetest.EnvURL) != "" {
+		t.Run("postgres", func(t *testing.T) { identitiesAPI(t, true) })
+	}
+}
+
+func identitiesAPI(t *testing.T, postgres bool) {
+	in, db := ordersInstance(t, postgres)
 	_, token, err := in.Auth(t).CreateToken(context.Background(), "erp", auth.RoleOperator)
 	if err != nil {
 		t.Fatal(err)
