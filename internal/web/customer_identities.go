@@ -53,7 +53,7 @@ type identityFault struct {
 func (s *Server) linkIdentity(ctx context.Context, r *http.Request, c *customer.Detail, shop, account, reason string) (orders.Identity, error) {
 	st := s.ordersStore()
 	switch {
-	case st == nil:
+	case st == nil || s.Audit == nil:
 		return orders.Identity{}, kith.Errorf(kith.EUNAVAILABLE, "Orders cannot be read: no key to open protected fields is configured.")
 	case shop == "":
 		return orders.Identity{}, kith.Errorf(kith.EINVALID, "shop is missing: name the shop the buyer account belongs to.")
@@ -89,7 +89,7 @@ func (s *Server) linkIdentity(ctx context.Context, r *http.Request, c *customer.
 // unlinkIdentity detaches one of customer c's shop identities.
 func (s *Server) unlinkIdentity(ctx context.Context, r *http.Request, c *customer.Detail, idText, reason string) (int64, error) {
 	st := s.ordersStore()
-	if st == nil {
+	if st == nil || s.Audit == nil {
 		return 0, kith.Errorf(kith.EUNAVAILABLE, "Orders cannot be read: no key to open protected fields is configured.")
 	}
 	id, err := strconv.ParseInt(idText, 10, 64)
@@ -221,4 +221,23 @@ func (s *Server) apiCustomerIdentityUnlink(w http.ResponseWriter, r *http.Reques
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// knownShops lists the shops buyer accounts are known in, for the link
+// form to offer.
+func (s *Server) knownShops(ctx context.Context) ([]string, error) {
+	rows, err := s.DB.R.QueryContext(ctx, `SELECT DISTINCT shop FROM shop_identities ORDER BY shop LIMIT 200`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var shop string
+		if err := rows.Scan(&shop); err != nil {
+			return nil, err
+		}
+		out = append(out, shop)
+	}
+	return out, rows.Err()
 }

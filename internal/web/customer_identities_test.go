@@ -80,7 +80,7 @@ func linkAndUnlinkIdentitiesOnThePage(t *testing.T, postgres bool) {
 	c.login("owner", apptest.OwnerPassword)
 
 	page := c.get("/customers/wm002", 200)
-	mustContain(t, "wm002's page", page, `id="orders-accounts"`, "mall u***", `id="identity-link"`, "/identities/")
+	mustContain(t, "wm002's page", page, `id="orders-accounts"`, "mall u***", `id="identity-link"`, "/identities/", `<option value="mall:mall">`)
 	mustNotContain(t, "wm002's page", page, "u_2")
 
 	link := func(ext, shop, account, reason string) (*http.Response, string) {

@@ -18,6 +18,7 @@ type ordersSection struct {
 	// (customer_identities.go); Fault is a refused one.
 	CanLink bool
 	Fault   *identityFault
+	Shops   []string // the shops buyer accounts are known in, offered by the link form
 }
 
 // factsView, orderRow and paymentRow add amounts in yuan for the template.

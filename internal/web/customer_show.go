@@ -174,6 +174,11 @@ func (s *Server) customerPage(ctx context.Context, p *auth.Principal, externalUs
 	}
 	if d.Orders != nil {
 		d.Orders.CanLink = p.Can(auth.PermLinkOrders)
+		if d.Orders.CanLink {
+			if d.Orders.Shops, err = s.knownShops(ctx); err != nil {
+				return nil, err
+			}
+		}
 	}
 	byID := map[string]customer.Member{}
 	for _, m := range members {
