@@ -66,21 +66,24 @@ const (
 	// PermImportOrders uploads order files, maps their columns, dry-runs
 	// and imports them in the console.
 	PermImportOrders Permission = "orders.import"
+	// PermLinkOrders links a buyer account in a shop to a customer and
+	// unlinks it, by hand, with a reason, audited.
+	PermLinkOrders Permission = "orders.link"
 )
 
 // Permissions lists every permission.
 var Permissions = []Permission{
 	PermViewStatus, PermViewInfra, PermViewMetrics, PermRunJobChecks, PermChangeOwnPass,
 	PermViewCustomers, PermTagCustomers, PermManageTags, PermViewEvents, PermRunSync, PermManageConfig, PermViewAudit,
-	PermRevealPII, PermManageSegments, PermImportOrders,
+	PermRevealPII, PermManageSegments, PermImportOrders, PermLinkOrders,
 }
 
 var grants = map[Role][]Permission{
 	RoleOwner: {PermViewStatus, PermViewInfra, PermViewMetrics, PermRunJobChecks, PermChangeOwnPass,
-		PermViewCustomers, PermTagCustomers, PermManageTags, PermViewEvents, PermRunSync, PermManageConfig, PermViewAudit, PermRevealPII, PermManageSegments, PermImportOrders},
+		PermViewCustomers, PermTagCustomers, PermManageTags, PermViewEvents, PermRunSync, PermManageConfig, PermViewAudit, PermRevealPII, PermManageSegments, PermImportOrders, PermLinkOrders},
 	RoleAdmin: {PermViewStatus, PermViewInfra, PermViewMetrics, PermRunJobChecks, PermChangeOwnPass,
-		PermViewCustomers, PermTagCustomers, PermManageTags, PermViewEvents, PermRunSync, PermManageConfig, PermRevealPII, PermManageSegments, PermImportOrders},
-	RoleOperator: {PermViewStatus, PermChangeOwnPass, PermViewCustomers, PermTagCustomers, PermManageTags, PermManageSegments, PermImportOrders},
+		PermViewCustomers, PermTagCustomers, PermManageTags, PermViewEvents, PermRunSync, PermManageConfig, PermRevealPII, PermManageSegments, PermImportOrders, PermLinkOrders},
+	RoleOperator: {PermViewStatus, PermChangeOwnPass, PermViewCustomers, PermTagCustomers, PermManageTags, PermManageSegments, PermImportOrders, PermLinkOrders},
 	RoleAgent:    {PermViewStatus, PermChangeOwnPass, PermViewCustomers, PermTagCustomers, PermRevealPII},
 	RoleAuditor:  {PermViewStatus, PermChangeOwnPass, PermViewEvents, PermViewAudit},
 }

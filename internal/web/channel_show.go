@@ -89,6 +89,7 @@ type channelData struct {
 	Ch        *acquisition.Channel
 	LinkURL   string // a link's address with customer_channel
 	Stats     *acquisition.Stats
+	Sales     *channelSales // beside the statistics (channel_sales.go)
 	Chart     template.HTML
 	Welcomes  map[string]int
 	CanManage bool
@@ -157,6 +158,10 @@ func (s *Server) channelShow(w http.ResponseWriter, r *http.Request) {
 	if d.Stats != nil {
 		d.From, d.To = d.Stats.From, d.Stats.To
 		d.Chart = statsChart(d.Stats)
+		if d.Sales, err = s.channelSalesOf(ctx, ch, d.Stats); err != nil {
+			s.pageError(w, r, err)
+			return
+		}
 	}
 	groups, err := s.Customers.TagGroups(ctx)
 	if err != nil {
@@ -204,13 +209,17 @@ func (s *Server) channelStatsCSV(w http.ResponseWriter, r *http.Request) {
 			st, err = s.Acquisition.Stats(r.Context(), ch.ID, from, to)
 		}
 	}
+	var sales *channelSales
+	if err == nil {
+		sales, err = s.channelSalesOf(r.Context(), ch, st)
+	}
 	if err != nil {
 		s.pageError(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="channel-%d-%s-%s.csv"`, ch.ID, st.From, st.To))
-	if err := st.WriteCSV(w); err != nil {
+	if err := writeChannelCSV(w, st, sales); err != nil {
 		s.Log.Warn("channel statistics export", "channel", ch.ID, "err", err)
 	}
 }

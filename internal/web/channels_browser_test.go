@@ -146,7 +146,7 @@ func TestBrowserChannels(t *testing.T) {
 		}
 		total += n
 	}
-	if resp.StatusCode != 200 || lines[0] != "day,member,new,lost,net" || total != 12 {
+	if resp.StatusCode != 200 || lines[0] != "day,member,new,lost,net,purchases,amount" || total != 12 {
 		t.Errorf("CSV export: %d %q", resp.StatusCode, csv)
 	}
 

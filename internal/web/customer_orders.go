@@ -14,6 +14,11 @@ type ordersSection struct {
 	Orders   []orderRow
 	Payments []paymentRow
 	Accounts []orders.Identity // shop accounts linked to the customer, masked
+	// CanLink shows the forms that link and unlink buyer accounts
+	// (customer_identities.go); Fault is a refused one.
+	CanLink bool
+	Fault   *identityFault
+	Shops   []string // the shops buyer accounts are known in, offered by the link form
 }
 
 // factsView, orderRow and paymentRow add amounts in yuan for the template.

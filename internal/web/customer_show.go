@@ -81,12 +81,14 @@ type formFault struct {
 	// Phone and Revealed are a reveal's number (its index) and, once the
 	// reveal is audited, its plaintext; Problem is then nil.
 	Phone, Revealed string
+	// identity is a refused link or unlink of a shop identity.
+	identity *identityFault
 }
 
 func (s *Server) customerShow(w http.ResponseWriter, r *http.Request) {
 	done := r.URL.Query().Get("done")
 	switch done {
-	case "tags", "remark", "consent", "consent_unchanged":
+	case "tags", "remark", "consent", "consent_unchanged", "identity_link", "identity_unlink":
 	default:
 		done = ""
 	}
@@ -110,6 +112,9 @@ func (s *Server) renderCustomer(w http.ResponseWriter, r *http.Request, external
 	if fault != nil {
 		if fault.Problem != nil {
 			status = fault.Problem.Status
+		}
+		if fault.Form == "identity" && d.Orders != nil {
+			d.Orders.Fault = fault.identity
 		}
 		if fault.Form == "consent" {
 			d.ConsentProblem, d.ConsentNote = fault.Problem, fault.Remark
@@ -166,6 +171,14 @@ func (s *Server) customerPage(ctx context.Context, p *auth.Principal, externalUs
 	}
 	if d.Orders, err = s.customerOrders(ctx, c.ID); err != nil {
 		return nil, err
+	}
+	if d.Orders != nil {
+		d.Orders.CanLink = p.Can(auth.PermLinkOrders)
+		if d.Orders.CanLink {
+			if d.Orders.Shops, err = s.knownShops(ctx); err != nil {
+				return nil, err
+			}
+		}
 	}
 	byID := map[string]customer.Member{}
 	for _, m := range members {

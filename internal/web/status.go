@@ -62,7 +62,12 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 		s.pageError(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "dashboard", st)
+	d := &dashboardData{Status: st}
+	if err := s.dashboardSales(r.Context(), principal(r), d); err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "dashboard", d)
 }
 
 // statusFragment renders the status card alone, for htmx to refresh.
