@@ -87,13 +87,10 @@ func segmentCount(ctx context.Context, a *app.App, e segment.Expr, stdout io.Wri
 	out := map[string]any{"expression": segment.String(e)}
 	var n uint64
 	if bySQL {
-		q, args, err := segment.SQL(a.DB.Dialect, e, segment.SQLOptions{Location: a.Config.Location, Now: a.Clock.Now()})
-		if err != nil {
-			return err
-		}
 		start := time.Now()
-		if err := a.DB.R.QueryRowContext(ctx, "SELECT count(*) FROM ("+q+") matched", args...).Scan(&n); err != nil {
-			return fmt.Errorf("segment count: %w", err)
+		var err error
+		if n, err = segment.CountSQL(ctx, a.DB.R, a.DB.Dialect, e, segment.SQLOptions{Location: a.Config.Location, Now: a.Clock.Now()}); err != nil {
+			return err
 		}
 		out["counted_by"], out["query_ms"] = "sql", ms(time.Since(start))
 	} else {

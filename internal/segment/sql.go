@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -188,4 +189,18 @@ func (g *sqlGen) reachable(channel string) {
 		// No customer has an email identity yet: nobody is reachable there.
 		b.WriteString("1 = 0")
 	}
+}
+
+// CountSQL counts e's customers with the reference query, through q: the
+// answer while the bitmap index is not built, and `kith segment count --sql`.
+func CountSQL(ctx context.Context, q store.Querier, dialect store.Dialect, e Expr, opts SQLOptions) (uint64, error) {
+	query, args, err := SQL(dialect, e, opts)
+	if err != nil {
+		return 0, err
+	}
+	var n uint64
+	if err := q.QueryRowContext(ctx, "SELECT count(*) FROM ("+query+") matched", args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("segment: count: %w", err)
+	}
+	return n, nil
 }

@@ -75,14 +75,8 @@ func (s *Server) countSegment(ctx context.Context, text string) (*segmentAnswer,
 		a.ByIndex = true
 		return a, err
 	}
-	q, args, err := segment.SQL(s.DB.Dialect, e, segment.SQLOptions{Location: s.Location, Now: s.Clock.Now()})
-	if err != nil {
-		return nil, err
-	}
-	if err := s.DB.R.QueryRowContext(ctx, "SELECT count(*) FROM ("+q+") matched", args...).Scan(&a.Count); err != nil {
-		return nil, fmt.Errorf("web: count segment: %w", err)
-	}
-	return a, nil
+	a.Count, err = segment.CountSQL(ctx, s.DB.R, s.DB.Dialect, e, segment.SQLOptions{Location: s.Location, Now: s.Clock.Now()})
+	return a, err
 }
 
 // sampleSegment returns the first customers of e in id order.
