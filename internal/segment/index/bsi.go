@@ -2,64 +2,59 @@ package index
 
 import (
 	"math"
-	"math/bits"
+	"slices"
+	"sort"
 
 	"github.com/RoaringBitmap/roaring/v2"
 )
 
-// bsi is a bit-sliced index of one integer fact: slice i holds the
-// customers whose |value| has bit i set, neg those whose value is negative,
-// and has those that have a value at all. A comparison with a constant costs
-// two bitmap operations per slice (O'Neil and Quass, "Improved query
-// performance with variant indexes", 1997), on bitmaps already narrowed to
-// the customers still in question.
+// bsi indexes one integer fact (a count, an amount in fen, a day) for
+// comparisons with a constant. (The name stays from when it was a
+// bit-sliced index; the API — newBSI, newDenseBSI, set, finish, compare,
+// remove, merge — is what every numeric fact is built and asked through.)
 //
-// The values are also kept in a plain array by customer id: when an "and"
-// has already narrowed the customers to a small share, looking each one's
-// value up is cheaper than an operation per slice over every container.
+// It is a coarse range encoding: a few ascending bounds chosen at the build
+// from the values' quantiles (rounded to round numbers, which operators
+// type, and with a bucket of its own for a value many customers share, such
+// as 0), and for each bound the bitmap of the customers whose value is below
+// it. A comparison is then one or two bitmap operations, plus an exact check
+// against the value array of the customers in the one bucket the constant
+// falls inside, when it is not on a bound. The bucket is narrowed to the
+// customers still in question first, so in an "and" the check covers only
+// the survivors of the terms before.
+//
+// A bsi built value by value (newBSI: the reload of a few changed
+// customers) has no bounds: every comparison checks its values one by one.
+// Merged into the index's bsi, its customers go into that one's buckets.
 type bsi struct {
 	has    *roaring.Bitmap
-	neg    *roaring.Bitmap
-	slices []*roaring.Bitmap
-	vals   []int64 // by customer id; meaningful where has holds the id
+	vals   values
+	bounds []int64           // ascending
+	lt     []*roaring.Bitmap // lt[i]: the customers whose value is below bounds[i]
 }
 
-func newBSI() *bsi { return &bsi{has: roaring.New(), neg: roaring.New()} }
+// rangeBuckets is about how many buckets a build makes per fact: each
+// bucket then holds about 1/rangeBuckets of the customers with a value (a
+// value held by many gets one of its own). More buckets make the exact
+// checks smaller and cost a bitmap each (at most 8 KiB per 65,536
+// customers).
+const rangeBuckets = 32
+
+func newBSI() *bsi { return &bsi{has: roaring.New()} }
 
 // set records value v for customer id, which must hold no value yet (the
 // index clears changed customers before it sets them again).
 func (b *bsi) set(id uint32, v int64) {
-	b.setVal(id, v)
+	b.vals.set(id, v)
 	b.has.Add(id)
-	m := uint64(v)
-	if v < 0 {
-		b.neg.Add(id)
-		m = -m // two's complement: also right for math.MinInt64
-	}
-	for n := bits.Len64(m); len(b.slices) < n; {
-		b.slices = append(b.slices, roaring.New())
-	}
-	for m != 0 {
-		i := bits.TrailingZeros64(m)
-		b.slices[i].Add(id)
-		m &= m - 1
+	for i := b.bucket(v); i < len(b.bounds); i++ {
+		b.lt[i].Add(id)
 	}
 }
 
-func (b *bsi) setVal(id uint32, v int64) {
-	if int(id) >= len(b.vals) {
-		b.vals = growVals(b.vals, int(id)+1)
-	}
-	b.vals[id] = v
-}
-
-func growVals(vs []int64, n int) []int64 {
-	if n <= cap(vs) {
-		return vs[:n]
-	}
-	grown := make([]int64, n, n+n/4)
-	copy(grown, vs)
-	return grown
+// bucket returns the bucket of v: the number of bounds at or below it.
+func (b *bsi) bucket(v int64) int {
+	return sort.Search(len(b.bounds), func(i int) bool { return b.bounds[i] > v })
 }
 
 // get returns customer id's value and whether it has one.
@@ -67,50 +62,48 @@ func (b *bsi) get(id uint32) (int64, bool) {
 	if !b.has.Contains(id) {
 		return 0, false
 	}
-	var m uint64
-	for i, s := range b.slices {
-		if s.Contains(id) {
-			m |= 1 << i
-		}
-	}
-	if b.neg.Contains(id) {
-		return -int64(m), true
-	}
-	return int64(m), true
+	return b.vals.get(id), true
 }
 
 // remove forgets the values of the customers in ids.
 func (b *bsi) remove(ids *roaring.Bitmap) {
 	removeFrom(b.has, ids)
-	removeFrom(b.neg, ids)
-	for _, s := range b.slices {
-		removeFrom(s, ids)
+	for _, bm := range b.lt {
+		removeFrom(bm, ids)
 	}
 }
 
-// merge adds every value of o (whose customers hold no value in b).
+// merge adds every value of o (whose customers hold no value in b), into
+// b's buckets: one "or" per bound.
 func (b *bsi) merge(o *bsi) {
+	if o.has.IsEmpty() {
+		return
+	}
+	byBucket := make([][]uint32, len(b.bounds)+1)
 	it := o.has.Iterator()
 	for it.HasNext() {
 		id := it.Next()
-		b.setVal(id, o.vals[id])
+		v := o.vals.get(id)
+		b.vals.set(id, v)
+		j := b.bucket(v)
+		byBucket[j] = append(byBucket[j], id)
 	}
 	b.has.Or(o.has)
-	b.neg.Or(o.neg)
-	for i, s := range o.slices {
-		if i == len(b.slices) {
-			b.slices = append(b.slices, roaring.New())
+	acc := roaring.New()
+	for i := range b.bounds {
+		acc.AddMany(byBucket[i])
+		if !acc.IsEmpty() {
+			b.lt[i].Or(acc)
 		}
-		b.slices[i].Or(s)
 	}
 }
 
 func (b *bsi) sizeInBytes() uint64 {
-	n := b.has.GetSizeInBytes() + b.neg.GetSizeInBytes()
-	for _, s := range b.slices {
-		n += s.GetSizeInBytes()
+	n := b.has.GetSizeInBytes() + b.vals.sizeInBytes()
+	for _, bm := range b.lt {
+		n += bm.GetSizeInBytes()
 	}
-	return n + uint64(8*cap(b.vals))
+	return n
 }
 
 // cmp is a comparison operator of the index.
@@ -126,160 +119,167 @@ const (
 )
 
 // compare returns the customers of within (every customer when within is
-// nil) whose value v satisfies "v op k". Customers without a value never
-// match, not even "!=".
+// nil) whose value v satisfies "v op k", as a new bitmap. Customers without
+// a value never match, not even "!=".
 func (b *bsi) compare(op cmp, k int64, within *roaring.Bitmap) *roaring.Bitmap {
-	if within != nil {
-		// A slice operation costs about 1 µs per container of 65,536
-		// customers; a look-up about 10 ns per customer.
-		containers := b.has.GetCardinality()/65536 + 1
-		if within.GetCardinality() < uint64(len(b.slices)+1)*containers*85 {
-			return b.scan(op, k, within)
-		}
-		// Over a large share of the customers, one pass over the whole
-		// slices and one "and" at the end.
-		r := b.compare(op, k, nil)
-		r.And(within)
-		return r
-	}
-	var base *roaring.Bitmap
-	all := within == nil // base is exactly the customers with a value
-	if all {
-		base = b.has.Clone()
-	} else {
-		base = roaring.And(b.has, within)
-	}
-	if base.IsEmpty() {
-		return base
-	}
-	pos, negs := base, roaring.New()
-	if !b.neg.IsEmpty() {
-		negs = roaring.And(base, b.neg)
-		if !negs.IsEmpty() {
-			pos = roaring.AndNot(base, b.neg)
-			all = false
-		}
-	}
-	// ge(k) and gt(k) are the customers with v >= k and v > k; the other
-	// operators follow from them.
-	ge := func(k int64) *roaring.Bitmap {
-		if k >= 0 {
-			return b.magnitudeGE(uint64(k), pos, all) // every negative value is below k
-		}
-		// v >= k for negative v is |v| <= |k|, so |v| < |k|+1.
-		r := roaring.AndNot(negs, b.magnitudeGE(-uint64(k)+1, negs, false))
-		r.Or(pos)
-		return r
-	}
-	gt := func(k int64) *roaring.Bitmap {
+	switch op {
+	case cmpGe:
+		return b.atLeast(k, within)
+	case cmpGt:
 		if k == math.MaxInt64 {
 			return roaring.New()
 		}
-		return ge(k + 1)
-	}
-	switch op {
-	case cmpGe:
-		return ge(k)
-	case cmpGt:
-		return gt(k)
+		return b.atLeast(k+1, within)
 	case cmpLt:
-		base.AndNot(ge(k))
-		return base
+		return b.below(k, within)
 	case cmpLe:
-		base.AndNot(gt(k))
-		return base
+		if k == math.MaxInt64 {
+			return narrow(b.has, within)
+		}
+		return b.below(k+1, within)
+	case cmpEq:
+		return b.equal(k, within)
 	}
-	var eq *roaring.Bitmap
-	if k >= 0 {
-		eq = b.magnitudeEq(uint64(k), pos)
+	r := narrow(b.has, within)
+	r.AndNot(b.equal(k, within))
+	return r
+}
+
+// ltOr returns lt[i], the customers below bounds[i], counting lt[-1] as
+// nobody and lt[len(bounds)] as everyone with a value.
+func (b *bsi) ltOr(i int) *roaring.Bitmap {
+	switch {
+	case i < 0:
+		return nil
+	case i >= len(b.bounds):
+		return b.has
+	}
+	return b.lt[i]
+}
+
+// edge returns the customers of within in bucket j:
+// bounds[j-1] <= v < bounds[j].
+func (b *bsi) edge(j int, within *roaring.Bitmap) *roaring.Bitmap {
+	r := narrow(b.ltOr(j), within)
+	if lo := b.ltOr(j - 1); lo != nil {
+		r.AndNot(lo)
+	}
+	return r
+}
+
+// atLeast returns the customers of within with v >= k.
+func (b *bsi) atLeast(k int64, within *roaring.Bitmap) *roaring.Bitmap {
+	j := b.bucket(k)
+	if j > 0 && b.bounds[j-1] == k { // on a bound: no check
+		r := narrow(b.has, within)
+		r.AndNot(b.lt[j-1])
+		return r
+	}
+	var r *roaring.Bitmap
+	if j < len(b.bounds) { // every bucket above j
+		r = narrow(b.has, within)
+		r.AndNot(b.lt[j])
 	} else {
-		eq = b.magnitudeEq(-uint64(k), negs)
+		r = roaring.New()
 	}
-	if op == cmpEq {
-		return eq
-	}
-	base.AndNot(eq)
-	return base
+	r.Or(b.check(b.edge(j, within), func(v int64) bool { return v >= k }))
+	return r
 }
 
-// scan answers compare for the customers of within by looking their
-// values up one by one.
-func (b *bsi) scan(op cmp, k int64, within *roaring.Bitmap) *roaring.Bitmap {
-	cand := roaring.And(b.has, within)
-	var out []uint32
-	buf := make([]uint32, 256)
+// below returns the customers of within with v < k.
+func (b *bsi) below(k int64, within *roaring.Bitmap) *roaring.Bitmap {
+	j := b.bucket(k)
+	if j > 0 && b.bounds[j-1] == k {
+		return narrow(b.lt[j-1], within)
+	}
+	var r *roaring.Bitmap
+	if j > 0 {
+		r = narrow(b.lt[j-1], within)
+	} else {
+		r = roaring.New()
+	}
+	r.Or(b.check(b.edge(j, within), func(v int64) bool { return v < k }))
+	return r
+}
+
+// equal returns the customers of within with v == k.
+func (b *bsi) equal(k int64, within *roaring.Bitmap) *roaring.Bitmap {
+	j := b.bucket(k)
+	e := b.edge(j, within)
+	if j > 0 && b.bounds[j-1] == k && j < len(b.bounds) && b.bounds[j] == k+1 {
+		return e // a bucket of this one value
+	}
+	return b.check(e, func(v int64) bool { return v == k })
+}
+
+// estimate is how many customers "v op k" may match at most, from the
+// bounds alone (a few cardinalities, no bitmap operation): to order the
+// terms of an "and".
+func (b *bsi) estimate(op cmp, k int64) uint64 {
+	card := func(i int) uint64 {
+		if bm := b.ltOr(i); bm != nil {
+			return bm.GetCardinality()
+		}
+		return 0
+	}
+	n := b.has.GetCardinality()
+	switch op {
+	case cmpGe, cmpGt:
+		return n - card(b.bucket(k)-1)
+	case cmpLt, cmpLe:
+		return card(b.bucket(k))
+	case cmpEq:
+		j := b.bucket(k)
+		return card(j) - card(j-1)
+	}
+	return n
+}
+
+// check returns the customers of cand whose value passes ok, looking each
+// one's value up.
+func (b *bsi) check(cand *roaring.Bitmap, ok func(int64) bool) *roaring.Bitmap {
+	n := cand.GetCardinality()
+	if n == 0 {
+		return cand
+	}
+	out := make([]uint32, 0, min(n, 1<<16))
+	var buf [512]uint32
 	it := cand.ManyIterator()
-	for n := it.NextMany(buf); n > 0; n = it.NextMany(buf) {
-		for _, id := range buf[:n] {
-			v := b.vals[id]
-			var ok bool
-			switch op {
-			case cmpEq:
-				ok = v == k
-			case cmpNe:
-				ok = v != k
-			case cmpLt:
-				ok = v < k
-			case cmpLe:
-				ok = v <= k
-			case cmpGt:
-				ok = v > k
-			default:
-				ok = v >= k
+	if arr := b.vals.arr; arr != nil {
+		for m := it.NextMany(buf[:]); m > 0; m = it.NextMany(buf[:]) {
+			for _, id := range buf[:m] {
+				v := int64(wideMark)
+				if int(id) < len(arr) {
+					v = int64(arr[id])
+				}
+				if v == wideMark {
+					v = b.vals.get(id)
+				}
+				if ok(v) {
+					out = append(out, id)
+				}
 			}
-			if ok {
-				out = append(out, id)
+		}
+	} else {
+		for m := it.NextMany(buf[:]); m > 0; m = it.NextMany(buf[:]) {
+			for _, id := range buf[:m] {
+				if ok(b.vals.get(id)) {
+					out = append(out, id)
+				}
 			}
 		}
 	}
-	return roaring.BitmapOf(out...)
-}
-
-// magnitudeGE returns the customers of set whose |value| is at least k.
-// Reading the bits from the lowest up, "the low i+1 bits of v are at least
-// those of k" is B_i and the same for i bits where k has a one, B_i or it
-// where k has a zero: one bitmap operation per slice (Rinfret, O'Neil and
-// O'Neil, "Bit-sliced index arithmetic", 2001). all says set is every
-// customer with a value, so slices need no narrowing.
-func (b *bsi) magnitudeGE(k uint64, set *roaring.Bitmap, all bool) *roaring.Bitmap {
-	if bits.Len64(k) > len(b.slices) {
-		return roaring.New() // above every stored magnitude
-	}
-	var r *roaring.Bitmap // nil: all of set (the condition holds so far for everyone)
-	for i, s := range b.slices {
-		switch {
-		case k&(1<<i) != 0 && r == nil:
-			r = roaring.And(s, set)
-		case k&(1<<i) != 0:
-			r.And(s)
-		case r == nil:
-			// B_i or everyone: still everyone.
-		case all:
-			r.Or(s)
-		default:
-			r.Or(roaring.And(s, set))
-		}
-	}
-	if r == nil {
-		return set.Clone()
-	}
+	r := roaring.New()
+	r.AddMany(out)
 	return r
 }
 
-// magnitudeEq returns the customers of set whose |value| is k.
-func (b *bsi) magnitudeEq(k uint64, set *roaring.Bitmap) *roaring.Bitmap {
-	if bits.Len64(k) > len(b.slices) {
-		return roaring.New()
+// narrow returns bm ∩ within as a new bitmap (a copy of bm when within is nil).
+func narrow(bm, within *roaring.Bitmap) *roaring.Bitmap {
+	if within == nil {
+		return bm.Clone()
 	}
-	r := set.Clone()
-	for i := len(b.slices) - 1; i >= 0 && !r.IsEmpty(); i-- {
-		if k&(1<<i) != 0 {
-			r.And(b.slices[i])
-		} else {
-			r.AndNot(b.slices[i])
-		}
-	}
-	return r
+	return roaring.And(bm, within)
 }
 
 // removeFrom removes ids from bm: one by one when they are few, which is
@@ -295,61 +295,62 @@ func removeFrom(bm, ids *roaring.Bitmap) {
 	bm.AndNot(ids)
 }
 
-// valueSink takes one value per customer: a bsi directly, or a denseBSI
-// during a build.
-type valueSink interface{ set(id uint32, v int64) }
-
-// denseBSI builds a bsi for customers with ids up to a known maximum in
-// plain bit arrays (a bit costs a store instead of a roaring insert), and
-// compresses them once at the end. A slice of 10 M customers is 1.25 MB.
-type denseBSI struct {
-	vals   []int64
-	words  int
-	has    []uint64
-	neg    []uint64
-	slices [][]uint64
+// values holds one value per customer: in an array by id (4 bytes each)
+// once built over every customer, with the few that do not fit 32 bits in
+// a map; in the map alone for a bsi of a few customers.
+type values struct {
+	arr  []int32
+	wide map[uint32]int64 // where arr holds wideMark, or every value when arr is nil
 }
 
-func newDenseBSI(maxID uint32) *denseBSI {
-	w := int(maxID)/64 + 1
-	return &denseBSI{words: w, has: make([]uint64, w), vals: make([]int64, w*64)}
-}
+// wideMark in arr says the value is in wide.
+const wideMark = math.MinInt32
 
-func (d *denseBSI) set(id uint32, v int64) {
-	w, bit := id>>6, uint64(1)<<(id&63)
-	if int(w) >= d.words {
-		d.grow(int(w) + 1) // a customer added since the build counted them
-	}
-	d.vals[id] = v
-	d.has[w] |= bit
-	m := uint64(v)
-	if v < 0 {
-		if d.neg == nil {
-			d.neg = make([]uint64, d.words)
+func (vs *values) get(id uint32) int64 {
+	if int(id) < len(vs.arr) {
+		if v := vs.arr[id]; v != wideMark {
+			return int64(v)
 		}
-		d.neg[w] |= bit
-		m = -m
 	}
-	for n := bits.Len64(m); len(d.slices) < n; {
-		d.slices = append(d.slices, make([]uint64, d.words))
-	}
-	for m != 0 {
-		i := bits.TrailingZeros64(m)
-		d.slices[i][w] |= bit
-		m &= m - 1
-	}
+	return vs.wide[id]
 }
 
-func (d *denseBSI) grow(words int) {
-	d.words = max(words, d.words+d.words/4)
-	d.vals = growVals(d.vals, d.words*64)
-	d.has = growWords(d.has, d.words)
-	if d.neg != nil {
-		d.neg = growWords(d.neg, d.words)
+func (vs *values) set(id uint32, v int64) {
+	if vs.arr == nil {
+		if vs.wide == nil {
+			vs.wide = map[uint32]int64{}
+		}
+		vs.wide[id] = v
+		return
 	}
-	for i := range d.slices {
-		d.slices[i] = growWords(d.slices[i], d.words)
+	if int(id) >= len(vs.arr) {
+		vs.arr = growInt32(vs.arr, int(id)+1)
 	}
+	if v > wideMark && v <= math.MaxInt32 {
+		if vs.arr[id] == wideMark {
+			delete(vs.wide, id)
+		}
+		vs.arr[id] = int32(v)
+		return
+	}
+	vs.arr[id] = wideMark
+	if vs.wide == nil {
+		vs.wide = map[uint32]int64{}
+	}
+	vs.wide[id] = v
+}
+
+func (vs *values) sizeInBytes() uint64 {
+	return uint64(4*cap(vs.arr) + 16*len(vs.wide))
+}
+
+func growInt32(vs []int32, n int) []int32 {
+	if n <= cap(vs) {
+		return vs[:n]
+	}
+	grown := make([]int32, n, n+n/4)
+	copy(grown, vs)
+	return grown
 }
 
 func growWords(ws []uint64, n int) []uint64 {
@@ -359,14 +360,8 @@ func growWords(ws []uint64, n int) []uint64 {
 	return append(ws, make([]uint64, n-len(ws))...)
 }
 
-// finish returns the compressed bsi; d is not used after.
-func (d *denseBSI) finish() *bsi {
-	b := &bsi{has: roaring.FromDense(d.has, false), neg: roaring.New(), vals: d.vals}
-	if d.neg != nil {
-		b.neg = roaring.FromDense(d.neg, false)
-	}
-	for _, s := range d.slices {
-		b.slices = append(b.slices, roaring.FromDense(s, false))
-	}
-	return b
+// sortedUnique sorts xs and drops repeats.
+func sortedUnique(xs []int64) []int64 {
+	slices.Sort(xs)
+	return slices.Compact(xs)
 }

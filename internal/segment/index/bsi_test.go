@@ -3,34 +3,89 @@ package index
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
 )
 
-// The bit-sliced index against a plain map, for random values (negative,
-// zero, huge) and every operator, with and without a narrowing set; built
-// value by value and densely.
+// The numeric index against a plain map, for random values (negative,
+// zero, huge, many sharing a value) and every operator, with and without a
+// narrowing set: built value by value (no bounds) and densely (range
+// buckets), then after customers are removed and merged back with new
+// values as the tail does, and at constants on the bounds.
 func TestBSICompare(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	values := map[uint32]int64{}
 	sparse, dense := newBSI(), newDenseBSI(100)
+	randomValue := func() int64 {
+		switch r.IntN(4) {
+		case 0:
+			return r.Int64N(1000) - 500
+		case 1:
+			return 0 // a value most customers share
+		}
+		return []int64{0, 1, -1, 7, 100, -100, math.MaxInt64, math.MinInt64, 1 << 40, math.MaxInt32, math.MinInt32}[r.IntN(11)] + int64(r.IntN(5)-2)
+	}
 	for id := uint32(0); id < 3000; id++ {
 		if r.IntN(5) == 0 {
 			continue // no value
 		}
-		v := []int64{0, 1, -1, 7, 100, -100, math.MaxInt64, math.MinInt64, 1 << 40}[r.IntN(9)] + int64(r.IntN(5)-2)
-		if r.IntN(3) == 0 {
-			v = r.Int64N(1000) - 500
-		}
+		v := randomValue()
 		values[id] = v
 		sparse.set(id, v)
 		dense.set(id, v) // grows past its first 100 ids
 	}
 	built := dense.finish()
+	if len(built.bounds) < 4 {
+		t.Fatalf("built with bounds %v: the range buckets are not exercised", built.bounds)
+	}
+	checkCompare(t, r, values, map[string]*bsi{"sparse": sparse, "dense": built})
+
+	// The tail's way: remove changed customers, merge their new values.
+	for round := range 3 {
+		gone := roaring.New()
+		for range 50 + 200*round {
+			gone.Add(uint32(r.IntN(3100)))
+		}
+		o := newBSI()
+		it := gone.Iterator()
+		for it.HasNext() {
+			id := it.Next()
+			delete(values, id)
+			if r.IntN(4) > 0 {
+				v := randomValue()
+				values[id] = v
+				o.set(id, v)
+			}
+		}
+		for _, b := range []*bsi{sparse, built} {
+			b.remove(gone)
+			b.merge(o)
+		}
+		checkCompare(t, r, values, map[string]*bsi{"sparse after changes": sparse, "dense after changes": built})
+	}
+	for id := uint32(0); id < 3100; id++ {
+		want, has := values[id]
+		for name, b := range map[string]*bsi{"sparse": sparse, "dense": built} {
+			if got, ok := b.get(id); ok != has || got != want {
+				t.Fatalf("%s: get(%d) = %d, %v; want %d, %v", name, id, got, ok, want, has)
+			}
+		}
+	}
+	// A value set on the built index directly (set after the build).
+	built.remove(roaring.BitmapOf(4))
+	built.set(4, -9)
+	if got := built.compare(cmpEq, -9, roaring.BitmapOf(4, 5, 6)); !got.Contains(4) {
+		t.Fatalf("narrowed comparison after set: %v", got.ToArray())
+	}
+}
+
+func checkCompare(t *testing.T, r *rand.Rand, values map[uint32]int64, bs map[string]*bsi) {
+	t.Helper()
 	within, few := roaring.New(), roaring.New() // a large share and a small one
-	for id := uint32(0); id < 3000; id += 3 {
+	for id := uint32(0); id < 3100; id += 3 {
 		within.Add(id)
 		if id%17 == 0 {
 			few.Add(id)
@@ -41,10 +96,23 @@ func TestBSICompare(t *testing.T) {
 		cmpLt: func(a, b int64) bool { return a < b }, cmpLe: func(a, b int64) bool { return a <= b },
 		cmpGt: func(a, b int64) bool { return a > b }, cmpGe: func(a, b int64) bool { return a >= b },
 	}
-	for range 300 {
-		k := []int64{0, 1, -1, 7, 100, -100, math.MaxInt64, math.MinInt64, 1 << 40, 1 << 62}[r.IntN(10)] + int64(r.IntN(3)-1)
-		if r.IntN(2) == 0 {
+	var consts []int64
+	for _, b := range bs {
+		for _, x := range b.bounds {
+			if r.IntN(2) == 0 { // half of them, a different half each time
+				consts = append(consts, x-1, x, x+1)
+			}
+		}
+	}
+	for i := range 60 + len(consts) {
+		var k int64
+		switch {
+		case i < len(consts):
+			k = consts[i]
+		case r.IntN(2) == 0:
 			k = r.Int64N(1000) - 500
+		default:
+			k = []int64{0, 1, -1, 7, 100, -100, math.MaxInt64, math.MinInt64, 1 << 40, 1 << 62, math.MaxInt32, math.MinInt32}[r.IntN(12)] + int64(r.IntN(3)-1)
 		}
 		for op, f := range ops {
 			for _, w := range []*roaring.Bitmap{nil, within, few} {
@@ -54,34 +122,60 @@ func TestBSICompare(t *testing.T) {
 						want.Add(id)
 					}
 				}
-				for name, b := range map[string]*bsi{"sparse": sparse, "dense": built} {
+				for name, b := range bs {
 					if got := b.compare(op, k, w); !got.Equals(want) {
 						t.Fatalf("%s: op %d k %d within %v: got %d customers, want %d", name, op, k, w != nil, got.GetCardinality(), want.GetCardinality())
+					}
+					if w == nil && op != cmpNe {
+						if est := b.estimate(op, k); est < want.GetCardinality() {
+							t.Fatalf("%s: op %d k %d: estimate %d below the %d matches", name, op, k, est, want.GetCardinality())
+						}
 					}
 				}
 			}
 		}
 	}
-	for id, v := range values {
-		if got, ok := sparse.get(id); !ok || got != v {
-			t.Fatalf("get(%d) = %d, %v; want %d", id, got, ok, v)
+}
+
+// Bounds: a shared value gets a bucket of its own, cuts land on round
+// numbers, and extreme values do not overflow.
+func TestChooseBounds(t *testing.T) {
+	var sample []int64
+	for i := range 10000 {
+		if i%2 == 0 {
+			sample = append(sample, 0)
+		} else {
+			sample = append(sample, int64(i*37%100000))
 		}
 	}
-	// Removing and merging keeps the values of the others.
-	gone := roaring.BitmapOf(3, 4, 5, 6)
-	sparse.remove(gone)
-	if _, ok := sparse.get(4); ok {
-		t.Fatal("removed value still there")
+	b := chooseBounds(sample)
+	if !slices.Contains(b, 0) || !slices.Contains(b, 1) {
+		t.Fatalf("bounds %v: no bucket [0, 1) for the half of the customers at 0", b)
 	}
-	o := newBSI()
-	o.set(4, -9)
-	sparse.merge(o)
-	if v, ok := sparse.get(4); !ok || v != -9 {
-		t.Fatalf("merged value %d, %v", v, ok)
+	round := 0
+	for _, x := range b {
+		if x%1000 == 0 {
+			round++
+		}
 	}
-	// The value array (what a narrowed comparison reads) follows too.
-	if got := sparse.compare(cmpEq, -9, roaring.BitmapOf(4, 5, 6)); !got.Equals(roaring.BitmapOf(4)) {
-		t.Fatalf("narrowed comparison after merge: %v", got.ToArray())
+	if round < len(b)/2 {
+		t.Fatalf("bounds %v: few on round numbers", b)
+	}
+	if !slices.IsSorted(b) {
+		t.Fatalf("bounds %v not ascending", b)
+	}
+	ext := make([]int64, 1000)
+	for i := range ext {
+		ext[i] = []int64{math.MinInt64, math.MaxInt64, -1, 1}[i%4]
+	}
+	if b := chooseBounds(ext); !slices.IsSorted(b) || len(b) == 0 {
+		t.Fatalf("extreme bounds %v", b)
+	}
+	if got := roundest(1234, 1890); got != 1300 {
+		t.Fatalf("roundest(1234, 1890) = %d, want 1300", got)
+	}
+	if got := roundest(-1890, -1234); got != -1800 {
+		t.Fatalf("roundest(-1890, -1234) = %d, want -1800", got)
 	}
 }
 

@@ -125,8 +125,9 @@ func (ix *Index) universe(within *roaring.Bitmap) *roaring.Bitmap {
 }
 
 // estimate is how many customers a term of an "and" may match at most, to
-// order the terms; comparisons, "not" and "or" come last, where the
-// narrowing helps them most.
+// order the terms, most selective first: set terms by their size,
+// comparisons by their bounds; a range of days, "not" and "or" come last,
+// where the narrowing helps them most.
 func (ix *Index) estimate(e segment.Expr) uint64 {
 	t, ok := e.(*segment.Term)
 	if !ok {
@@ -134,6 +135,9 @@ func (ix *Index) estimate(e segment.Expr) uint64 {
 	}
 	bms := ix.setBitmaps(t)
 	if bms == nil {
+		if b, c, k, ok := ix.comparison(t); ok {
+			return b.estimate(c, k)
+		}
 		return math.MaxUint64 - 1
 	}
 	var n uint64
@@ -141,6 +145,25 @@ func (ix *Index) estimate(e segment.Expr) uint64 {
 		n += bm.GetCardinality()
 	}
 	return n
+}
+
+// comparison returns the index, operator and constant of a numeric or day
+// term with a comparison operator (not a range of days).
+func (ix *Index) comparison(t *segment.Term) (*bsi, cmp, int64, bool) {
+	c, ok := cmps[t.Op]
+	if !ok {
+		return nil, 0, 0, false
+	}
+	if i, ok := numFields[t.Field]; ok {
+		return ix.st.nums[i], c, t.Num, true
+	}
+	switch t.Field {
+	case segment.FieldAdded:
+		return ix.st.added, c, int64(t.Day), true
+	case segment.FieldLastOrder:
+		return ix.st.last, c, int64(t.Day), true
+	}
+	return nil, 0, 0, false
 }
 
 // setBitmaps returns the bitmaps whose union answers a set term (none when

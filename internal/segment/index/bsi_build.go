@@ -1,0 +1,166 @@
+package index
+
+import (
+	"math"
+	"math/bits"
+	"slices"
+
+	"github.com/RoaringBitmap/roaring/v2"
+)
+
+// valueSink takes one value per customer: a bsi directly, or a denseBSI
+// during a build.
+type valueSink interface{ set(id uint32, v int64) }
+
+// denseBSI builds a bsi for customers with ids up to a known maximum: the
+// values go into the array by id and "has" into a plain bit array; finish
+// chooses the bounds and makes the bitmaps in one pass.
+type denseBSI struct {
+	vals  values
+	words int
+	has   []uint64
+}
+
+func newDenseBSI(maxID uint32) *denseBSI {
+	w := int(maxID)/64 + 1
+	return &denseBSI{words: w, has: make([]uint64, w), vals: values{arr: make([]int32, w*64)}}
+}
+
+func (d *denseBSI) set(id uint32, v int64) {
+	w := int(id >> 6)
+	if w >= d.words {
+		d.words = max(w+1, d.words+d.words/4) // a customer added since the build counted them
+		d.has = growWords(d.has, d.words)
+	}
+	d.has[w] |= 1 << (id & 63)
+	d.vals.set(id, v)
+}
+
+// finish returns the built bsi; d is not used after.
+func (d *denseBSI) finish() *bsi {
+	b := &bsi{has: roaring.FromDense(d.has, false), vals: d.vals}
+	b.bounds = chooseBounds(d.sample())
+	if len(b.bounds) == 0 {
+		return b
+	}
+	// One bit array per bucket, then lt[i] = buckets 0..i, accumulated.
+	m := len(b.bounds)
+	buckets := make([][]uint64, m)
+	arr := d.vals.arr
+	for w, word := range d.has {
+		for word != 0 {
+			id := uint32(w<<6 + bits.TrailingZeros64(word))
+			word &= word - 1
+			v := int64(wideMark)
+			if int(id) < len(arr) {
+				v = int64(arr[id])
+			}
+			if v == wideMark {
+				v = d.vals.get(id)
+			}
+			j := b.bucket(v)
+			if j == m {
+				continue // above every bound: in no lt
+			}
+			if buckets[j] == nil {
+				buckets[j] = make([]uint64, len(d.has))
+			}
+			buckets[j][w] |= 1 << (id & 63)
+		}
+	}
+	acc := make([]uint64, len(d.has))
+	b.lt = make([]*roaring.Bitmap, m)
+	for i, bk := range buckets {
+		for w, x := range bk {
+			acc[w] |= x
+		}
+		b.lt[i] = roaring.FromDense(acc, true)
+	}
+	return b
+}
+
+// sample returns up to 1<<16 values spread evenly over the customers.
+func (d *denseBSI) sample() []int64 {
+	n := 0
+	for _, w := range d.has {
+		n += bits.OnesCount64(w)
+	}
+	step := max(1, n>>16)
+	out := make([]int64, 0, min(n, 1<<16+1))
+	i := 0
+	for w, word := range d.has {
+		for word != 0 {
+			if i%step == 0 {
+				out = append(out, d.vals.get(uint32(w<<6+bits.TrailingZeros64(word))))
+			}
+			i++
+			word &= word - 1
+		}
+	}
+	return out
+}
+
+// chooseBounds picks the bounds of the buckets from a sample of the values:
+// a value that more than 1/(2·rangeBuckets) of the sample holds gets a
+// bucket of its own ([v, v+1)); the others are cut at the quantiles, each
+// cut moved to the roundest number near it (operators compare with round
+// numbers, which then fall on a bound and need no check).
+func chooseBounds(sample []int64) []int64 {
+	if len(sample) < 2*rangeBuckets {
+		return nil // a few customers: checking each is cheap
+	}
+	slices.Sort(sample)
+	var out []int64
+	heavy := len(sample) / (2 * rangeBuckets)
+	for i := 0; i < len(sample); {
+		j := i
+		for j < len(sample) && sample[j] == sample[i] {
+			j++
+		}
+		if j-i > heavy {
+			out = append(out, sample[i])
+			if sample[i] < math.MaxInt64 {
+				out = append(out, sample[i]+1)
+			}
+		}
+		i = j
+	}
+	n := len(sample)
+	q := func(i int) int64 { return sample[min(max(i, 0), n-1)] }
+	for i := 1; i < rangeBuckets; i++ {
+		at := i * n / rangeBuckets
+		// Any cut between the neighbouring quantiles' midpoints.
+		lo, x, hi := q(at-n/(2*rangeBuckets)), q(at), q(at+n/(2*rangeBuckets))
+		out = append(out, roundest(mid(lo, x), mid(x, hi)))
+	}
+	return sortedUnique(out)
+}
+
+// roundest returns the number in [lo, hi] with the most trailing decimal
+// zeros (the smallest such one), or lo.
+func roundest(lo, hi int64) int64 {
+	if lo > hi {
+		return lo
+	}
+	if lo <= 0 && hi >= 0 {
+		return 0
+	}
+	best := lo
+	for p := int64(10); p <= 1e17; p *= 10 {
+		c := lo / p * p // toward zero
+		if c < lo {
+			if c > math.MaxInt64-p {
+				break
+			}
+			c += p
+		}
+		if c > hi {
+			break
+		}
+		best = c
+	}
+	return best
+}
+
+// mid returns the number halfway between a and b (a <= b), without overflow.
+func mid(a, b int64) int64 { return int64(uint64(a) + (uint64(b)-uint64(a))/2) }
