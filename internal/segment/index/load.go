@@ -3,6 +3,7 @@ package index
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"math"
 	"strconv"
@@ -43,10 +44,12 @@ type dayer struct {
 func (l *loader) dayer() *dayer { return &dayer{loc: l.loc, start: 1, end: 0} }
 
 // day returns t's calendar day in the time zone as days since 1970-01-01.
-func (d *dayer) day(t time.Time) int64 {
-	u := t.Unix()
+func (d *dayer) day(t time.Time) int64 { return d.dayUnix(t.Unix()) }
+
+// dayUnix returns the calendar day of the instant u (unix seconds).
+func (d *dayer) dayUnix(u int64) int64 {
 	if u < d.start || u >= d.end {
-		lt := t.In(d.loc)
+		lt := time.Unix(u, 0).In(d.loc)
 		_, off := lt.Zone()
 		s, e := lt.ZoneBounds()
 		d.offset, d.start, d.end = int64(off), math.MinInt64, math.MaxInt64
@@ -129,6 +132,10 @@ func (l *loader) load(ctx context.Context, ids []uint32) (*state, error) {
 	return s, nil
 }
 
+// factColumns are the customers' columns of the numeric facts, in the
+// order of numOrders….
+var factColumns = [numFacts]string{"order_count", "spent_30d_fen", "spent_90d_fen", "spent_365d_fen", "spent_total_fen"}
+
 // customers reads the universe and the facts on customers.
 func (l *loader) customers(ctx context.Context, ids []uint32, maxID int64, s *state) error {
 	// A build sets bits in plain arrays and compresses them at the end.
@@ -148,25 +155,28 @@ func (l *loader) customers(ctx context.Context, ids []uint32, maxID int64, s *st
 	if ids == nil {
 		all = make([]uint64, maxID/64+1)
 	}
-	rows, err := l.db.R.QueryContext(ctx, `SELECT id, order_count, spent_30d_fen, spent_90d_fen, spent_365d_fen, spent_total_fen, last_order_at
-FROM customers WHERE TRUE`+inList("id", ids))
-	if err != nil {
-		return fmt.Errorf("segment index: read customers: %w", err)
-	}
-	defer rows.Close()
 	var (
-		id   int64
 		v    [numFacts]int64
-		last sql.NullTime
 		days = l.dayer()
 	)
-	for rows.Next() {
-		if err := rows.Scan(&id, &v[0], &v[1], &v[2], &v[3], &v[4], &last); err != nil {
-			return fmt.Errorf("segment index: read customers: %w", err)
+	q := `SELECT id, ` + strings.Join(factColumns[:], ", ") + `, ` + epoch(l.db.Dialect, "last_order_at") + ` FROM customers WHERE TRUE` + inList("id", ids)
+	err := readRows(ctx, l.db, q, func(row []driver.Value) error {
+		id, err := asInt64(row[0])
+		if err != nil {
+			return err
 		}
 		cid, err := customerID(id)
 		if err != nil {
 			return err
+		}
+		for i := range v {
+			if v[i], err = asInt64(row[1+i]); err != nil {
+				return fmt.Errorf("%s: %w", factColumns[i], err)
+			}
+		}
+		last, hasLast, err := days.asDay(row[1+numFacts])
+		if err != nil {
+			return fmt.Errorf("last_order_at: %w", err)
 		}
 		if all != nil {
 			all = growWords(all, int(cid>>6)+1) // a customer added since the count
@@ -177,11 +187,12 @@ FROM customers WHERE TRUE`+inList("id", ids))
 		for i, x := range v {
 			sinks[i].set(cid, x)
 		}
-		if last.Valid {
-			sinks[numFacts].set(cid, days.day(last.Time))
+		if hasLast {
+			sinks[numFacts].set(cid, last)
 		}
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("segment index: read customers: %w", err)
 	}
 	if ids == nil {
@@ -202,43 +213,37 @@ type followKey struct {
 
 // follows reads members, channels and the added day from active follows.
 func (l *loader) follows(ctx context.Context, ids []uint32, added *earliest, s *state) error {
-	rows, err := l.db.R.QueryContext(ctx, `SELECT customer_id, member_userid, state, added_at FROM follows WHERE status = 'active'`+inList("customer_id", ids))
-	if err != nil {
-		return fmt.Errorf("segment index: read follows: %w", err)
-	}
-	defer rows.Close()
-	var (
-		id            int64
-		member, state sql.RawBytes
-		at            time.Time
-		days          = l.dayer()
-	)
-	for rows.Next() {
-		if err := rows.Scan(&id, &member, &state, &at); err != nil {
-			return fmt.Errorf("segment index: read follows: %w", err)
+	days := l.dayer()
+	q := `SELECT customer_id, member_userid, state, ` + epoch(l.db.Dialect, "added_at") + ` FROM follows WHERE status = 'active'` + inList("customer_id", ids)
+	err := readRows(ctx, l.db, q, func(row []driver.Value) error {
+		id, err := asInt64(row[0])
+		if err != nil {
+			return err
 		}
 		cid, err := customerID(id)
 		if err != nil {
 			return err
 		}
-		// Indexing a map with string(bytes) does not allocate; the key is
-		// copied only when the entry is new.
-		if bm, ok := s.members[string(member)]; ok {
-			bm.Add(cid)
-		} else {
-			bitmapOf(s.members, string(member)).Add(cid)
+		member, err := asString(row[1])
+		if err != nil {
+			return err
 		}
-		if bm, ok := s.channels[string(state)]; ok {
-			bm.Add(cid)
-		} else {
-			bitmapOf(s.channels, string(state)).Add(cid)
+		state, err := asString(row[2])
+		if err != nil {
+			return err
 		}
-		added.offer(cid, int32(days.day(at)))
-	}
-	if err := rows.Err(); err != nil {
+		day, ok, err := days.asDay(row[3])
+		if err != nil || !ok {
+			return fmt.Errorf("added_at %v: %w", row[3], err)
+		}
+		bitmapOf(s.members, member).Add(cid)
+		bitmapOf(s.channels, state).Add(cid)
+		added.offer(cid, int32(day))
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("segment index: read follows: %w", err)
 	}
-	rows.Close()
 	var sink valueSink = s.added
 	var dense *denseBSI
 	if added.arr != nil {
@@ -288,33 +293,33 @@ func (l *loader) tags(ctx context.Context, ids []uint32, s *state) error {
 	if err != nil {
 		return err
 	}
-	rows, err := l.db.R.QueryContext(ctx, `SELECT customer_id, member_userid, tag_id FROM follow_tags WHERE TRUE`+inList("customer_id", ids))
-	if err != nil {
-		return fmt.Errorf("segment index: read tags: %w", err)
-	}
-	defer rows.Close()
-	var (
-		id          int64
-		member, tag sql.RawBytes
-	)
-	for rows.Next() {
-		if err := rows.Scan(&id, &member, &tag); err != nil {
-			return fmt.Errorf("segment index: read tags: %w", err)
+	q := `SELECT customer_id, member_userid, tag_id FROM follow_tags WHERE TRUE` + inList("customer_id", ids)
+	err = readRows(ctx, l.db, q, func(row []driver.Value) error {
+		id, err := asInt64(row[0])
+		if err != nil {
+			return err
 		}
 		cid, err := customerID(id)
 		if err != nil {
 			return err
 		}
-		if len(inactive) > 0 && inactive[followKey{cid, string(member)}] {
-			continue
+		tag, err := asString(row[2])
+		if err != nil {
+			return err
 		}
-		if bm, ok := s.tags[string(tag)]; ok {
-			bm.Add(cid)
-		} else {
-			bitmapOf(s.tags, string(tag)).Add(cid)
+		if len(inactive) > 0 {
+			member, err := asString(row[1])
+			if err != nil {
+				return err
+			}
+			if inactive[followKey{cid, member}] {
+				return nil
+			}
 		}
-	}
-	if err := rows.Err(); err != nil {
+		bitmapOf(s.tags, tag).Add(cid)
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("segment index: read tags: %w", err)
 	}
 	return nil

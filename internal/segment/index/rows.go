@@ -1,0 +1,109 @@
+package index
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/kith-scrm/kith/internal/store"
+)
+
+// readRows runs query (no arguments) on a connection of the read pool and
+// calls fn with each row's values as the driver gives them (int64,
+// float64, string, []byte, bool, time.Time or nil; fn must not keep
+// them). It skips database/sql's per-row work — a lock and a conversion
+// per column into Scan's destinations — which a build pays tens of
+// millions of times.
+func readRows(ctx context.Context, db *store.DB, query string, fn func(row []driver.Value) error) error {
+	conn, err := db.R.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		q, ok := dc.(driver.QueryerContext)
+		if !ok {
+			return fmt.Errorf("the %T driver cannot run a query directly", dc)
+		}
+		rows, err := q.QueryContext(ctx, query, nil)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		dest := make([]driver.Value, len(rows.Columns()))
+		for {
+			if err := rows.Next(dest); err != nil {
+				if errors.Is(err, io.EOF) {
+					return nil
+				}
+				return err
+			}
+			if err := fn(dest); err != nil {
+				return err
+			}
+		}
+	})
+}
+
+// asInt64 reads an integer column's value.
+func asInt64(v driver.Value) (int64, error) {
+	switch x := v.(type) {
+	case int64:
+		return x, nil
+	case float64:
+		if x == float64(int64(x)) {
+			return int64(x), nil
+		}
+	case string:
+		return strconv.ParseInt(x, 10, 64)
+	case []byte:
+		return strconv.ParseInt(string(x), 10, 64)
+	case bool:
+		if x {
+			return 1, nil
+		}
+		return 0, nil
+	}
+	return 0, fmt.Errorf("%T %v is not an integer", v, v)
+}
+
+// asString reads a text column's value.
+func asString(v driver.Value) (string, error) {
+	switch x := v.(type) {
+	case string:
+		return x, nil
+	case []byte:
+		return string(x), nil
+	}
+	return "", fmt.Errorf("%T %v is not text", v, v)
+}
+
+// epoch is the SQL of a timestamp column read for its day: in SQLite the
+// seconds since 1970 (SQLite parses its text faster than the driver does),
+// in PostgreSQL the timestamp itself (which arrives in binary).
+func epoch(d store.Dialect, col string) string {
+	if d == store.SQLite {
+		return "unixepoch(" + col + ")"
+	}
+	return col
+}
+
+// asDay reads an epoch column (unix seconds or a time) as a day of the
+// time zone; ok is false for NULL.
+func (d *dayer) asDay(v driver.Value) (day int64, ok bool, err error) {
+	switch x := v.(type) {
+	case nil:
+		return 0, false, nil
+	case time.Time:
+		return d.day(x), true, nil
+	}
+	u, err := asInt64(v)
+	if err != nil {
+		return 0, false, err
+	}
+	return d.dayUnix(u), true, nil
+}
