@@ -102,7 +102,9 @@ func (d *denseBSI) sample() []int64 {
 
 // chooseBounds picks the bounds of the buckets from a sample of the values:
 // a value that more than 1/(2·rangeBuckets) of the sample holds gets a
-// bucket of its own ([v, v+1)); the others are cut at the quantiles, each
+// bucket of its own ([v, v+1)); the other values are cut at their
+// quantiles (so a fact most customers hold at 0 still gets rangeBuckets
+// buckets for the others), each
 // cut moved to the roundest number near it (operators compare with round
 // numbers, which then fall on a bound and need no check).
 func chooseBounds(sample []int64) []int64 {
@@ -112,6 +114,7 @@ func chooseBounds(sample []int64) []int64 {
 	slices.Sort(sample)
 	var out []int64
 	heavy := len(sample) / (2 * rangeBuckets)
+	rest := make([]int64, 0, len(sample)) // the values of no bucket of their own
 	for i := 0; i < len(sample); {
 		j := i
 		for j < len(sample) && sample[j] == sample[i] {
@@ -122,11 +125,16 @@ func chooseBounds(sample []int64) []int64 {
 			if sample[i] < math.MaxInt64 {
 				out = append(out, sample[i]+1)
 			}
+		} else {
+			rest = append(rest, sample[i:j]...)
 		}
 		i = j
 	}
-	n := len(sample)
-	q := func(i int) int64 { return sample[min(max(i, 0), n-1)] }
+	n := len(rest)
+	if n == 0 {
+		return sortedUnique(out)
+	}
+	q := func(i int) int64 { return rest[min(max(i, 0), n-1)] }
 	for i := 1; i < rangeBuckets; i++ {
 		at := i * n / rangeBuckets
 		// Any cut between the neighbouring quantiles' midpoints.

@@ -2,10 +2,10 @@ package index
 
 import (
 	"context"
-	"database/sql"
 	"database/sql/driver"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -101,9 +101,11 @@ func inList(col string, ids []uint32) string {
 // is nil) into a new state. The reads run side by side on the read pool.
 func (l *loader) load(ctx context.Context, ids []uint32) (*state, error) {
 	s := newState()
-	var maxID, n int64
+	var maxID int64
 	if ids == nil {
-		if err := l.db.R.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0), COUNT(*) FROM customers`).Scan(&maxID, &n); err != nil {
+		// (No COUNT(*): SQLite counts by reading a whole index, before
+		// anything else can start.)
+		if err := l.db.R.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM customers`).Scan(&maxID); err != nil {
 			return nil, fmt.Errorf("segment index: count customers: %w", err)
 		}
 		if _, err := customerID(maxID); err != nil {
@@ -113,7 +115,7 @@ func (l *loader) load(ctx context.Context, ids []uint32) (*state, error) {
 	var reachExp [2][]expiry
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return l.customers(gctx, ids, maxID, s) })
-	g.Go(func() error { return l.follows(gctx, ids, newEarliest(ids == nil, maxID, n), s) })
+	g.Go(func() error { return l.follows(gctx, ids, newEarliest(ids == nil, maxID), s) })
 	g.Go(func() error { return l.tags(gctx, ids, s) })
 	g.Go(func() error {
 		var err error
@@ -293,34 +295,54 @@ func (l *loader) tags(ctx context.Context, ids []uint32, s *state) error {
 	if err != nil {
 		return err
 	}
-	q := `SELECT customer_id, member_userid, tag_id FROM follow_tags WHERE TRUE` + inList("customer_id", ids)
-	err = readRows(ctx, l.db, q, func(row []driver.Value) error {
-		id, err := asInt64(row[0])
-		if err != nil {
-			return err
-		}
-		cid, err := customerID(id)
-		if err != nil {
-			return err
-		}
-		tag, err := asString(row[2])
-		if err != nil {
-			return err
-		}
-		if len(inactive) > 0 {
-			member, err := asString(row[1])
-			if err != nil {
-				return err
-			}
-			if inactive[followKey{cid, member}] {
-				return nil
-			}
-		}
-		bitmapOf(s.tags, tag).Add(cid)
-		return nil
-	})
+	parts, err := l.halves(ctx, ids, "follow_tags", "follow_tags")
 	if err != nil {
+		return err
+	}
+	found := make([]map[string]*roaring.Bitmap, len(parts))
+	g, gctx := errgroup.WithContext(ctx)
+	for i, part := range parts {
+		found[i] = map[string]*roaring.Bitmap{}
+		g.Go(func() error {
+			q := `SELECT customer_id, member_userid, tag_id FROM follow_tags WHERE TRUE` + inList("customer_id", ids) + part
+			return readRows(gctx, l.db, q, func(row []driver.Value) error {
+				id, err := asInt64(row[0])
+				if err != nil {
+					return err
+				}
+				cid, err := customerID(id)
+				if err != nil {
+					return err
+				}
+				tag, err := asString(row[2])
+				if err != nil {
+					return err
+				}
+				if len(inactive) > 0 {
+					member, err := asString(row[1])
+					if err != nil {
+						return err
+					}
+					if inactive[followKey{cid, member}] {
+						return nil
+					}
+				}
+				bitmapOf(found[i], tag).Add(cid)
+				return nil
+			})
+		})
+	}
+	if err := g.Wait(); err != nil {
 		return fmt.Errorf("segment index: read tags: %w", err)
+	}
+	for _, m := range found {
+		for tag, bm := range m {
+			if old, ok := s.tags[tag]; ok {
+				old.Or(bm)
+			} else {
+				s.tags[tag] = bm
+			}
+		}
 	}
 	return nil
 }
@@ -341,36 +363,69 @@ func (l *loader) reachable(ctx context.Context, ids []uint32, bm *roaring.Bitmap
 	if query == smsQuery {
 		col = "p.customer_id"
 	}
-	rows, err := l.db.R.QueryContext(ctx, query+inList(col, ids))
+	parts, err := l.halves(ctx, ids, "consent_state", "cs")
 	if err != nil {
+		return nil, err
+	}
+	bms := make([]*roaring.Bitmap, len(parts))
+	exps := make([][]expiry, len(parts))
+	g, gctx := errgroup.WithContext(ctx)
+	for i, part := range parts {
+		bms[i] = roaring.New()
+		g.Go(func() error {
+			return readRows(gctx, l.db, query+inList(col, ids)+part, func(row []driver.Value) error {
+				id, err := asInt64(row[0])
+				if err != nil {
+					return err
+				}
+				cid, err := customerID(id)
+				if err != nil {
+					return err
+				}
+				switch until := row[1].(type) {
+				case nil:
+				case time.Time:
+					if !until.After(l.now) {
+						return nil
+					}
+					exps[i] = append(exps[i], expiry{at: until, id: cid})
+				default:
+					return fmt.Errorf("valid_until %T %v is not a time", until, until)
+				}
+				bms[i].Add(cid)
+				return nil
+			})
+		})
+	}
+	if err := g.Wait(); err != nil {
 		return nil, fmt.Errorf("segment index: read consent: %w", err)
 	}
-	defer rows.Close()
-	var (
-		exp   []expiry
-		id    int64
-		until sql.NullTime
-	)
-	for rows.Next() {
-		if err := rows.Scan(&id, &until); err != nil {
-			return nil, fmt.Errorf("segment index: read consent: %w", err)
-		}
-		cid, err := customerID(id)
-		if err != nil {
-			return nil, err
-		}
-		if until.Valid {
-			if !until.Time.After(l.now) {
-				continue
-			}
-			exp = append(exp, expiry{at: until.Time, id: cid})
-		}
-		bm.Add(cid)
+	for _, b := range bms {
+		bm.Or(b)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("segment index: read consent: %w", err)
+	return slices.Concat(exps...), nil
+}
+
+// splitAbove is the table size (in rowids) from which halves splits.
+var splitAbove int64 = 100_000
+
+// halves splits a build's read of a large table in two by rowid, so the
+// two halves run side by side (SQLite: one read is one goroutine's work).
+// It returns the conditions to append to the query: one empty one when the
+// read is not a build on SQLite, or the table is small.
+func (l *loader) halves(ctx context.Context, ids []uint32, table, alias string) ([]string, error) {
+	if ids != nil || l.db.Dialect != store.SQLite {
+		return []string{""}, nil
 	}
-	return exp, nil
+	var top int64
+	if err := l.db.R.QueryRowContext(ctx, `SELECT COALESCE(MAX(rowid), 0) FROM `+table).Scan(&top); err != nil {
+		return nil, fmt.Errorf("segment index: size of %s: %w", table, err)
+	}
+	if top < splitAbove {
+		return []string{""}, nil
+	}
+	mid := strconv.FormatInt(top/2, 10)
+	return []string{" AND " + alias + ".rowid <= " + mid, " AND " + alias + ".rowid > " + mid}, nil
 }
 
 // earliest keeps the earliest day offered per customer: in an array by id
@@ -382,8 +437,13 @@ type earliest struct {
 
 const noDay = math.MaxInt32
 
-func newEarliest(all bool, maxID, count int64) *earliest {
-	if all && maxID <= 4*count+1<<20 {
+// maxDenseID is the largest customer id for which a build keeps the
+// earliest follow day in an array by id (4 bytes per id, like the facts'
+// value arrays) rather than a map.
+const maxDenseID = 1 << 28
+
+func newEarliest(all bool, maxID int64) *earliest {
+	if all && maxID <= maxDenseID {
 		arr := make([]int32, maxID+1)
 		for i := range arr {
 			arr[i] = noDay
