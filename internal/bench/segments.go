@@ -105,6 +105,9 @@ var SegmentExpressions = []string{
 	`tag:VIP and tag:复购 and not tag:兴趣0010 and orders >= 2 and reachable:wecom`,
 	`group:客户等级 and added:2025-03-01..2025-09-30 and spent_365d >= 300 and not member:m002 and reachable:sms`,
 	`orders >= 1 and spent_30d >= 10 and spent_90d >= 50 and spent_365d >= 100 and spent_total < 2000`,
+	// The same with constants off round numbers: each comparison then checks
+	// the values of one bucket (see internal/segment/index/bsi.go).
+	`orders >= 2 and spent_30d >= 13.7 and spent_90d >= 53.1 and spent_365d >= 107 and spent_total < 1930`,
 	`(channel:渠道001 or channel:渠道002) and last_order >= 2025-06-01 and spent_30d > 0 and tag:直播间 and not reachable:wecom`,
 	`tag:VIP and (tag:老客户 or group:分组05) and not tag:兴趣0001 and member:m000 and added >= 2024-01-01 and spent_total >= 500 and last_order <= 2026-02-01 and reachable:wecom`,
 }

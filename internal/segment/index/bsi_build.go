@@ -137,9 +137,10 @@ func chooseBounds(sample []int64) []int64 {
 	q := func(i int) int64 { return rest[min(max(i, 0), n-1)] }
 	for i := 1; i < rangeBuckets; i++ {
 		at := i * n / rangeBuckets
-		// Any cut between the neighbouring quantiles' midpoints.
-		lo, x, hi := q(at-n/(2*rangeBuckets)), q(at), q(at+n/(2*rangeBuckets))
-		out = append(out, roundest(mid(lo, x), mid(x, hi)))
+		// Any cut within half a bucket of the quantile: a bucket is then
+		// at most twice the size of another.
+		lo, hi := q(at-n/(2*rangeBuckets)), q(at+n/(2*rangeBuckets))
+		out = append(out, roundest(lo, hi))
 	}
 	return sortedUnique(out)
 }
