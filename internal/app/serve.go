@@ -228,7 +228,8 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 	a.Keep()
 	if sb != nil {
 		go sandboxChannels(ctx, a.DB, acq, sb.sb, log) // demo channels with statistics
-		go sandboxOrders(ctx, a.DB, ordersStore, len(sb.sb.Members()), log) // a year of demo orders with SKUs
+		// A year of demo orders with SKUs.
+		go sandboxOrders(ctx, a.DB, ordersStore, len(sb.sb.Members()), log)
 	}
 	url := kithURL
 	log.Info("kith is serving", "url", url, "database", a.DB.Describe(), "node", cfg.NodeName, "sandbox", cfg.Sandbox, "version", BuildVersion())
