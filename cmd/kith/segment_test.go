@@ -86,6 +86,22 @@ func TestSegmentCommands(t *testing.T) {
 			!strings.Contains(r.stdout, "SELECT") || !strings.Contains(r.stdout, "$1 = li") {
 			t.Errorf("pg=%v explain: %s", pg, r)
 		}
+		// The order facts: their meaning and their columns; an unknown
+		// category, then one in the catalogue.
+		r = runKith(t, in.env, "segment", "explain", `category:女装`)
+		if r.code != 1 || !strings.Contains(r.stderr, "unknown category 女装") {
+			t.Errorf("pg=%v explain of an unknown category: %s", pg, r)
+		}
+		db := in.open(t)
+		storetest.MustExec(t, db, `INSERT INTO sku_categories (sku, category, updated_at) VALUES ('SKU-1', '女装', $1)`, time.Now())
+		db.Close()
+		r = runKith(t, in.env, "segment", "explain", `category:"女装" and aov >= 200 and rfm:555 and first_order >= 2026-01-01`)
+		for _, want := range []string{`bought a SKU of the category "女装"`, "average order value (net of refunds) ≥ ¥200", "rfm = 555",
+			"the first order was on a day ≥ 2026-01-01", "customer_skus", "c.avg_order_fen", "c.rfm_score", "c.first_order_at"} {
+			if r.code != 0 || !strings.Contains(r.stdout, want) {
+				t.Errorf("pg=%v explain of the order facts: no %q in %s", pg, want, r)
+			}
+		}
 	}
 }
 

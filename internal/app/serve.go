@@ -206,6 +206,10 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 		if _, err := j.Client().Insert(ctx, wecompay.PullArgs{}, &river.InsertOpts{ScheduledAt: a.Clock.Now().Add(time.Minute)}); err != nil {
 			log.Warn("could not enqueue the first payment pull", "err", err)
 		}
+		// RFM scores the demo orders and payments once both are in.
+		if _, err := j.Client().Insert(ctx, orders.RefreshArgs{}, &river.InsertOpts{ScheduledAt: a.Clock.Now().Add(3 * time.Minute)}); err != nil {
+			log.Warn("could not enqueue the first refresh of the customer facts", "err", err)
+		}
 	}
 	// The owner is created last, so that no failure after it can leave an
 	// owner whose one-time password nobody saw.
@@ -224,6 +228,8 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 	a.Keep()
 	if sb != nil {
 		go sandboxChannels(ctx, a.DB, acq, sb.sb, log) // demo channels with statistics
+		// A year of demo orders with SKUs.
+		go sandboxOrders(ctx, a.DB, ordersStore, len(sb.sb.Members()), log)
 	}
 	url := kithURL
 	log.Info("kith is serving", "url", url, "database", a.DB.Describe(), "node", cfg.NodeName, "sandbox", cfg.Sandbox, "version", BuildVersion())

@@ -45,6 +45,8 @@ const (
 	FieldMember    Field = "member"    // is followed (active) by the member with that userid
 	FieldChannel   Field = "channel"   // arrived through the channel whose state is that value (follows.state, active follow)
 	FieldReachable Field = "reachable" // marketing consent granted on that channel and not suppressed: wecom, sms, email
+	FieldSKU       Field = "sku"       // bought that SKU code (customer_skus: paid, not refunded in full)
+	FieldCategory  Field = "category"  // bought a SKU of that category of the merchant's catalogue (customer_skus.category)
 
 	// Numeric facts (columns on customers, filled by the orders work).
 	FieldOrders     Field = "orders"      // order count, integer
@@ -52,10 +54,18 @@ const (
 	FieldSpent90d   Field = "spent_90d"   // … 90 days
 	FieldSpent365d  Field = "spent_365d"  // … 365 days
 	FieldSpentTotal Field = "spent_total" // … ever
+	FieldAOV        Field = "aov"         // average order value (net of refunds), yuan (avg_order_fen)
+	FieldRefunds    Field = "refunds"     // purchases with money back, count (refund_count)
+	FieldRefunded   Field = "refunded"    // money refunded in total, yuan (refund_fen)
+	FieldRFM        Field = "rfm"         // RFM score 100 R + 10 F + M, e.g. 555; 0 without purchases (rfm:555 is rfm = 555)
+	FieldRFMR       Field = "rfm_r"       // recency quintile 1–5, 0 without purchases
+	FieldRFMF       Field = "rfm_f"       // frequency quintile 1–5
+	FieldRFMM       Field = "rfm_m"       // monetary quintile 1–5
 
 	// Date facts, compared as calendar days in the instance's time zone.
-	FieldAdded     Field = "added"      // the day of the customer's earliest active follow
-	FieldLastOrder Field = "last_order" // the day of the customer's last order (customers without orders never match)
+	FieldAdded      Field = "added"       // the day of the customer's earliest active follow
+	FieldLastOrder  Field = "last_order"  // the day of the customer's last order (customers without orders never match)
+	FieldFirstOrder Field = "first_order" // the day of the customer's first order (customers without orders never match)
 )
 
 // Op is a term's operator.

@@ -20,6 +20,12 @@ var catalogQueries = map[Field]struct{ exist, all string }{
 		"SELECT userid FROM members UNION SELECT member_userid FROM follows"},
 	// A channel is a follow's state (the contact way's state parameter).
 	FieldChannel: {"SELECT DISTINCT state FROM follows WHERE state IN (%s)", "SELECT DISTINCT state FROM follows WHERE state <> ''"},
+	// A SKU code is known from the merchant's catalogue or from what a
+	// customer bought; a category likewise.
+	FieldSKU: {"SELECT sku FROM sku_categories WHERE sku IN (%[1]s) UNION SELECT sku FROM customer_skus WHERE sku IN (%[1]s)",
+		"SELECT sku FROM sku_categories UNION SELECT sku FROM customer_skus"},
+	FieldCategory: {"SELECT category FROM sku_categories WHERE category IN (%[1]s) UNION SELECT category FROM customer_skus WHERE category IN (%[1]s)",
+		"SELECT category FROM sku_categories UNION SELECT category FROM customer_skus WHERE category <> ''"},
 }
 
 // maxSuggestNames bounds how many names are read to find a suggestion.

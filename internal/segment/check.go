@@ -38,12 +38,15 @@ func Check(e Expr, c Catalog) error {
 
 // catalogued reports whether f's names come from a Catalog.
 func catalogued(f Field) bool {
-	return f == FieldTag || f == FieldTagGroup || f == FieldMember || f == FieldChannel
+	return f == FieldTag || f == FieldTagGroup || f == FieldMember || f == FieldChannel || f == FieldSKU || f == FieldCategory
 }
 
 func fieldNoun(f Field) string {
-	if f == FieldTagGroup {
+	switch f {
+	case FieldTagGroup:
 		return "tag group"
+	case FieldSKU:
+		return "SKU"
 	}
 	return string(f)
 }

@@ -22,16 +22,19 @@ var Fields = []Field{
 	FieldTag, FieldTagGroup, FieldMember, FieldChannel, FieldReachable,
 	FieldOrders, FieldSpent30d, FieldSpent90d, FieldSpent365d, FieldSpentTotal,
 	FieldAdded, FieldLastOrder,
+	FieldSKU, FieldCategory, FieldAOV, FieldRefunds, FieldRefunded,
+	FieldRFM, FieldRFMR, FieldRFMF, FieldRFMM, FieldFirstOrder,
 }
 
 // Kind returns what values f takes; 0 for an unknown field.
 func (f Field) Kind() Kind {
 	switch f {
-	case FieldTag, FieldTagGroup, FieldMember, FieldChannel, FieldReachable:
+	case FieldTag, FieldTagGroup, FieldMember, FieldChannel, FieldReachable, FieldSKU, FieldCategory:
 		return KindSet
-	case FieldOrders, FieldSpent30d, FieldSpent90d, FieldSpent365d, FieldSpentTotal:
+	case FieldOrders, FieldSpent30d, FieldSpent90d, FieldSpent365d, FieldSpentTotal,
+		FieldAOV, FieldRefunds, FieldRefunded, FieldRFM, FieldRFMR, FieldRFMF, FieldRFMM:
 		return KindNumber
-	case FieldAdded, FieldLastOrder:
+	case FieldAdded, FieldLastOrder, FieldFirstOrder:
 		return KindDate
 	}
 	return 0
@@ -40,7 +43,11 @@ func (f Field) Kind() Kind {
 // IsAmount reports whether f's numbers are amounts of money (yuan written,
 // fen stored) rather than counts.
 func (f Field) IsAmount() bool {
-	return f == FieldSpent30d || f == FieldSpent90d || f == FieldSpent365d || f == FieldSpentTotal
+	switch f {
+	case FieldSpent30d, FieldSpent90d, FieldSpent365d, FieldSpentTotal, FieldAOV, FieldRefunded:
+		return true
+	}
+	return false
 }
 
 // ReachableChannels are the channels reachable: takes.

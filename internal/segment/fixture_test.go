@@ -49,7 +49,20 @@ type fxCustomer struct {
 	s30, s90, s365, total int64 // fen
 	lastOrder             *time.Time
 	phones                []string // phone indexes, on the first follow
+	facts                 fxFacts
 }
+
+// fxFacts are the facts of migration 00017 (see orders).
+type fxFacts struct {
+	aov, refunds, refunded int64
+	rfm                    fxRFM
+	firstOrder             *time.Time
+	skus                   []string // customer_skus, categories from fxSKUs
+}
+
+// fxSKUs is the merchant's catalogue: SKU code → category. SKU-C has none;
+// SKU-E nobody bought.
+var fxSKUs = map[string]string{"SKU-A": "女装", "SKU-B": "鞋", "SKU-D": "女装", "SKU-E": "童装"}
 
 type fxConsent struct {
 	kind, key, purpose, channel, action string
@@ -66,24 +79,29 @@ var fxTags = map[string][2]string{
 
 var fxCustomers = []fxCustomer{
 	{key: "c1", follows: []fxFollow{{"zhangsan", "双11直播", "active", sh(2026, 1, 1, 0, 30, 0, 0), []string{"t1"}}},
-		orders: 5, s30: 10000, s90: 50000, s365: 80000, total: 120000, lastOrder: ptr(sh(2026, 11, 20, 10, 0, 0, 0))},
+		orders: 5, s30: 10000, s90: 50000, s365: 80000, total: 120000, lastOrder: ptr(sh(2026, 11, 20, 10, 0, 0, 0)),
+		facts: fxFacts{24000, 1, 5000, fxRFM{5, 4, 5}, ptr(sh(2025, 3, 1, 10, 0, 0, 0)), []string{"SKU-A", "SKU-B"}}},
 	{key: "c2", follows: []fxFollow{
 		{"lisi", "", "active", sh(2026, 1, 31, 23, 59, 0, 0), []string{"t3"}},
 		{"zhangsan", "双11直播", "deleted_by_member", sh(2025, 6, 1, 12, 0, 0, 0), []string{"t4"}}},
-		orders: 1, s30: 49999, s90: 49999, s365: 49999, total: 49999, lastOrder: ptr(sh(2026, 2, 1, 0, 0, 0, 0))},
+		orders: 1, s30: 49999, s90: 49999, s365: 49999, total: 49999, lastOrder: ptr(sh(2026, 2, 1, 0, 0, 0, 0)),
+		facts: fxFacts{49999, 0, 0, fxRFM{3, 1, 3}, ptr(sh(2026, 2, 1, 0, 0, 0, 0)), []string{"SKU-A"}}},
 	{key: "c3"},
 	{key: "c4", follows: []fxFollow{
 		{"wangwu", "双11直播", "active", sh(2026, 2, 1, 0, 0, 0, 0), []string{"t4"}},
 		{"zhangsan", "", "active", sh(2026, 3, 5, 9, 0, 0, 0), []string{"t2"}}},
-		orders: 3, s90: 50001, s365: 50001, total: 50001, lastOrder: ptr(sh(2026, 3, 5, 9, 0, 0, 0)), phones: []string{"idx4"}},
+		orders: 3, s90: 50001, s365: 50001, total: 50001, lastOrder: ptr(sh(2026, 3, 5, 9, 0, 0, 0)), phones: []string{"idx4"},
+		facts: fxFacts{16667, 2, 100, fxRFM{4, 3, 3}, ptr(sh(2026, 1, 31, 23, 59, 59, 0)), []string{"SKU-C"}}},
 	{key: "c5", follows: []fxFollow{{"lisi", "双11直播", "deleted_by_customer", sh(2026, 1, 15, 8, 0, 0, 0), []string{"t1"}}},
 		lastOrder: ptr(sh(2025, 12, 31, 23, 59, 59, 0)), phones: []string{"idx5"}},
 	{key: "c6", follows: []fxFollow{{"zhangsan", "抖音", "active", sh(2026, 1, 31, 23, 59, 59, 999999), []string{"t1", "t3"}}},
-		orders: 10, total: 99, phones: []string{"idx67"}},
+		orders: 10, total: 99, phones: []string{"idx67"},
+		facts: fxFacts{10, 10, 99999, fxRFM{1, 5, 1}, ptr(sh(2024, 12, 31, 23, 59, 59, 0)), []string{"SKU-B"}}},
 	{key: "c7", follows: []fxFollow{{"lisi", "", "active", sh(2025, 12, 31, 23, 59, 59, 0), []string{"t2"}}},
 		phones: []string{"idx67"}},
 	{key: "c8", follows: []fxFollow{{"wangwu", "双11直播", "active", sh(2026, 6, 1, 0, 0, 0, 0), nil}},
-		orders: 2, s365: 100000, total: 100000, phones: []string{"idx8"}},
+		orders: 2, s365: 100000, total: 100000, phones: []string{"idx8"},
+		facts: fxFacts{50000, 0, 0, fxRFM{2, 2, 4}, ptr(sh(2026, 6, 1, 0, 0, 0, 0)), []string{"SKU-D"}}},
 }
 
 var fxConsents = []fxConsent{
@@ -124,6 +142,14 @@ func loadFixture(t *testing.T, db *store.DB) map[int64]string {
 			t.Fatal(err)
 		}
 		ids[id] = c.key
+		f := c.facts
+		storetest.MustExec(t, db, `UPDATE customers SET avg_order_fen = $1, refund_count = $2, refund_fen = $3, rfm_r = $4, rfm_f = $5,
+			rfm_m = $6, rfm_score = $7, first_order_at = $8 WHERE id = $9`,
+			f.aov, f.refunds, f.refunded, f.rfm[0], f.rfm[1], f.rfm[2], f.rfm.score(), f.firstOrder, id)
+		for _, sku := range f.skus {
+			storetest.MustExec(t, db, `INSERT INTO customer_skus (customer_id, sku, category, orders, quantity, spent_fen, first_at, last_at)
+				VALUES ($1, $2, $3, 1, 1, 100, $4, $4)`, id, sku, fxSKUs[sku], fxNow)
+		}
 		for _, f := range c.follows {
 			storetest.MustExec(t, db, `INSERT INTO follows (customer_id, member_userid, state, added_at, status, updated_at)
 				VALUES ($1, $2, $3, $4, $5, $6)`, id, f.member, f.state, f.added, f.status, fxNow)
@@ -134,6 +160,11 @@ func loadFixture(t *testing.T, db *store.DB) map[int64]string {
 		for _, p := range c.phones {
 			storetest.MustExec(t, db, `INSERT INTO customer_phones (customer_id, member_userid, phone_sealed, phone_index, key_id)
 				VALUES ($1, $2, 'sealed', $3, 'k1')`, id, c.follows[0].member, p)
+		}
+	}
+	for sku, cat := range fxSKUs {
+		if sku != "SKU-C" {
+			storetest.MustExec(t, db, "INSERT INTO sku_categories (sku, category, updated_at) VALUES ($1, $2, $3)", sku, cat, fxNow)
 		}
 	}
 	// The contract's columns, and those the gate added (occurred_at …
@@ -226,6 +257,17 @@ func modelMatch(c fxCustomer, e segment.Expr) bool {
 		return first != nil && compareDay(segment.DayOf(*first, shanghai), t)
 	case segment.FieldLastOrder:
 		return c.lastOrder != nil && compareDay(segment.DayOf(*c.lastOrder, shanghai), t)
+	case segment.FieldFirstOrder:
+		return c.facts.firstOrder != nil && compareDay(segment.DayOf(*c.facts.firstOrder, shanghai), t)
+	case segment.FieldSKU:
+		return slices.Contains(c.facts.skus, t.Name)
+	case segment.FieldCategory:
+		return slices.ContainsFunc(c.facts.skus, func(sku string) bool { return fxSKUs[sku] == t.Name })
+	}
+	if v, ok := map[segment.Field]int64{segment.FieldAOV: c.facts.aov, segment.FieldRefunds: c.facts.refunds,
+		segment.FieldRefunded: c.facts.refunded, segment.FieldRFM: c.facts.rfm.score(),
+		segment.FieldRFMR: c.facts.rfm[0], segment.FieldRFMF: c.facts.rfm[1], segment.FieldRFMM: c.facts.rfm[2]}[t.Field]; ok {
+		return compare(v, t.Op, t.Num)
 	}
 	panic("model: unknown field " + t.Field)
 }
@@ -271,3 +313,8 @@ func compareDay(d int32, t *segment.Term) bool {
 	}
 	return compare(d, t.Op, t.Day)
 }
+
+// fxRFM is R, F and M.
+type fxRFM [3]int64
+
+func (r fxRFM) score() int64 { return 100*r[0] + 10*r[1] + r[2] }

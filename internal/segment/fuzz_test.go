@@ -20,6 +20,9 @@ var fuzzSeeds = []string{
 	`added: 2026-01-01 .. 2026-01-31`, `not not not tag:a`, `tag:a and (tag:b or (tag:c and not tag:d))`,
 	"tag:\xff", `spent_90d >= 12.345`, `orders ＞＝ 3`, `tag:"会员 A"`, `tag:ẞ`, `tag:a̐`,
 	`ＴＡＧ:ＶＩＰ ＡＮＤ spent_90d ＞＝ １２．５`, `added：２０２６－０１－０１．．２０２６－０１－３１`, `tag:"ＡＮＤ"`, `tag:Ａ－Ｂ`,
+	`aov >= 200`, `refunds >= 1`, `refunded >= 50.5`, `rfm:555`, `rfm：５５５`, `rfm >= 400`, `rfm_r >= 4 and rfm_f = 5 or rfm_m < 2`,
+	`first_order:2026-01-01..2026-03-31`, `first_order >= 2026-01-01`, `sku:"SKU123"`, `category:"女装"`, `sku:A-1 or not category:“男装 上衣”`,
+	`rfm:`, `aov:1`, `sku >= 3`, `category:and`,
 }
 
 // FuzzParse checks that Parse never panics, that its errors are *Error

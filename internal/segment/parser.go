@@ -304,11 +304,18 @@ func example(f Field) string {
 		return "wecom"
 	case FieldTagGroup:
 		return "会员等级"
+	case FieldSKU:
+		return "SKU123"
+	case FieldCategory:
+		return "女装"
 	}
 	return "VIP"
 }
 
 func (p *parser) numberValue(t *Term, op token) error {
+	if t.Op == OpIs && t.Field == FieldRFM {
+		t.Op = OpEq // rfm:555 reads as an RFM segment's name: the score equals 555
+	}
 	if t.Op == OpIs {
 		return errorf(op.at, "%s takes a comparison, like %s >= %s, not ':'", t.Field, t.Field, numberExample(t.Field))
 	}
@@ -333,8 +340,11 @@ func (p *parser) numberValue(t *Term, op token) error {
 }
 
 func numberExample(f Field) string {
-	if f.IsAmount() {
+	switch {
+	case f.IsAmount():
 		return "500"
+	case f == FieldRFM:
+		return "444"
 	}
 	return "3"
 }

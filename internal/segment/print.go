@@ -201,6 +201,9 @@ func Meaning(t *Term) string {
 	case FieldLastOrder:
 		return "the last order was " + dayWords(t) + " (no orders: never matches)"
 	}
+	if m := factMeaning(t); m != "" {
+		return m
+	}
 	return "unknown field " + string(t.Field)
 }
 

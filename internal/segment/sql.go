@@ -116,6 +116,13 @@ var factColumns = map[Field]string{
 	FieldSpent90d:   "c.spent_90d_fen",
 	FieldSpent365d:  "c.spent_365d_fen",
 	FieldSpentTotal: "c.spent_total_fen",
+	FieldAOV:        "c.avg_order_fen",
+	FieldRefunds:    "c.refund_count",
+	FieldRefunded:   "c.refund_fen",
+	FieldRFM:        "c.rfm_score",
+	FieldRFMR:       "c.rfm_r",
+	FieldRFMF:       "c.rfm_f",
+	FieldRFMM:       "c.rfm_m",
 }
 
 func (g *sqlGen) term(t *Term) {
@@ -141,6 +148,12 @@ func (g *sqlGen) term(t *Term) {
 		// IS NOT NULL first, so a customer without orders gives FALSE, not
 		// NULL (which NOT would keep NULL and drop).
 		b.WriteString("(c.last_order_at IS NOT NULL AND " + g.dayCondition("c.last_order_at", t) + ")")
+	case FieldFirstOrder:
+		b.WriteString("(c.first_order_at IS NOT NULL AND " + g.dayCondition("c.first_order_at", t) + ")")
+	case FieldSKU:
+		b.WriteString("c.id IN (SELECT cs.customer_id FROM customer_skus cs WHERE cs.sku = " + g.arg(t.Name) + ")")
+	case FieldCategory:
+		b.WriteString("c.id IN (SELECT cs.customer_id FROM customer_skus cs WHERE cs.category = " + g.arg(t.Name) + ")")
 	default:
 		// The fact columns are NOT NULL: every customer has them.
 		b.WriteString(factColumns[t.Field] + " " + sqlOps[t.Op] + " " + g.arg(t.Num))

@@ -230,17 +230,26 @@ func (s *Server) termGroups(ctx context.Context) ([]termGroup, error) {
 		}
 		mems = append(mems, termChip{label, "member:" + segment.QuoteName(m.UserID)})
 	}
-	var channels []termChip
+	var channels, categories, skus []termChip
 	if ix := s.segmentIndex(); ix != nil {
 		for _, c := range ix.Names(segment.FieldChannel) {
 			channels = append(channels, termChip{c, "channel:" + segment.QuoteName(c)})
 		}
+		for _, c := range ix.Names(segment.FieldCategory) {
+			categories = append(categories, termChip{c, "category:" + segment.QuoteName(c)})
+		}
+		for _, c := range ix.Names(segment.FieldSKU) {
+			skus = append(skus, termChip{c, "sku:" + segment.QuoteName(c)})
+		}
 	}
 	reach := []termChip{{"WeCom", "reachable:wecom"}, {"SMS", "reachable:sms"}, {"e-mail", "reachable:email"}}
-	facts := []termChip{{"orders ≥ 2", "orders >= 2"}, {"spent_90d ≥ 500", "spent_90d >= 500"}, {"spent_total ≥ 1000", "spent_total >= 1000"}}
+	facts := []termChip{{"orders ≥ 2", "orders >= 2"}, {"spent_90d ≥ 500", "spent_90d >= 500"}, {"spent_total ≥ 1000", "spent_total >= 1000"},
+		{"aov ≥ 200", "aov >= 200"}, {"refunds ≥ 1", "refunds >= 1"}, {"refunded ≥ 50", "refunded >= 50"},
+		{"rfm:555", "rfm:555"}, {"rfm_r ≥ 4", "rfm_r >= 4"}, {"rfm_f ≥ 4", "rfm_f >= 4"}, {"rfm_m ≥ 4", "rfm_m >= 4"}}
 	out := []termGroup{}
 	for _, g := range []termGroup{{"segments.terms.tags", tags}, {"segments.terms.groups", tagGroups}, {"segments.terms.members", mems},
-		{"segments.terms.channels", channels}, {"segments.terms.reachable", reach}, {"segments.terms.facts", facts}} {
+		{"segments.terms.channels", channels}, {"segments.terms.reachable", reach}, {"segments.terms.facts", facts},
+		{"segments.terms.categories", categories}, {"segments.terms.skus", skus}} {
 		if len(g.Terms) > maxChips {
 			g.Terms = g.Terms[:maxChips]
 		}

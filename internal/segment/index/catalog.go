@@ -18,6 +18,7 @@ type catalog struct {
 	tagGroup  map[string]string   // tag id → group id
 	groupIDs  map[string][]string // group name → group ids
 	memberIDs map[string]bool     // members.userid
+	skuCat    skuCatalog          // sku_categories (facts_orders.go)
 }
 
 // loadCatalog reads the tags, tag groups and members.
@@ -70,6 +71,9 @@ func (l *loader) loadCatalog(ctx context.Context) (*catalog, error) {
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("segment index: read members: %w", err)
+	}
+	if err := l.loadSKUCatalog(ctx, c); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
@@ -126,6 +130,8 @@ func (ix *Index) Has(f segment.Field, name string) bool {
 		return ix.st.channels[name] != nil || ix.st.otherChannels[name]
 	case segment.FieldReachable:
 		return slices.Contains(reachChannels[:], name)
+	case segment.FieldSKU, segment.FieldCategory:
+		return ix.hasBought(f, name)
 	}
 	return false
 }
@@ -160,6 +166,8 @@ func (ix *Index) Names(f segment.Field) []string {
 		delete(set, "")
 	case segment.FieldReachable:
 		return slices.Clone(reachChannels[:])
+	case segment.FieldSKU, segment.FieldCategory:
+		return ix.boughtNames(f)
 	default:
 		return nil
 	}

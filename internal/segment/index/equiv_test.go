@@ -26,6 +26,10 @@ var (
 	eqAmounts  = []int64{0, 1, 99, 100, 2550, 99999, -300, 1 << 33}
 	eqBaseDay  = day(2026, 2, 20)
 	eqFollower = append(slices.Clone(eqMembers[:5]), "mx")
+	// SKU codes and their categories: k4 is in no category, k5 in the
+	// catalogue only until a change, k6 bought but never catalogued.
+	eqSKUs       = []string{"k0", "k1", "k2", "k3", "k4", "k5", "k6"}
+	eqCategories = []string{"女装", "鞋", "女装", "童装", "", "包"}
 )
 
 // eqInstant is a random instant within a few days of eqBaseDay, often close
@@ -57,6 +61,11 @@ func (w *eqWorld) seed() {
 	for _, m := range eqMembers {
 		storetest.MustExec(w.t, w.db, `INSERT INTO members (userid, name, updated_at) VALUES ($1, $1, $2)`, m, testNow)
 	}
+	for i, c := range eqCategories {
+		if c != "" {
+			storetest.MustExec(w.t, w.db, `INSERT INTO sku_categories (sku, category, updated_at) VALUES ($1, $2, $3)`, eqSKUs[i], c, testNow)
+		}
+	}
 	for range 120 {
 		w.addCustomer()
 	}
@@ -73,6 +82,15 @@ func (w *eqWorld) addCustomer() {
 			last = &t
 		}
 		setFacts(w.t, w.db, id, int64(r.IntN(4)), [4]int64{eqAmounts[r.IntN(len(eqAmounts))], eqAmounts[r.IntN(len(eqAmounts))], eqAmounts[r.IntN(len(eqAmounts))], eqAmounts[r.IntN(len(eqAmounts))]}, last)
+	}
+	if r.IntN(3) > 0 {
+		w.setOrderFacts(id)
+	}
+	for _, k := range r.Perm(len(eqSKUs) - 1)[:r.IntN(4)] { // k5: nobody at first
+		if k == 5 {
+			k = 6
+		}
+		w.buy(id, eqSKUs[k])
 	}
 	members := slices.Clone(eqFollower)
 	r.Shuffle(len(members), func(i, j int) { members[i], members[j] = members[j], members[i] })
@@ -115,12 +133,35 @@ func (w *eqWorld) consent(kind, key, index, channel string) {
 VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $9, $9, $9, 'customer', 1) ON CONFLICT DO NOTHING`, kind, key, purpose, channel, action, until, r.IntN(6) == 0, index, testNow)
 }
 
+// setOrderFacts sets random facts of 00017 on a customer.
+func (w *eqWorld) setOrderFacts(id int64) {
+	r := w.r
+	var first *time.Time
+	if r.IntN(3) > 0 {
+		t := eqInstant(r)
+		first = &t
+	}
+	rfm := [3]int{r.IntN(6), r.IntN(6), r.IntN(6)}
+	storetest.MustExec(w.t, w.db, `UPDATE customers SET avg_order_fen = $1, refund_count = $2, refund_fen = $3, rfm_r = $4, rfm_f = $5, rfm_m = $6,
+    rfm_score = $7, first_order_at = $8 WHERE id = $9`,
+		eqAmounts[r.IntN(len(eqAmounts))], r.IntN(4), eqAmounts[r.IntN(len(eqAmounts))], rfm[0], rfm[1], rfm[2],
+		100*rfm[0]+10*rfm[1]+rfm[2], first, id)
+}
+
+// buy records that a customer bought a SKU, with its category as the
+// catalogue has it.
+func (w *eqWorld) buy(id int64, sku string) {
+	storetest.MustExec(w.t, w.db, `INSERT INTO customer_skus (customer_id, sku, category, orders, quantity, spent_fen, first_at, last_at)
+SELECT id, $1, COALESCE((SELECT category FROM sku_categories WHERE sku = $1), ''), 1, 1, 100, $2, $2 FROM customers WHERE id = $3
+ON CONFLICT DO NOTHING`, sku, testNow, id)
+}
+
 // change makes one random write.
 func (w *eqWorld) change() {
 	r, db, t := w.r, w.db, w.t
 	id := 1 + r.Int64N(w.next-1)
 	member := eqFollower[r.IntN(len(eqFollower))]
-	switch r.IntN(12) {
+	switch r.IntN(16) {
 	case 0:
 		w.addCustomer()
 	case 1:
@@ -148,12 +189,31 @@ SELECT customer_id, member_userid, 's', $1, 'k' FROM follows WHERE customer_id =
 		storetest.MustExec(t, db, `UPDATE tags SET name = $1, group_id = $2 WHERE tag_id = $3`, eqTags[r.IntN(len(eqTags))], fmt.Sprintf("g%d", r.IntN(len(eqGroups))), fmt.Sprintf("t%d", r.IntN(len(eqTags))))
 	case 11:
 		storetest.MustExec(t, db, `UPDATE tag_groups SET name = $1 WHERE group_id = $2`, eqGroups[r.IntN(len(eqGroups))], fmt.Sprintf("g%d", r.IntN(len(eqGroups))))
+	case 12:
+		w.setOrderFacts(id)
+	case 13:
+		w.buy(id, eqSKUs[r.IntN(len(eqSKUs))])
+	case 14:
+		storetest.MustExec(t, db, `DELETE FROM customer_skus WHERE customer_id = $1 AND sku = $2`, id, eqSKUs[r.IntN(len(eqSKUs))])
+	case 15:
+		// The catalogue moves a SKU to another category, or out of it, and
+		// what customers bought follows (as orders.SetCategories does).
+		sku, cat := eqSKUs[r.IntN(len(eqSKUs))], eqCategories[r.IntN(len(eqCategories))]
+		if cat == "" {
+			storetest.MustExec(t, db, `DELETE FROM sku_categories WHERE sku = $1`, sku)
+		} else {
+			storetest.MustExec(t, db, `INSERT INTO sku_categories (sku, category, updated_at) VALUES ($1, $2, $3)
+ON CONFLICT (sku) DO UPDATE SET category = excluded.category`, sku, cat, testNow)
+		}
+		storetest.MustExec(t, db, `UPDATE customer_skus SET category = $1 WHERE sku = $2 AND category <> $1`, cat, sku)
 	}
 }
 
 var eqFields = []segment.Field{segment.FieldTag, segment.FieldTagGroup, segment.FieldMember, segment.FieldChannel, segment.FieldReachable,
 	segment.FieldOrders, segment.FieldSpent30d, segment.FieldSpent90d, segment.FieldSpent365d, segment.FieldSpentTotal,
-	segment.FieldAdded, segment.FieldLastOrder}
+	segment.FieldAdded, segment.FieldLastOrder,
+	segment.FieldSKU, segment.FieldCategory, segment.FieldAOV, segment.FieldRefunds, segment.FieldRefunded,
+	segment.FieldRFM, segment.FieldRFMR, segment.FieldRFMF, segment.FieldRFMM, segment.FieldFirstOrder}
 
 var eqOps = []segment.Op{segment.OpEq, segment.OpNe, segment.OpLt, segment.OpLe, segment.OpGt, segment.OpGe}
 
@@ -199,7 +259,15 @@ func randomTerm(r *rand.Rand) *segment.Term {
 		t.Name = pick(eqStates[1:])
 	case segment.FieldReachable:
 		t.Name = []string{"wecom", "sms", "email"}[r.IntN(3)]
-	case segment.FieldAdded, segment.FieldLastOrder:
+	case segment.FieldSKU:
+		t.Name = pick(eqSKUs)
+	case segment.FieldCategory:
+		t.Name = pick(eqCategories[:4])
+	case segment.FieldRefunds, segment.FieldRFMR, segment.FieldRFMF, segment.FieldRFMM:
+		t.Op, t.Num = eqOps[r.IntN(len(eqOps))], int64(r.IntN(7))
+	case segment.FieldRFM:
+		t.Op, t.Num = eqOps[r.IntN(len(eqOps))], int64(100*r.IntN(6)+10*r.IntN(6)+r.IntN(6))
+	case segment.FieldAdded, segment.FieldLastOrder, segment.FieldFirstOrder:
 		d := eqBaseDay + int32(r.IntN(9)) - 2
 		if r.IntN(3) == 0 {
 			t.From, t.To = d, d+int32(r.IntN(3))

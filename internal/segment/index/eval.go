@@ -194,6 +194,10 @@ func (ix *Index) setBitmaps(t *segment.Term) []*roaring.Bitmap {
 				add(ix.st.reach[i])
 			}
 		}
+	case segment.FieldSKU:
+		add(ix.st.orderFacts.skus[t.Name])
+	case segment.FieldCategory:
+		add(ix.st.orderFacts.categories[t.Name])
 	default:
 		return nil
 	}
@@ -241,11 +245,20 @@ func (ix *Index) term(t *segment.Term, within *roaring.Bitmap) (*roaring.Bitmap,
 		}
 		return ix.st.nums[i].compare(c, t.Num, within), nil
 	}
+	if ob := ix.st.orderFacts.numeric(t.Field); ob != nil {
+		c, ok := cmps[t.Op]
+		if !ok {
+			return nil, kith.Errorf(kith.EINVALID, "segment index: %s takes a comparison, not %q", t.Field, t.Op)
+		}
+		return ob.compare(c, t.Num, within), nil
+	}
 	switch t.Field {
 	case segment.FieldAdded:
 		b = ix.st.added
 	case segment.FieldLastOrder:
 		b = ix.st.last
+	case segment.FieldFirstOrder:
+		b = ix.st.orderFacts.first
 	default:
 		return nil, kith.Errorf(kith.EINVALID, "segment index: unknown field %q", t.Field)
 	}

@@ -117,6 +117,8 @@ func (l *loader) load(ctx context.Context, ids []uint32) (*state, error) {
 	g.Go(func() error { return l.customers(gctx, ids, maxID, s) })
 	g.Go(func() error { return l.follows(gctx, ids, newEarliest(ids == nil, maxID), s) })
 	g.Go(func() error { return l.tags(gctx, ids, s) })
+	g.Go(func() error { return l.orderFacts(gctx, ids, maxID, s) })
+	g.Go(func() error { return l.boughtSKUs(gctx, ids, s) })
 	g.Go(func() error {
 		var err error
 		reachExp[0], err = l.reachable(gctx, ids, s.reach[0], wecomQuery)

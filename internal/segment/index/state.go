@@ -36,6 +36,7 @@ type state struct {
 	nums                        [numFacts]*bsi
 	added                       *bsi // day of the earliest active follow
 	last                        *bsi // day of the last order
+	orderFacts                       // the facts of 00017 (facts_orders.go)
 	// expiries are the grants that stop counting at a known time
 	// (consent_state.valid_until): when one passes, its customer is read again.
 	expiries []expiry
@@ -58,6 +59,7 @@ func newState() *state {
 	for i := range s.nums {
 		s.nums[i] = newBSI()
 	}
+	s.orderFacts.init()
 	return s
 }
 
@@ -97,6 +99,7 @@ func (s *state) replace(ids *roaring.Bitmap, o *state) {
 	s.added.merge(o.added)
 	s.last.remove(ids)
 	s.last.merge(o.last)
+	s.orderFacts.replace(ids, &o.orderFacts)
 }
 
 func replaceIn(m map[string]*roaring.Bitmap, ids *roaring.Bitmap, o map[string]*roaring.Bitmap) {
@@ -125,6 +128,7 @@ func (s *state) sizeInBytes() uint64 {
 	for _, b := range s.nums {
 		n += b.sizeInBytes()
 	}
+	n += s.orderFacts.sizeInBytes()
 	return n
 }
 
