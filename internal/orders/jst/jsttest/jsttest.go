@@ -100,7 +100,11 @@ func (s *Sandbox) Calls() int {
 
 // Seed adds n realistic orders modified in the days before end: shops,
 // buyers who come back, plain and masked mobiles, a few refunds.
-func (s *Sandbox) Seed(seed uint64, n int, end time.Time) {
+func (s *Sandbox) Seed(seed uint64, n int, end time.Time) { s.SeedPhones(seed, n, end, nil) }
+
+// SeedPhones is Seed with the buyers' plain mobile numbers taken from
+// phones (the sandbox's demo customers', so orders join them).
+func (s *Sandbox) SeedPhones(seed uint64, n int, end time.Time, phones []string) {
 	r := rand.New(rand.NewPCG(seed, 7))
 	for i := range n {
 		at := end.Add(-time.Duration(r.Int64N(int64(80 * 24 * time.Hour)))).In(jst.Beijing)
@@ -108,6 +112,9 @@ func (s *Sandbox) Seed(seed uint64, n int, end time.Time) {
 		price := 1900 + r.IntN(30000)
 		qty := 1 + r.IntN(2)
 		mobile := fmt.Sprintf("139%08d", buyer)
+		if len(phones) > 0 {
+			mobile = phones[buyer%len(phones)]
+		}
 		if buyer%2 == 1 {
 			mobile = mobile[:3] + "****" + mobile[7:]
 		}
