@@ -143,8 +143,11 @@ func (s *Service) Pull(ctx context.Context, trigger, by string) (*Run, error) {
 	}
 	if s.Audit != nil && res.Inserted+res.Updated > 0 {
 		actor := audit.Actor{Kind: audit.ActorJob, Name: "jst.pull"}
-		if by != "" {
+		switch {
+		case by != "":
 			actor = audit.Actor{Kind: audit.ActorUser, Name: by}
+		case trigger == "cli":
+			actor = audit.Actor{Kind: audit.ActorSystem, Name: "kith import source jst"}
 		}
 		detail, _ := json.Marshal(map[string]any{"run": run.ID, "trigger": trigger, "read": res.Orders, "inserted": res.Inserted, "updated": res.Updated})
 		if err := s.Audit.Record(context.WithoutCancel(ctx), audit.Entry{Actor: actor, Action: audit.ActionPIIWrite, ObjectType: "orders",
