@@ -136,4 +136,21 @@ func TestOrderConnectorInSandbox(t *testing.T) {
 	c := signedIn(t, in, auth.RoleOwner)
 	body := c.get("/settings/orders", 200)
 	mustContain(t, "sandbox connector", body, "On: pulls every 15 minutes.", `id="set-app_secret">set<`, "/jst\"", `id="connector-pull">`)
+	if resp, _ := c.form("/settings/orders/pull", url.Values{}, en); resp.StatusCode != 303 {
+		t.Fatalf("pull: %d", resp.StatusCode)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(body, ">done ") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the sandbox pull did not finish:\n%s", body)
+		}
+		time.Sleep(300 * time.Millisecond)
+		body = c.get("/settings/orders", 200)
+	}
+	mustNotContain(t, "sandbox pull", body, "run-error")
+	var n int
+	mustStore(t, in).R.QueryRow(`SELECT COUNT(*) FROM orders WHERE shop IN ('taobao:天猫旗舰店', 'jd:京东自营店', 'douyin:抖音小店')`).Scan(&n)
+	if n < 100 {
+		t.Fatalf("%d sandbox orders of the three shops", n)
+	}
 }
