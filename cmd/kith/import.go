@@ -19,7 +19,7 @@ import (
 	"github.com/kith-scrm/kith/internal/protect"
 )
 
-const importUsage = "say what to import: kith import orders FILE [--mapping NAME] [--dry-run] [--json], kith import categories FILE, or kith import source add|list NAME"
+const importUsage = "say what to import: kith import orders FILE [--mapping NAME] [--dry-run] [--json], kith import categories FILE, or kith import source add|list NAME, or kith import source jst"
 
 func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	if len(args) == 0 {
@@ -272,8 +272,11 @@ func printImportReport(w io.Writer, rep *orders.Report, elapsed time.Duration) {
 // cmdImportSource manages webhook sources: kith import source add NAME
 // prints a new signing secret once; list names them.
 func cmdImportSource(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	if len(args) > 0 && args[0] == "jst" {
+		return cmdImportJST(ctx, args[1:], stdout, stderr, getenv)
+	}
 	if len(args) == 0 || (args[0] != "add" && args[0] != "list") {
-		return usageError{"kith import source add NAME (prints its webhook secret once), or kith import source list"}
+		return usageError{"kith import source add NAME (prints its webhook secret once), kith import source list, or kith import source jst [--json]"}
 	}
 	verb := args[0]
 	name, rest := splitFile(args[1:])

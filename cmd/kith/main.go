@@ -33,7 +33,7 @@ Commands:
   audit export   write audit entries to stdout: [--person P] [--actor A] [--action X] [--since T] [--format csv|jsonl]
   import orders  import an order file (CSV/XLSX): FILE [--mapping NAME] [--dry-run] [--json]
   import categories  the SKU catalogue's categories (CSV: sku,category): FILE
-  import source  add or list the sources of the signed orders webhook: add NAME | list
+  import source  add or list the sources of the signed orders webhook: add NAME | list; or pull 聚水潭 orders now: jst [--json]
   keys list      list the field keys, which is current and how many values use each: [--json]
   keys add       make a new current field key in the secrets file (restart, then rotate)
   keys rotate    re-seal every protected value under the current field key: [--batch N] [--json]

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/kith-scrm/kith/internal/orders/jst/jsttest"
 	"github.com/kith-scrm/kith/internal/settings"
 	"github.com/kith-scrm/kith/internal/wecom/wecomtest"
 )
@@ -25,7 +26,12 @@ type sandbox struct {
 	ln   net.Listener
 	url  string
 	conn settings.WeCom // the connection settings that point Kith at it
+	// jst is the 聚水潭 order query, served under /jst/ beside WeCom's API.
+	jst *jsttest.Sandbox
 }
+
+// sandboxJSTPath is where the sandbox serves the 聚水潭 order query.
+const sandboxJSTPath = "/jst"
 
 // startSandbox seeds the demo company and serves the sandbox's WeCom API
 // and control page on ln; callbacks go to kithURL.
@@ -47,7 +53,24 @@ func startSandbox(ln net.Listener, kithURL string, customers int, log *slog.Logg
 		CorpID: sb.CorpID(), Secret: sb.Secret(), CallbackToken: token, CallbackAESKey: key, APIBase: url,
 		FromEnv: map[string]bool{"corp_id": true, "secret": true, "callback_token": true, "callback_aes_key": true, "api_base": true},
 	}}
-	s.srv = &http.Server{Handler: sb.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	// Orders of three shops in 聚水潭 for the order connector to pull.
+	// Day-aligned, so a restart the same day serves the same orders; the
+	// buyers' numbers are the demo customers', so the orders join them.
+	s.jst = jsttest.New()
+	var phones []string
+	for _, id := range sb.CustomerIDs() {
+		for _, r := range sb.Relations(id) {
+			phones = append(phones, r.RemarkMobiles...)
+		}
+		if len(phones) >= 400 {
+			break
+		}
+	}
+	s.jst.SeedPhones(SandboxSeed, 600, time.Now().UTC().Truncate(24*time.Hour), phones)
+	mux := http.NewServeMux()
+	mux.Handle(sandboxJSTPath+"/", http.StripPrefix(sandboxJSTPath, s.jst))
+	mux.Handle("/", sb.Handler())
+	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	go func() {
 		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("sandbox stopped", "err", err)

@@ -27,6 +27,8 @@ import (
 	"github.com/kith-scrm/kith/internal/jobs"
 	"github.com/kith-scrm/kith/internal/obs"
 	"github.com/kith-scrm/kith/internal/orders"
+	"github.com/kith-scrm/kith/internal/orders/jst"
+	"github.com/kith-scrm/kith/internal/orders/jst/jsttest"
 	"github.com/kith-scrm/kith/internal/orders/wecompay"
 	"github.com/kith-scrm/kith/internal/protect"
 	"github.com/kith-scrm/kith/internal/segment"
@@ -150,6 +152,18 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 	// this node's own queue (the file is in its data folder).
 	uploads := &orders.Uploads{Dir: filepath.Join(cfg.DataDir, "imports"), MaxBytes: o.ImportMaxBytes, Clock: a.Clock}
 	river.AddWorker(workers, &orders.ImportWorker{Store: ordersStore, Uploads: uploads, Audit: a.Audit, Log: log})
+	// The 聚水潭 ERP connector: pulls on its own interval, one node at a
+	// time, with the settings saved in the console (/settings/orders).
+	jstSvc := &jst.Service{DB: a.DB, Sealer: sealer, Orders: ordersStore, Clock: a.Clock, Audit: a.Audit, Log: log,
+		HTTP: &http.Client{Timeout: 30 * time.Second}, Node: cfg.NodeName}
+	river.AddWorker(workers, &jst.PullWorker{Service: jstSvc})
+	if sb != nil {
+		// The sandbox's 聚水潭 replaces any configured one, as its corp does.
+		if err := jstSvc.Save(ctx, jst.Settings{Enabled: true, BaseURL: sb.url + sandboxJSTPath, AppKey: jsttest.AppKey,
+			AppSecret: jsttest.AppSecret, AccessToken: jsttest.AccessToken}, "sandbox"); err != nil {
+			return err
+		}
+	}
 	var j *jobs.Jobs
 	acq, acqPeriodic := newAcquisition(a.DB, sendGate, conn, syncer, a.Clock, cfg.Location, log, workers, &j)
 	campaigns, campaignTick := newCampaigns(a.DB, sendGate, conn, protector, a.Clock, cfg.Location, cfg.NodeName, workers, &j)
@@ -168,6 +182,7 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 		}, nil),
 		acqPeriodic,
 		campaignTick,
+		jst.Tick(),
 	}
 	j, err = jobs.New(a.DB, jobs.Config{Node: cfg.NodeName, Workers: workers, Periodic: periodic, Logger: log, Metrics: metrics})
 	if err != nil {
@@ -185,6 +200,7 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 		Gate: sendGate, Acquisition: acq, OrderUploads: uploads, Campaigns: campaigns,
 		Segments: segment.NewStore(a.DB, a.Clock), SegmentIndex: segIndex.Load,
 		Customers: customer.NewDirectory(a.DB), Protector: protector, Syncer: syncer, Settings: settingsStore, Conn: conn,
+		JST:      jstSvc,
 		Location: cfg.Location,
 		Version:  BuildVersion(), Node: cfg.NodeName, Sandbox: cfg.Sandbox, CookieSecure: cfg.CookieSecure,
 		StartedAt: a.Clock.Now(),

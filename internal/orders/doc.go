@@ -6,8 +6,12 @@
 // from an ERP connector (package orders/jst) and, as payments, from WeCom
 // external payments. Every path writes through a Writer, which is idempotent
 // by shop and order number: the same order again changes nothing, a later
-// status or refund updates it, and different amounts, items or buyer are
-// reported as a conflict, never silently overwritten.
+// status or refund updates it (an order never moves back), and different
+// amounts, items or buyer are reported as a conflict, never silently
+// overwritten. Shop keys are "platform:name" normalised by ShopKey, so the
+// same store reached by a file and by the ERP connector is one shop; an
+// order already stored from another source is the same order when the
+// amount paid and the order time agree, whatever other details differ.
 //
 // Only what has a purpose is kept (privacy requirement P-8): the receiver's
 // plain mobile number and address are sealed and blind-indexed with

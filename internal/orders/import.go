@@ -422,7 +422,7 @@ func (im *importer) shop(name string) string {
 	if name == "" {
 		name = "default"
 	}
-	return im.m.Platform + ":" + name
+	return ShopKey(im.m.Platform, name)
 }
 
 // fill reads the order-level fields of the first row of an order.

@@ -174,16 +174,32 @@ func (w *Writer) Put(ctx context.Context, o *Order) (Outcome, error) {
 	if !errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("orders: insert %s/%s: %w", o.Shop, o.OrderNo, err)
 	}
-	var oldCore, oldProgress string
+	var oldCore, oldProgress, oldSource, oldStatus string
 	var oldCustomer sql.NullInt64
-	if err := w.q.QueryRowContext(ctx, `SELECT id, core_hash, progress_hash, customer_id FROM orders WHERE shop = $1 AND order_no = $2`,
-		o.Shop, o.OrderNo).Scan(&orderID, &oldCore, &oldProgress, &oldCustomer); err != nil {
+	var oldTotal, oldRefund int64
+	var oldOrdered time.Time
+	if err := w.q.QueryRowContext(ctx, `SELECT id, core_hash, progress_hash, customer_id, source, status, total_fen, refund_fen, ordered_at
+		FROM orders WHERE shop = $1 AND order_no = $2`,
+		o.Shop, o.OrderNo).Scan(&orderID, &oldCore, &oldProgress, &oldCustomer, &oldSource, &oldStatus, &oldTotal, &oldRefund, &oldOrdered); err != nil {
 		return 0, fmt.Errorf("orders: read %s/%s: %w", o.Shop, o.OrderNo, err)
 	}
+	elsewhere := oldSource != o.Source
 	switch {
-	case oldCore != core:
+	case oldCore != core && !(elsewhere && oldTotal == o.TotalFen && oldOrdered.Equal(o.OrderedAt)):
 		return Conflict, nil
 	case oldProgress == progress:
+		return Unchanged, nil
+	case statusRank(o.Status) < statusRank(Status(oldStatus)) || o.RefundFen < oldRefund,
+		elsewhere && statusRank(o.Status) == statusRank(Status(oldStatus)) && o.RefundFen == oldRefund:
+		// An order never moves back: an older file imported again after a
+		// newer one (or after the ERP connector moved the order on)
+		// changes nothing. The same order brought by another path (a file
+		// and the ERP connector) may differ in detail — sources carry
+		// different things (item prices, a buyer account, a masked phone),
+		// so only the amount paid and the order time must agree above —
+		// and moves the order on only when it is further along, so two
+		// paths that word the same state differently do not undo each
+		// other.
 		return Unchanged, nil
 	}
 	if _, err := w.q.ExecContext(ctx, `UPDATE orders SET status = $1, refund_fen = $2, paid_at = $3, shipped_at = $4, completed_at = $5,

@@ -128,6 +128,11 @@ func (s *Server) buildRoutes() http.Handler {
 	page("POST /orders/import/{id}/mapping", auth.PermImportOrders, s.ordersImportMapping)
 	page("POST /orders/import/{id}/run", auth.PermImportOrders, s.ordersImportRun)
 	page("GET /orders/import/{id}/errors.csv", auth.PermImportOrders, s.ordersImportErrors)
+	// Orders: the 聚水潭 ERP connector's settings, test, pulls (settings_orders*.go).
+	page("GET /settings/orders", auth.PermManageConfig, s.settingsOrders)
+	page("POST /settings/orders", auth.PermManageConfig, s.settingsOrdersSave)
+	page("POST /settings/orders/test", auth.PermManageConfig, s.settingsOrdersTest)
+	page("POST /settings/orders/pull", auth.PermManageConfig, s.settingsOrdersPull)
 
 	// Campaigns: create, preview, schedule, monitor, cancel (issue 7).
 	page("GET /campaigns", auth.PermViewCustomers, s.campaignList)

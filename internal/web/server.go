@@ -20,6 +20,7 @@ import (
 	"github.com/kith-scrm/kith/internal/kith"
 	"github.com/kith-scrm/kith/internal/obs"
 	"github.com/kith-scrm/kith/internal/orders"
+	"github.com/kith-scrm/kith/internal/orders/jst"
 	"github.com/kith-scrm/kith/internal/protect"
 	"github.com/kith-scrm/kith/internal/segment"
 	"github.com/kith-scrm/kith/internal/segment/index"
@@ -53,6 +54,9 @@ type Deps struct {
 	// OrderUploads keeps order files uploaded for import (issue 8); nil
 	// turns the import pages away.
 	OrderUploads *orders.Uploads
+	// JST is the 聚水潭 order connector (its settings page and pulls); nil
+	// turns the page away.
+	JST *jst.Service
 	// Campaigns plans and runs campaigns (issue 7).
 	Campaigns *campaign.Service
 	// Customers reads customers, members and tags.

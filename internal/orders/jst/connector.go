@@ -17,6 +17,36 @@ type Connector struct {
 	PageSize int // 0: MaxPageSize
 	// FirstPull is how far back the first pull reads (0: 90 days).
 	FirstPull time.Duration
+	// Shops maps a shop number to the shop key its orders get (Settings);
+	// shops not listed get ShopKey's.
+	Shops map[int64]string
+}
+
+// sites are the platforms an order's shop_site names, by a word in it, as
+// the shop key's platform: the same prefixes the file presets write.
+var sites = []struct{ word, platform string }{
+	{"淘宝", "taobao"}, {"天猫", "taobao"}, {"京东", "jd"}, {"拼多多", "pdd"}, {"抖音", "douyin"}, {"抖店", "douyin"},
+	{"头条", "douyin"}, {"有赞", "youzan"},
+}
+
+// ShopKey is the shop key of an order's shop when the settings map none:
+// the platform its site names (taobao for 淘宝天猫, jd for 京东 …, the
+// prefixes of the file presets) and its name, so a shop's export file
+// imported with its name and the same shop's orders pulled here share
+// their orders. A site Kith does not know gives "jst" as the platform; the
+// shop's number stands in for a missing name.
+func ShopKey(site, name string, id int64) string {
+	platform := "jst"
+	for _, s := range sites {
+		if strings.Contains(site, s.word) {
+			platform = s.platform
+			break
+		}
+	}
+	if strings.TrimSpace(name) == "" {
+		name = strconv.FormatInt(id, 10)
+	}
+	return orders.ShopKey(platform, name)
 }
 
 // Result counts what a pull did.
@@ -134,11 +164,11 @@ func (c *Connector) order(j *Order) (*orders.Order, bool) {
 	if no == "" {
 		no = strconv.FormatInt(j.OID, 10)
 	}
-	shop := j.ShopName
-	if shop == "" {
-		shop = strconv.FormatInt(j.ShopID, 10)
+	shop, ok := c.Shops[j.ShopID]
+	if !ok {
+		shop = ShopKey(j.ShopSite, j.ShopName, j.ShopID)
 	}
-	o := &orders.Order{Shop: "jst:" + shop, OrderNo: no, Source: "erp:jst:" + c.Name, BuyerAccount: j.ShopBuyerID, Phone: j.ReceiverMobile,
+	o := &orders.Order{Shop: shop, OrderNo: no, Source: "erp:jst:" + c.Name, BuyerAccount: j.ShopBuyerID, Phone: j.ReceiverMobile,
 		Status: st, TotalFen: int64(j.PaidAmount), FreightFen: int64(j.Freight)}
 	var addr []string
 	for _, p := range []string{j.ReceiverState, j.ReceiverCity, j.ReceiverDistrict, j.ReceiverAddress} {

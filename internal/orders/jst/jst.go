@@ -101,6 +101,7 @@ type Order struct {
 	SoID             string `json:"so_id"`
 	ShopID           int64  `json:"shop_id"`
 	ShopName         string `json:"shop_name"`
+	ShopSite         string `json:"shop_site"` // the platform, e.g. 淘宝天猫, 京东
 	ShopBuyerID      string `json:"shop_buyer_id"`
 	Status           string `json:"status"`
 	PaidAmount       Amount `json:"paid_amount"`

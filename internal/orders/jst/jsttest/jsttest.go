@@ -49,9 +49,21 @@ type Server struct {
 	URL string
 }
 
+// New returns a sandbox with the credentials above, to serve with
+// ServeHTTP (serve --sandbox mounts it beside the WeCom sandbox).
+func New() *Sandbox {
+	return &Sandbox{AppKey: AppKey, AppSecret: AppSecret, AccessToken: AccessToken}
+}
+
+// Shops are the shops Seed's orders come from: number, name, site.
+var Shops = []struct {
+	ID         int64
+	Name, Site string
+}{{10, "天猫旗舰店", "淘宝天猫"}, {11, "京东自营店", "京东"}, {12, "抖音小店", "抖音"}}
+
 // Start serves a sandbox until the test ends.
 func Start(tb testing.TB) *Server {
-	s := &Sandbox{AppKey: AppKey, AppSecret: AppSecret, AccessToken: AccessToken}
+	s := New()
 	srv := httptest.NewServer(s)
 	tb.Cleanup(srv.Close)
 	return &Server{Sandbox: s, URL: srv.URL}
@@ -88,20 +100,26 @@ func (s *Sandbox) Calls() int {
 
 // Seed adds n realistic orders modified in the days before end: shops,
 // buyers who come back, plain and masked mobiles, a few refunds.
-func (s *Sandbox) Seed(seed uint64, n int, end time.Time) {
+func (s *Sandbox) Seed(seed uint64, n int, end time.Time) { s.SeedPhones(seed, n, end, nil) }
+
+// SeedPhones is Seed with the buyers' plain mobile numbers taken from
+// phones (the sandbox's demo customers', so orders join them).
+func (s *Sandbox) SeedPhones(seed uint64, n int, end time.Time, phones []string) {
 	r := rand.New(rand.NewPCG(seed, 7))
-	shops := []string{"天猫旗舰店", "京东自营店", "抖音小店"}
 	for i := range n {
 		at := end.Add(-time.Duration(r.Int64N(int64(80 * 24 * time.Hour)))).In(jst.Beijing)
 		buyer := r.IntN(max(n/3, 1))
 		price := 1900 + r.IntN(30000)
 		qty := 1 + r.IntN(2)
 		mobile := fmt.Sprintf("139%08d", buyer)
+		if len(phones) > 0 {
+			mobile = phones[buyer%len(phones)]
+		}
 		if buyer%2 == 1 {
 			mobile = mobile[:3] + "****" + mobile[7:]
 		}
 		status := []string{"Sent", "Sent", "WaitConfirm", "WaitPay", "Cancelled"}[r.IntN(5)]
-		o := map[string]any{"o_id": 500000 + i, "so_id": strconv.Itoa(880000000 + i), "shop_id": 10 + buyer%3, "shop_name": shops[buyer%3],
+		o := map[string]any{"o_id": 500000 + i, "so_id": strconv.Itoa(880000000 + i), "shop_id": Shops[buyer%3].ID, "shop_name": Shops[buyer%3].Name, "shop_site": Shops[buyer%3].Site,
 			"shop_buyer_id": fmt.Sprintf("buyer_%05d", buyer), "status": status, "paid_amount": yuan(price * qty), "freight": "0.00",
 			"order_date": at.Format(jst.TimeLayout), "pay_date": at.Add(time.Minute).Format(jst.TimeLayout),
 			"modified": at.Add(time.Hour).Format(jst.TimeLayout), "receiver_name": "收件人", "receiver_mobile": mobile,

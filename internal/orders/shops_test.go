@@ -1,0 +1,69 @@
+package orders_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/kith-scrm/kith/internal/orders"
+	"github.com/kith-scrm/kith/internal/store"
+	"github.com/kith-scrm/kith/internal/store/storetest"
+)
+
+func TestShopKey(t *testing.T) {
+	for _, c := range []struct{ platform, name, want string }{
+		{"taobao", "天猫旗舰店", "taobao:天猫旗舰店"},
+		{" Taobao ", "  天猫  旗舰店 ", "taobao:天猫 旗舰店"},
+		{"pdd", "店（一）　Ａ", "pdd:店(一) A"}, // full-width brackets, space and letter
+	} {
+		if got := orders.ShopKey(c.platform, c.name); got != c.want {
+			t.Errorf("ShopKey(%q, %q) = %q, want %q", c.platform, c.name, got, c.want)
+		}
+	}
+}
+
+func TestOrdersNeverMoveBackAndOtherSourcesAgree(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		at := now.Add(-48 * time.Hour)
+		base := order("N1", 12800, at)
+		if out := f.put(t, base); out[0] != orders.Inserted {
+			t.Fatalf("insert %v", out)
+		}
+		older := base
+		older.Status = orders.StatusPaid
+		if out := f.put(t, older); out[0] != orders.Unchanged {
+			t.Fatalf("an older state from the same source: %v", out)
+		}
+		// Another source with other details but the same amount and time.
+		other := base
+		other.Source = "erp:jst:main"
+		other.Items = []orders.Item{{SKU: "SKU-9", Title: "龙井", Quantity: 1, PriceFen: 12800}}
+		other.BuyerAccount = "tb_x"
+		if out := f.put(t, other); out[0] != orders.Unchanged {
+			t.Fatalf("the same order from another source: %v", out)
+		}
+		other.Status = orders.StatusRefunded
+		other.RefundFen = 12800
+		if out := f.put(t, other); out[0] != orders.Updated {
+			t.Fatalf("further along from another source: %v", out)
+		}
+		var st string
+		db.R.QueryRow(`SELECT status FROM orders WHERE order_no = 'N1'`).Scan(&st)
+		if st != "refunded" {
+			t.Fatalf("status %s", st)
+		}
+		if out := f.put(t, base); out[0] != orders.Unchanged {
+			t.Fatalf("the file again after the refund: %v", out)
+		}
+		other.TotalFen = 13000
+		other.RefundFen = 0
+		if out := f.put(t, other); out[0] != orders.Conflict {
+			t.Fatalf("another amount from another source: %v", out)
+		}
+		same := base
+		same.Items = other.Items
+		if out := f.put(t, same); out[0] != orders.Conflict {
+			t.Fatalf("other items from the same source: %v", out)
+		}
+	})
+}
