@@ -69,7 +69,7 @@ func TestCrashCampaignKill9(t *testing.T) {
 
 func crashCampaign(t *testing.T, extra []string) {
 	n := envInt(envCrashRecipients, 10000)
-	kills := envInt(envCrashKills, 6)
+	kills := envInt(envCrashKills, 5)
 	seed := uint64(time.Now().UnixNano())
 	if v, err := strconv.ParseUint(os.Getenv(envCrashSeed), 10, 64); err == nil {
 		seed = v
