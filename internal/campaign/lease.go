@@ -12,14 +12,15 @@ import (
 )
 
 // LeaseTTL is how long a runner holds a campaign without renewing. A
-// runner renews its lease every LeaseRenew while it works, and cancels its
-// batch's call when a renewal fails or takes longer than LeaseRenew; so a
-// runner that lost its lease has stopped calling the platform well before
-// the lease runs out (two renewals plus a WeCom round trip, bounded by the
-// client's 10 s timeout, fit in it), and another runner that takes the
-// campaign over may treat the batch it finds 'calling' as in doubt. Short,
-// so a campaign whose runner was killed resumes within seconds. The nodes'
-// clocks must agree to well within LeaseTTL − 2×LeaseRenew (NTP).
+// runner renews its lease every LeaseRenew while it works and cancels its
+// batch's call as soon as another runner took the lease, or when no
+// renewal has succeeded for LeaseTTL/2 (a database too busy to answer). So
+// a runner that lost its lease has stopped calling the platform at least
+// LeaseTTL/2 (10 s, a WeCom client's round-trip timeout) before the lease
+// runs out, and another runner that takes the campaign over may treat the
+// batch it finds 'calling' as in doubt. Short, so a campaign whose runner
+// was killed resumes within seconds. The nodes' clocks must agree to well
+// within that margin (NTP).
 const LeaseTTL = 20 * time.Second
 
 // LeaseRenew is how often a runner renews its lease while it works.
@@ -51,8 +52,8 @@ func (s *Service) renew(ctx context.Context, id int64, owner string) (bool, erro
 }
 
 // keep renews owner's lease every LeaseRenew until the returned stop is
-// called; when a renewal fails (or takes longer than LeaseRenew) it
-// cancels ctx, so the batch's call stops before the lease runs out.
+// called. It cancels ctx, so the batch's call stops, when the lease was
+// taken by another owner or when no renewal succeeded for LeaseTTL/2.
 func (s *Service) keep(ctx context.Context, cancel context.CancelCauseFunc, id int64, owner string) (stop func()) {
 	done := make(chan struct{})
 	finished := make(chan struct{})
@@ -60,6 +61,7 @@ func (s *Service) keep(ctx context.Context, cancel context.CancelCauseFunc, id i
 		defer close(finished)
 		t := time.NewTicker(LeaseRenew)
 		defer t.Stop()
+		last := time.Now() // Run acquired the lease just before
 		for {
 			select {
 			case <-done:
@@ -68,11 +70,18 @@ func (s *Service) keep(ctx context.Context, cancel context.CancelCauseFunc, id i
 				return
 			case <-t.C:
 			}
-			rctx, rcancel := context.WithTimeout(ctx, LeaseRenew)
+			start := time.Now()
+			rctx, rcancel := context.WithDeadline(ctx, last.Add(LeaseTTL/2))
 			ok, err := s.renew(rctx, id, owner)
 			rcancel()
-			if err != nil || !ok {
-				cancel(kith.Errorf(kith.EUNAVAILABLE, "campaign: %d: the run lease was lost (%v); the batch in flight stops", id, err))
+			switch {
+			case err == nil && ok:
+				last = start
+			case err == nil:
+				cancel(kith.Errorf(kith.EUNAVAILABLE, "campaign: %d: another runner took the run lease; the batch in flight stops", id))
+				return
+			case !time.Now().Before(last.Add(LeaseTTL / 2)):
+				cancel(kith.Errorf(kith.EUNAVAILABLE, "campaign: %d: the run lease could not be renewed for %s (%v); the batch in flight stops", id, LeaseTTL/2, err))
 				return
 			}
 		}
