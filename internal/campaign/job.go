@@ -14,7 +14,7 @@ import (
 // this).
 const TickEvery = time.Minute
 
-// queued are the states a tick or a poll is deduplicated in: one waits or
+// queued are the states a poll is deduplicated in: one waits or
 // runs at a time, and a finished one does not stop the next.
 var queued = []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
 	rivertype.JobStateRetryable, rivertype.JobStateScheduled}
@@ -26,10 +26,13 @@ type TickArgs struct{}
 // Kind implements river.JobArgs.
 func (TickArgs) Kind() string { return "campaign.tick" }
 
-// InsertOpts keeps one tick queued at a time.
-func (TickArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: queued}}
-}
+// InsertOpts: ticks are not unique. A tick that was running when its node
+// was killed stays "running" until River rescues it (an hour later); a
+// unique tick would wait for it, and no campaign would start or resume
+// meanwhile. Two ticks that overlap are harmless: a campaign moves to
+// running once, planning again inserts nothing twice, and the run lease
+// keeps runners apart.
+func (TickArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: 3} }
 
 // RunArgs is the job that hands a campaign's batches over.
 type RunArgs struct {
@@ -122,6 +125,12 @@ func (w *RunWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 		return err
 	case st == Progressed:
 		return river.JobSnooze(time.Second)
+	case st == Held && time.Since(job.CreatedAt) < 3*LeaseTTL:
+		// Another runner holds the campaign, or held it and died (kill -9,
+		// a lost machine): look again once its lease could have run out, so
+		// a restarted node resumes the campaign without waiting for the
+		// next tick. A live holder keeps renewing; then this job ends.
+		return river.JobSnooze(LeaseTTL / 2)
 	case st == InDoubt:
 		return river.JobSnooze(30 * time.Second)
 	case st == Waiting:

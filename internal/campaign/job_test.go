@@ -119,7 +119,7 @@ func TestLease(t *testing.T) {
 			done <- err
 		}()
 		<-hold.in // n1 is in a call
-		if st, err := w.svc.Run(ctx, c.ID, "n2", time.Minute); st != campaign.Idle || err != nil {
+		if st, err := w.svc.Run(ctx, c.ID, "n2", time.Minute); st != campaign.Held || err != nil {
 			t.Errorf("n2 while n1 holds the lease: %v %v", st, err)
 		}
 		close(hold.out)

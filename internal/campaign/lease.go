@@ -11,11 +11,20 @@ import (
 	"github.com/kith-scrm/kith/internal/kith"
 )
 
-// LeaseTTL is how long a runner holds a campaign without renewing: longer
-// than any one batch takes (a claim and one call), so a runner that still
-// holds it is never second-guessed, and short enough that a crashed
-// runner's campaign resumes soon.
-const LeaseTTL = 2 * time.Minute
+// LeaseTTL is how long a runner holds a campaign without renewing. A
+// runner renews its lease every LeaseRenew while it works and cancels its
+// batch's call as soon as another runner took the lease, or when no
+// renewal has succeeded for LeaseTTL/2 (a database too busy to answer). So
+// a runner that lost its lease has stopped calling the platform at least
+// LeaseTTL/2 (10 s, a WeCom client's round-trip timeout) before the lease
+// runs out, and another runner that takes the campaign over may treat the
+// batch it finds 'calling' as in doubt. Short, so a campaign whose runner
+// was killed resumes within seconds. The nodes' clocks must agree to well
+// within that margin (NTP).
+const LeaseTTL = 20 * time.Second
+
+// LeaseRenew is how often a runner renews its lease while it works.
+const LeaseRenew = LeaseTTL / 5
 
 // acquire takes campaign id's run lease for owner: it fails when another
 // owner holds an unexpired one.
@@ -30,22 +39,85 @@ func (s *Service) acquire(ctx context.Context, id int64, owner string) (bool, er
 	return n == 1, nil
 }
 
+// renew extends owner's lease on campaign id, whatever the campaign's state
+// now (a campaign cancelled meanwhile lets its batch finish): it fails when
+// another owner took the lease.
+func (s *Service) renew(ctx context.Context, id int64, owner string) (bool, error) {
+	res, err := s.db.W.ExecContext(ctx, "UPDATE campaigns SET run_lease = $1 WHERE id = $2 AND run_owner = $3", s.clock.Now().UTC().Add(LeaseTTL), id, owner)
+	if err != nil {
+		return false, fmt.Errorf("campaign: renew lease %d: %w", id, err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// keep renews owner's lease every LeaseRenew until the returned stop is
+// called. It cancels ctx, so the batch's call stops, when the lease was
+// taken by another owner or when no renewal succeeded for LeaseTTL/2.
+func (s *Service) keep(ctx context.Context, cancel context.CancelCauseFunc, id int64, owner string) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(LeaseRenew)
+		defer t.Stop()
+		last := time.Now() // Run acquired the lease just before
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			start := time.Now()
+			rctx, rcancel := context.WithDeadline(ctx, last.Add(LeaseTTL/2))
+			ok, err := s.renew(rctx, id, owner)
+			rcancel()
+			switch {
+			case err == nil && ok:
+				last = start
+			case err == nil:
+				cancel(kith.Errorf(kith.EUNAVAILABLE, "campaign: %d: another runner took the run lease; the batch in flight stops", id))
+				return
+			case !time.Now().Before(last.Add(LeaseTTL / 2)):
+				cancel(kith.Errorf(kith.EUNAVAILABLE, "campaign: %d: the run lease could not be renewed for %s (%v); the batch in flight stops", id, LeaseTTL/2, err))
+				return
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+	}
+}
+
 func (s *Service) release(ctx context.Context, id int64, owner string) {
 	s.db.W.ExecContext(ctx, "UPDATE campaigns SET run_lease = NULL WHERE id = $1 AND run_owner = $2", id, owner)
 }
 
 // Run advances campaign id for up to budget under a lease held by owner
-// (the node's name): batch after batch, renewing the lease before each. It
-// returns the last Step; Idle when another runner holds the campaign.
+// (the node's name): batch after batch, renewing the lease before each and
+// every LeaseRenew while one is in flight. It returns the last Step: Held
+// when another runner holds the campaign, Idle when it is not running.
 func (s *Service) Run(ctx context.Context, id int64, owner string, budget time.Duration) (Step, error) {
 	ok, err := s.acquire(ctx, id, owner)
-	if err != nil || !ok {
+	if err != nil {
 		return Idle, err
 	}
+	if !ok {
+		return s.held(ctx, id)
+	}
 	defer s.release(context.WithoutCancel(ctx), id, owner)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	defer s.keep(ctx, cancel, id, owner)()
 	deadline := time.Now().Add(budget) // the job's running time, not the campaign's clock
 	for {
 		st, err := s.RunBatch(ctx, id)
+		if cause := context.Cause(ctx); err != nil && cause != nil && ctx.Err() != nil {
+			err = fmt.Errorf("%w (%w)", err, cause)
+		}
 		if err != nil || st != Progressed || time.Now().After(deadline) {
 			return st, err
 		}
@@ -53,6 +125,16 @@ func (s *Service) Run(ctx context.Context, id int64, owner string, budget time.D
 			return Idle, err
 		}
 	}
+}
+
+// held tells a campaign another runner holds (Held) from one that is no
+// longer running (Idle).
+func (s *Service) held(ctx context.Context, id int64) (Step, error) {
+	c, err := s.Get(ctx, id)
+	if err != nil || c.State != Running {
+		return Idle, err
+	}
+	return Held, nil
 }
 
 // StartDue starts every scheduled campaign whose time has come: a

@@ -24,6 +24,7 @@ const (
 	Finished               // nothing is left to hand over: the campaign is done
 	InDoubt                // a batch in doubt could not be reconciled yet; run again later
 	Waiting                // quiet hours: run again at the campaign's ResumeAt
+	Held                   // another runner holds the campaign's lease (Run only)
 )
 
 // RunBatch advances a running campaign by one step: it first reconciles
