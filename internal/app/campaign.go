@@ -7,6 +7,7 @@ import (
 
 	"github.com/kith-scrm/kith/internal/campaign"
 	"github.com/kith-scrm/kith/internal/channel/wecomgroup"
+	"github.com/kith-scrm/kith/internal/channel/wecommoment"
 	"github.com/kith-scrm/kith/internal/gate"
 	"github.com/kith-scrm/kith/internal/jobs"
 	"github.com/kith-scrm/kith/internal/kith"
@@ -26,6 +27,10 @@ func newCampaigns(db *store.DB, g *gate.Gate, conn *wecomsync.Conn, prot *protec
 		Addresses: &campaign.PhoneAddresser{DB: db, Opener: prot}})
 	svc.Register(campaign.WeCom, wecomgroup.New(svc.Claimer(), conn.Client, clock), wecomgroup.NewReconciler(conn.Client, clock))
 	svc.RegisterFollower(campaign.WeCom, wecomgroup.NewFollower(conn.Client))
+	// Customer moments: each batch's own tag on the permitted customers, one
+	// moment task per member and batch (internal/channel/wecommoment).
+	svc.Register(campaign.WeComMoment, wecommoment.New(svc.Claimer(), conn.Client, db, clock), wecommoment.NewReconciler(conn.Client, db, clock))
+	svc.RegisterFollower(campaign.WeComMoment, wecommoment.NewFollower(conn.Client, db, clock))
 	river.AddWorker(workers, &campaign.TickWorker{Service: svc, Jobs: func() campaign.Inserter { return (*j).Client() }})
 	river.AddWorker(workers, &campaign.RunWorker{Service: svc, Node: node})
 	river.AddWorker(workers, &campaign.PollWorker{Service: svc})
@@ -33,4 +38,13 @@ func newCampaigns(db *store.DB, g *gate.Gate, conn *wecomsync.Conn, prot *protec
 		return campaign.TickArgs{}, nil
 	}, &river.PeriodicJobOpts{RunOnStart: true})
 	return svc, tick
+}
+
+// newMomentStats wires the periodic read of the moments' likes and comments
+// (read-only; Kith never likes or comments).
+func newMomentStats(db *store.DB, conn *wecomsync.Conn, clock kith.Clock, workers *river.Workers) *river.PeriodicJob {
+	river.AddWorker(workers, &wecommoment.StatsWorker{Follower: wecommoment.NewFollower(conn.Client, db, clock)})
+	return river.NewPeriodicJob(river.PeriodicInterval(wecommoment.StatsEvery), func() (river.JobArgs, *river.InsertOpts) {
+		return wecommoment.StatsArgs{}, nil
+	}, nil)
 }

@@ -183,6 +183,7 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 		acqPeriodic,
 		campaignTick,
 		jst.Tick(),
+		newMomentStats(a.DB, conn, a.Clock, workers),
 	}
 	j, err = jobs.New(a.DB, jobs.Config{Node: cfg.NodeName, Workers: workers, Periodic: periodic, Logger: log, Metrics: metrics})
 	if err != nil {

@@ -95,7 +95,7 @@ type DBAddresser struct{ DB *store.DB }
 
 // Addresses implements Addresser.
 func (d *DBAddresser) Addresses(ctx context.Context, ch Channel, customers []int64) (map[int64]Recipient, error) {
-	if ch != WeCom {
+	if ch != WeCom && ch != WeComMoment {
 		return nil, kith.Errorf(kith.EUNAVAILABLE, "campaign: no address book for %s is configured", ch)
 	}
 	out := make(map[int64]Recipient, len(customers))

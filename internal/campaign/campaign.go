@@ -30,14 +30,17 @@ type Channel string
 // Channels.
 const (
 	WeCom Channel = "wecom" // WeCom group messages (add_msg_template), confirmed by each member
-	SMS   Channel = "sms"
-	Email Channel = "email"
+	// WeComMoment is WeCom customer moments (add_moment_task), published by
+	// each member and seen only by customers the gate permitted (moment.go).
+	WeComMoment Channel = "wecom_moment"
+	SMS         Channel = "sms"
+	Email       Channel = "email"
 )
 
 // consent returns the consent channel of c.
 func (c Channel) consent() consent.Channel {
 	switch c {
-	case WeCom:
+	case WeCom, WeComMoment:
 		return consent.ChannelWeCom
 	case SMS:
 		return consent.ChannelSMS
@@ -168,6 +171,8 @@ func (c Content) gateContent(ch Channel, p Purpose) gate.Content {
 // validate checks c for ch and p; the error says what is wrong and where.
 func (c Content) validate(ch Channel, p Purpose) error {
 	switch ch {
+	case WeComMoment:
+		return c.validateMoment()
 	case WeCom:
 		if strings.TrimSpace(c.Text) == "" && len(c.Attachments) == 0 {
 			return kith.Errorf(kith.EINVALID, "campaign: content: a WeCom group message needs text or an attachment")
@@ -238,6 +243,9 @@ func (a Attachment) validate() error {
 type Audience struct {
 	SegmentID int64    `json:"segment_id,omitempty"`
 	Tags      []string `json:"tags,omitempty"`
+	// Members, when set (WeCom channels), are the sending members: only
+	// their customers are reached (moment.go).
+	Members []string `json:"members,omitempty"`
 }
 
 func (a Audience) validate() error {
@@ -300,12 +308,15 @@ func (in *Input) validate() error {
 	case in.Purpose != PurposeService && in.Purpose != PurposeMarketing:
 		return kith.Errorf(kith.EINVALID, "campaign: purpose %q: it must be service or marketing", in.Purpose)
 	case in.Channel.consent() == "":
-		return kith.Errorf(kith.EINVALID, "campaign: channel %q: it must be wecom, sms or email", in.Channel)
+		return kith.Errorf(kith.EINVALID, "campaign: channel %q: it must be wecom_moment, wecom, sms or email", in.Channel)
 	}
 	if err := in.Content.validate(in.Channel, in.Purpose); err != nil {
 		return err
 	}
 	if err := in.Audience.validate(); err != nil {
+		return err
+	}
+	if err := in.Audience.validateMembers(in.Channel); err != nil {
 		return err
 	}
 	return in.Schedule.validate()

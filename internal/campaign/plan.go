@@ -42,7 +42,7 @@ func (s *Service) evaluate(ctx context.Context, c Campaign) ([]planned, error) {
 	if err != nil {
 		return nil, err
 	}
-	addrs, err := s.address.Addresses(ctx, c.Channel, ids)
+	addrs, err := s.addressesOf(ctx, c, ids)
 	if err != nil {
 		return nil, err
 	}

@@ -100,7 +100,7 @@ func (s *Service) nextBatch(ctx context.Context, c Campaign) (Batch, error) {
 	if err := rows.Err(); err != nil {
 		return b, err
 	}
-	addrs, err := s.address.Addresses(ctx, c.Channel, ids)
+	addrs, err := s.addressesOf(ctx, c, ids)
 	if err != nil {
 		return b, err
 	}
@@ -109,7 +109,7 @@ func (s *Service) nextBatch(ctx context.Context, c Campaign) (Batch, error) {
 		r, ok := addrs[id]
 		// For WeCom the task goes to the member planned: a customer that
 		// member no longer follows is refused, not moved to another member.
-		if !ok || (c.Channel == WeCom && r.Sender != b.Sender) {
+		if !ok || ((c.Channel == WeCom || c.Channel == WeComMoment) && r.Sender != b.Sender) {
 			gone = append(gone, id)
 			continue
 		}

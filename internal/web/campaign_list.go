@@ -26,6 +26,8 @@ type campaignsData struct {
 // campaignForm is the new-campaign form as the operator filled it.
 type campaignForm struct {
 	Name, Purpose, Channel, Text, Subject, Sign, TemplateID, Segment, Tags, Schedule, At, Rule string
+	// Attachments (one a line) and Members (sending userids): WeCom (campaign_moment.go).
+	Attachments, Members string
 }
 
 func (s *Server) campaignList(w http.ResponseWriter, r *http.Request) {
@@ -46,6 +48,7 @@ func (s *Server) renderCampaigns(w http.ResponseWriter, r *http.Request, d *camp
 	}
 	d.Campaigns, d.Segments, d.CanManage = list, segs, principal(r).Can(auth.PermManageTags)
 	d.Purposes, d.Channels, d.Schedules = []string{"marketing", "service"}, []string{"wecom", "sms", "email"}, []string{"now", "at", "recurring"}
+	d.Channels = append(d.Channels, string(campaign.WeComMoment))
 	status := http.StatusOK
 	if d.Problem != nil {
 		status = d.Problem.Status
@@ -64,6 +67,7 @@ func (s *Server) campaignCreate(w http.ResponseWriter, r *http.Request) {
 		"sign": &f.Sign, "template_id": &f.TemplateID, "segment": &f.Segment, "tags": &f.Tags, "schedule": &f.Schedule, "at": &f.At, "rule": &f.Rule} {
 		*p = r.PostFormValue(k)
 	}
+	f.Attachments, f.Members = r.PostFormValue("attachments"), r.PostFormValue("members")
 	d := &campaignsData{Form: f}
 	in, prob := s.campaignInput(r, f)
 	if prob != nil {
@@ -98,6 +102,9 @@ func (s *Server) campaignInput(r *http.Request, f campaignForm) (campaign.Input,
 		in.Content = campaign.Content{Subject: f.Subject, Text: f.Text}
 	default:
 		in.Content = campaign.Content{Text: f.Text}
+	}
+	if prob := s.momentInput(r, f, &in); prob != nil {
+		return in, prob
 	}
 	if f.Segment != "" {
 		id, err := strconv.ParseInt(f.Segment, 10, 64)

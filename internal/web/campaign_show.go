@@ -7,6 +7,7 @@ import (
 
 	"github.com/kith-scrm/kith/internal/auth"
 	"github.com/kith-scrm/kith/internal/campaign"
+	"github.com/kith-scrm/kith/internal/channel/wecommoment"
 	"github.com/kith-scrm/kith/internal/kith"
 	"github.com/kith-scrm/kith/internal/segment"
 )
@@ -22,6 +23,8 @@ type campaignData struct {
 	Problem   *problem
 	States    []string // delivery states in the order shown
 	CostYuan  string   // the preview's SMS cost estimate
+	// Moments are a wecom_moment campaign's moments by member (campaign_moment.go).
+	Moments []wecommoment.MemberStat
 }
 
 func (s *Server) campaignID(w http.ResponseWriter, r *http.Request) (int64, bool) {
@@ -69,6 +72,12 @@ func (s *Server) renderCampaign(w http.ResponseWriter, r *http.Request, id int64
 		return
 	}
 	d.C, d.Report, d.CanManage = c, rep, principal(r).Can(auth.PermManageTags)
+	if c.Channel == campaign.WeComMoment {
+		if d.Moments, err = wecommoment.CampaignStats(r.Context(), s.DB, id); err != nil {
+			s.pageError(w, r, err)
+			return
+		}
+	}
 	d.States = []string{"planned", "claimed", "sent", "delivered", "refused", "failed", "unknown", "cancelled"}
 	status := http.StatusOK
 	if d.Problem != nil {

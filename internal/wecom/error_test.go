@@ -32,7 +32,7 @@ func TestErrorCode(t *testing.T) {
 
 func TestMeaningCoversEveryConstant(t *testing.T) {
 	var decls []ast.Decl
-	for _, name := range []string{"error.go", "groupmsg.go"} {
+	for _, name := range []string{"error.go", "groupmsg.go", "moment.go"} {
 		file, err := parser.ParseFile(token.NewFileSet(), name, nil, 0)
 		if err != nil {
 			t.Fatal(err)
@@ -71,6 +71,7 @@ func TestMeaningCoversEveryConstant(t *testing.T) {
 		"CodeWelcomeSending": CodeWelcomeSending, "CodeMemberNotVerified": CodeMemberNotVerified,
 		"CodeNoSendableCustomer": CodeNoSendableCustomer, "CodeGroupMsgDispatching": CodeGroupMsgDispatching,
 		"CodeGroupMsgCancelled": CodeGroupMsgCancelled, "CodeRemindOverLimit": CodeRemindOverLimit,
+		"CodeMomentTooManyJobs": CodeMomentTooManyJobs, "CodeMomentDispatching": CodeMomentDispatching,
 	}
 	for _, name := range names {
 		code, ok := codes[name]

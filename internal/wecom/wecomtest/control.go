@@ -33,6 +33,8 @@ var controlPage = template.Must(template.ParseFS(controlFS, "control.html"))
 //	POST /sandbox/seed                  {"seed":1,"customers":5000}
 //	GET  /sandbox/groupmsgs             the group-message tasks
 //	POST /sandbox/groupmsgs/confirm     msgid (empty: every waiting task) — the member taps send
+//	GET  /sandbox/moments               the moments, with who published and who can see them
+//	POST /sandbox/moments/publish       moment_id (empty: every waiting one) — every sender publishes
 //
 // POSTs from another origin are refused (http.CrossOriginProtection).
 func (s *Sandbox) controlHandler() http.Handler {
@@ -51,6 +53,8 @@ func (s *Sandbox) controlHandler() http.Handler {
 	mux.HandleFunc("POST /sandbox/scan", s.serveScan)          // driver_acquisition.go
 	mux.HandleFunc("GET /sandbox/groupmsgs", s.serveGroupMsgs) // driver_groupmsg.go
 	mux.HandleFunc("POST /sandbox/groupmsgs/confirm", s.serveConfirmGroupMsgs)
+	mux.HandleFunc("GET /sandbox/moments", s.serveMoments) // driver_moment.go
+	mux.HandleFunc("POST /sandbox/moments/publish", s.servePublishMoments)
 	return http.NewCrossOriginProtection().Handler(mux)
 }
 

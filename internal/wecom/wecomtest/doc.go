@@ -61,10 +61,18 @@
 // A small control API and an HTML page under /sandbox/ trigger events by
 // hand, pause delivery, inject faults and reseed.
 //
+// Customer moments (api_moment.go, driver_moment.go): add_moment_task,
+// get_moment_task_result, get_moment_list, get_moment_task,
+// get_moment_comments and cancel_moment_task with WeCom's fields, limits
+// and errors (41078 while too many jobs run); the driver makes members
+// publish (the post is seen by the member's customers carrying one of the
+// moment's tags at that time) and customers like and comment. Kith itself
+// never likes or comments: WeCom has no API for it.
+//
 // # What it does not emulate
 //
 // Personal tags, rule-group (strategy) tags, 「联系我」 contact ways,
-// welcome messages (send_welcome_msg), group messages, moments, customer
+// welcome messages (send_welcome_msg), moment strategies, customer
 // transfers (only the transfer_fail event), the groupchat APIs (only the
 // change_external_chat event), the address-book APIs beyond user/get,
 // unionid conversion, third-party and 代开发 apps (provider-scoped IDs,

@@ -69,6 +69,7 @@ type Sandbox struct {
 	faults map[string]*fault
 	acq    *acqState      // contact ways, links, welcome codes (api_acquisition.go)
 	gm     *groupMsgState // group messages to customers (api_groupmsg.go)
+	mo     *momentState   // customer moments (api_moment.go)
 
 	dmu      sync.Mutex // guards the delivery fields below
 	log      []Delivery
