@@ -157,13 +157,20 @@ func (s *Service) drainHeld(ctx context.Context) error {
 	return nil
 }
 
-// note counts n events just committed. Each busyWindow (or longer, between
-// commits) whose rate was above busyRate marks a burst that lasts busyHold
-// past it, so short gaps between commits do not end it.
+// note counts n events just committed together. Each busyWindow (or
+// longer, between commits) whose rate was above busyRate marks a burst that
+// lasts busyHold past it, so short gaps between commits do not end it. So
+// does a commit of several events: they arrived while another commit ran,
+// which single callbacks trickling in never do, and on a loaded machine the
+// rate of a burst can stay under busyRate while applying events takes the
+// CPU time answering needs.
 func (d *drainer) note(n int) {
 	now := time.Now()
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if n > 1 {
+		d.busyUntil.Store(now.Add(busyHold).UnixNano())
+	}
 	if span := now.Sub(d.windowAt); span >= busyWindow {
 		if float64(d.windowN) > busyRate*span.Seconds() {
 			d.busyUntil.Store(now.Add(busyHold).UnixNano())

@@ -52,6 +52,23 @@ func TestYieldWaitsOutABurstButNotForever(t *testing.T) {
 	}
 }
 
+// TestOverlappingCallbacksAreABurst: a commit of several events (callbacks
+// that arrived while another commit ran) starts a burst whatever the rate;
+// a commit of one does not.
+func TestOverlappingCallbacksAreABurst(t *testing.T) {
+	var d drainer
+	d.init()
+	d.note(1)
+	if d.busyUntil.Load() != 0 {
+		t.Fatal("one event committed alone started a burst")
+	}
+	before := time.Now()
+	d.note(2)
+	if until := time.Unix(0, d.busyUntil.Load()); until.Before(before.Add(busyHold)) {
+		t.Fatalf("two events committed together: burst until %s, want at least %s", until, before.Add(busyHold))
+	}
+}
+
 // TestBatchWithRepeats commits one batch holding a repeat of an event in
 // the same batch and a repeat of an event stored before: each request gets
 // the id of the first delivery, and only first deliveries count as new.

@@ -29,7 +29,11 @@ const MaxAttempts = 12
 
 // Inbound is a verified event to store.
 type Inbound struct {
-	Source    string // "wecom"
+	Source string // "wecom"
+	// DedupeKey identifies the event among the source's: any bytes (stored
+	// as a BLOB), best starting with something that grows with time, such
+	// as the event's own time, so that the keys of events arriving together
+	// are stored next to each other (see callback.DedupeKey).
 	DedupeKey string
 	Kind      string
 	Body      []byte
@@ -202,7 +206,7 @@ func (s *Service) insertBatch(ctx context.Context, tx *sql.Tx, batch []*acceptRe
 	for _, r := range batch {
 		var err error
 		if s.db.Dialect == store.Postgres {
-			err = ins.QueryRowContext(ctx, r.in.Source, r.in.DedupeKey, r.in.Kind, string(r.in.Body), now).Scan(&r.id)
+			err = ins.QueryRowContext(ctx, r.in.Source, []byte(r.in.DedupeKey), r.in.Kind, string(r.in.Body), now).Scan(&r.id)
 		} else {
 			err = insertSQLite(ctx, ins, r, now)
 		}
@@ -212,7 +216,7 @@ func (s *Service) insertBatch(ctx context.Context, tx *sql.Tx, batch []*acceptRe
 				sel = tx.StmtContext(ctx, lookup)
 				defer sel.Close()
 			}
-			err = sel.QueryRowContext(ctx, r.in.Source, r.in.DedupeKey).Scan(&r.id)
+			err = sel.QueryRowContext(ctx, r.in.Source, []byte(r.in.DedupeKey)).Scan(&r.id)
 		}
 		if err != nil {
 			return err
@@ -223,7 +227,7 @@ func (s *Service) insertBatch(ctx context.Context, tx *sql.Tx, batch []*acceptRe
 
 // insertSQLite stores one event; sql.ErrNoRows means it was there already.
 func insertSQLite(ctx context.Context, ins *sql.Stmt, r *acceptReq, now time.Time) error {
-	res, err := ins.ExecContext(ctx, r.in.Source, r.in.DedupeKey, r.in.Kind, string(r.in.Body), now)
+	res, err := ins.ExecContext(ctx, r.in.Source, []byte(r.in.DedupeKey), r.in.Kind, string(r.in.Body), now)
 	if err != nil {
 		return err
 	}
@@ -352,14 +356,15 @@ type eventKey struct{ source, dedupe string }
 // which would otherwise be paid per event.
 func (s *Service) insertBatchPostgres(ctx context.Context, tx *sql.Tx, batch []*acceptReq) error {
 	n := len(batch)
-	sources, keys, kinds, bodies := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	sources, kinds, bodies := make([]string, n), make([]string, n), make([]string, n)
+	keys := make([][]byte, n)
 	for i, r := range batch {
-		sources[i], keys[i], kinds[i], bodies[i] = r.in.Source, r.in.DedupeKey, r.in.Kind, string(r.in.Body)
+		sources[i], keys[i], kinds[i], bodies[i] = r.in.Source, []byte(r.in.DedupeKey), r.in.Kind, string(r.in.Body)
 	}
 	// Rows go in in the batch's order, so ids follow arrival; a repeat
 	// within the batch conflicts with its first delivery and is skipped.
 	rows, err := tx.QueryContext(ctx, `INSERT INTO inbound_events (source, dedupe_key, kind, body, received_at)
-		SELECT u.s, u.k, u.t, u.b, $5 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS u(s, k, t, b, n)
+		SELECT u.s, u.k, u.t, u.b, $5 FROM unnest($1::text[], $2::bytea[], $3::text[], $4::text[]) WITH ORDINALITY AS u(s, k, t, b, n)
 		ORDER BY u.n
 		ON CONFLICT (source, dedupe_key) DO NOTHING RETURNING id, source, dedupe_key`, sources, keys, kinds, bodies, s.clock.Now())
 	if err != nil {
@@ -389,10 +394,10 @@ func (s *Service) insertBatchPostgres(ctx context.Context, tx *sql.Tx, batch []*
 	}
 	sources, keys = sources[:0], keys[:0]
 	for _, r := range missing {
-		sources, keys = append(sources, r.in.Source), append(keys, r.in.DedupeKey)
+		sources, keys = append(sources, r.in.Source), append(keys, []byte(r.in.DedupeKey))
 	}
 	rows, err = tx.QueryContext(ctx, `SELECT e.id, e.source, e.dedupe_key FROM inbound_events e
-		JOIN unnest($1::text[], $2::text[]) AS u(s, k) ON e.source = u.s AND e.dedupe_key = u.k`, sources, keys)
+		JOIN unnest($1::text[], $2::bytea[]) AS u(s, k) ON e.source = u.s AND e.dedupe_key = u.k`, sources, keys)
 	if err != nil {
 		return err
 	}
@@ -416,11 +421,12 @@ func scanKeys(rows *sql.Rows) (map[eventKey]int64, error) {
 	out := map[eventKey]int64{}
 	for rows.Next() {
 		var id int64
-		var k eventKey
-		if err := rows.Scan(&id, &k.source, &k.dedupe); err != nil {
+		var source string
+		var dedupe []byte
+		if err := rows.Scan(&id, &source, &dedupe); err != nil {
 			return nil, err
 		}
-		out[k] = id
+		out[eventKey{source, string(dedupe)}] = id
 	}
 	return out, rows.Err()
 }

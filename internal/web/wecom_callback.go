@@ -91,7 +91,7 @@ func (s *Server) wecomReceive(w http.ResponseWriter, r *http.Request) {
 		s.refuseCallback(w, r, err)
 		return
 	}
-	_, dup, err := s.Ingest.Accept(r.Context(), ingest.Inbound{Source: "wecom", DedupeKey: callback.DedupeKey(plain), Kind: ev.Kind(), Body: plain})
+	_, dup, err := s.Ingest.Accept(r.Context(), ingest.Inbound{Source: "wecom", DedupeKey: callback.DedupeKey(ev.CreateTime, plain), Kind: ev.Kind(), Body: plain})
 	if err != nil {
 		s.Log.Error("wecom callback not stored; WeCom will retry", "kind", ev.Kind(), "err", err)
 		http.Error(w, "not stored", http.StatusInternalServerError)

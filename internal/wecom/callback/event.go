@@ -2,7 +2,7 @@ package callback
 
 import (
 	"crypto/sha256"
-	"encoding/hex"
+	"encoding/binary"
 	"encoding/xml"
 	"fmt"
 	"time"
@@ -156,13 +156,24 @@ func (e *Event) Kind() string {
 // Time returns CreateTime as a time.
 func (e *Event) Time() time.Time { return time.Unix(e.CreateTime, 0) }
 
-// DedupeKey returns the hex SHA-256 of a decrypted callback, the key for
-// recognising WeCom's retries of a delivery it thinks went unanswered. It
-// hashes the decrypted body, not Encrypt, because a retry may be encrypted
-// afresh with a new random prefix; and it hashes all of it because the
-// official FromUserName+CreateTime key collides for external-contact events
-// (all from "sys") in the same second.
-func DedupeKey(plaintext []byte) string {
+// DedupeKeyLen is the length in bytes of a DedupeKey.
+const DedupeKeyLen = 8 + sha256.Size
+
+// DedupeKey returns the key for recognising WeCom's retries of a delivery it
+// thinks went unanswered: the event's CreateTime (8 bytes, big-endian, as
+// two's complement) followed by the SHA-256 of the decrypted body, 40 bytes
+// of binary in a string. It hashes the decrypted body, not Encrypt, because
+// a retry may be encrypted afresh with a new random prefix; and it hashes
+// all of it because the official FromUserName+CreateTime key collides for
+// external-contact events (all from "sys") in the same second. The time
+// comes first so that the keys of events arriving together sort together:
+// storing a burst of them appends to one end of the dedupe index instead
+// of touching a random place of it for each (a retry carries the same
+// CreateTime, so it still finds its first delivery).
+func DedupeKey(createTime int64, plaintext []byte) string {
+	var key [DedupeKeyLen]byte
+	binary.BigEndian.PutUint64(key[:8], uint64(createTime))
 	sum := sha256.Sum256(plaintext)
-	return hex.EncodeToString(sum[:])
+	copy(key[8:], sum[:])
+	return string(key[:])
 }

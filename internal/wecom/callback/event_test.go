@@ -1,6 +1,7 @@
 package callback
 
 import (
+	"encoding/hex"
 	"reflect"
 	"strings"
 	"testing"
@@ -225,20 +226,33 @@ func TestKind(t *testing.T) {
 }
 
 func TestDedupeKey(t *testing.T) {
-	// SHA-256 of the empty string and of "abc" (FIPS 180-2 example).
-	if got := DedupeKey(nil); got != "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" {
+	// The time first, big-endian, then the SHA-256 of the empty string and
+	// of "abc" (FIPS 180-2 example).
+	if got := hex.EncodeToString([]byte(DedupeKey(0x0102030405060708, nil))); got != "0102030405060708"+"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" {
 		t.Errorf("DedupeKey(nil) = %s", got)
 	}
-	if got := DedupeKey([]byte("abc")); got != "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" {
+	if got := hex.EncodeToString([]byte(DedupeKey(1700000000, []byte("abc")))); got != "000000006553f100"+"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" {
 		t.Errorf("DedupeKey(abc) = %s", got)
+	}
+	if got := hex.EncodeToString([]byte(DedupeKey(-1, nil)))[:16]; got != "ffffffffffffffff" {
+		t.Errorf("DedupeKey(-1, nil) starts %s", got)
 	}
 	a := contactEvent(ChangeAddExternalContact, "")
 	b := strings.Replace(a, "zhangsan", "lisi", 1) // same second, same "sys", another member
-	if DedupeKey([]byte(a)) == DedupeKey([]byte(b)) {
+	ea := mustParse(t, a)
+	if DedupeKey(ea.CreateTime, []byte(a)) == DedupeKey(ea.CreateTime, []byte(b)) {
 		t.Error("two events differing only in UserID share a DedupeKey")
 	}
-	if DedupeKey([]byte(a)) != DedupeKey([]byte(a)) {
+	if DedupeKey(ea.CreateTime, []byte(a)) != DedupeKey(ea.CreateTime, []byte(a)) {
 		t.Error("DedupeKey is not deterministic")
+	}
+	// Keys sort by time first, so events arriving together land together
+	// in the index.
+	if !(DedupeKey(1700000000, []byte("zzz")) < DedupeKey(1700000001, []byte("aaa"))) {
+		t.Error("a later event's key sorts before an earlier one's")
+	}
+	if n := len(DedupeKey(ea.CreateTime, []byte(a))); n != DedupeKeyLen {
+		t.Errorf("len(DedupeKey) = %d, want %d", n, DedupeKeyLen)
 	}
 }
 

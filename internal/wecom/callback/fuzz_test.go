@@ -143,8 +143,8 @@ func FuzzParseEvent(f *testing.F) {
 		}
 		_ = e.Kind()
 		_ = e.Time()
-		if len(DedupeKey(data)) != 64 {
-			t.Fatal("DedupeKey is not 64 hex digits")
+		if len(DedupeKey(e.CreateTime, data)) != DedupeKeyLen {
+			t.Fatalf("DedupeKey is not %d bytes", DedupeKeyLen)
 		}
 	})
 }
