@@ -93,7 +93,9 @@ type Settings struct {
 
 // EmailReady reports whether e-mail can be sent (DKIM is needed for
 // marketing mail only).
-func (s Settings) EmailReady() bool { return s.SMTP.Host != "" && s.SMTP.From != "" && s.SMTP.PublicURL != "" }
+func (s Settings) EmailReady() bool {
+	return s.SMTP.Host != "" && s.SMTP.From != "" && s.SMTP.PublicURL != ""
+}
 
 // SMSReady reports whether SMS can be sent.
 func (s Settings) SMSReady() bool {
