@@ -38,6 +38,7 @@ const (
 	ActionExport             = "export"     // personal data leaving Kith in a file
 	ActionConsentChange      = "consent.change"
 	ActionSettingsChange     = "settings.change"
+	ActionTestSend           = "message.test_send" // a provider's test message, to an address the operator typed
 	ActionSegmentChange      = "segment.change" // a saved segment created, changed or deleted
 	ActionGateOverride       = "gate.override_attempt"
 	ActionAuditRead          = "audit.read"           // the log itself read in the console or API

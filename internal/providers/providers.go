@@ -89,6 +89,9 @@ type Settings struct {
 	// Version changes whenever a setting changes: senders made from older
 	// settings are made again.
 	Version string
+	// Sandbox says the e-mail settings are fixed by `serve --sandbox`
+	// (messages go to its local SMTP sink).
+	Sandbox bool
 }
 
 // EmailReady reports whether e-mail can be sent (DKIM is needed for
@@ -121,6 +124,10 @@ type Store struct {
 	db     *store.DB
 	sealer *fieldcrypt.Sealer
 	clock  kith.Clock
+	// Fixed, when set, changes the settings Get returns after reading
+	// them: `serve --sandbox` points e-mail at its local SMTP sink with
+	// it. The settings page says so.
+	Fixed func(*Settings)
 }
 
 // NewStore returns a Store; sealer seals the secrets.
@@ -169,6 +176,9 @@ func (s *Store) Get(ctx context.Context) (Settings, error) {
 		}
 	}
 	out.Version = fmt.Sprintf("%x", sha256.Sum256([]byte(version.String())))
+	if s.Fixed != nil {
+		s.Fixed(&out)
+	}
 	return out, nil
 }
 

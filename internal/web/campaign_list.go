@@ -26,6 +26,7 @@ type campaignsData struct {
 // campaignForm is the new-campaign form as the operator filled it.
 type campaignForm struct {
 	Name, Purpose, Channel, Text, Subject, Sign, TemplateID, Segment, Tags, Schedule, At, Rule string
+	HTML                                                                                       string // the e-mail's HTML part
 }
 
 func (s *Server) campaignList(w http.ResponseWriter, r *http.Request) {
@@ -64,6 +65,7 @@ func (s *Server) campaignCreate(w http.ResponseWriter, r *http.Request) {
 		"sign": &f.Sign, "template_id": &f.TemplateID, "segment": &f.Segment, "tags": &f.Tags, "schedule": &f.Schedule, "at": &f.At, "rule": &f.Rule} {
 		*p = r.PostFormValue(k)
 	}
+	f.HTML = r.PostFormValue("html") // e-mail only
 	d := &campaignsData{Form: f}
 	in, prob := s.campaignInput(r, f)
 	if prob != nil {
@@ -95,7 +97,7 @@ func (s *Server) campaignInput(r *http.Request, f campaignForm) (campaign.Input,
 	case campaign.SMS:
 		in.Content = campaign.Content{Sign: strings.TrimSpace(f.Sign), TemplateID: strings.TrimSpace(f.TemplateID), Text: f.Text}
 	case campaign.Email:
-		in.Content = campaign.Content{Subject: f.Subject, Text: f.Text}
+		in.Content = campaign.Content{Subject: f.Subject, Text: f.Text, HTML: f.HTML}
 	default:
 		in.Content = campaign.Content{Text: f.Text}
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/kith-scrm/kith/internal/obs"
 	"github.com/kith-scrm/kith/internal/orders"
 	"github.com/kith-scrm/kith/internal/protect"
+	"github.com/kith-scrm/kith/internal/providers"
 	"github.com/kith-scrm/kith/internal/segment"
 	"github.com/kith-scrm/kith/internal/segment/index"
 	"github.com/kith-scrm/kith/internal/settings"
@@ -55,6 +56,10 @@ type Deps struct {
 	OrderUploads *orders.Uploads
 	// Campaigns plans and runs campaigns (issue 7).
 	Campaigns *campaign.Service
+	// Providers keeps the SMS and e-mail provider settings; ProviderTester
+	// sends the settings page's test messages. Nil turns the page away.
+	Providers      *providers.Store
+	ProviderTester *providers.Tester
 	// Customers reads customers, members and tags.
 	Customers *customer.Directory
 	// Protector opens and indexes protected fields (phone numbers); nil
