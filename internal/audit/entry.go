@@ -38,13 +38,16 @@ const (
 	ActionExport             = "export"     // personal data leaving Kith in a file
 	ActionConsentChange      = "consent.change"
 	ActionSettingsChange     = "settings.change"
-	ActionTestSend           = "message.test_send" // a provider's test message, to an address the operator typed
 	ActionSegmentChange      = "segment.change" // a saved segment created, changed or deleted
 	ActionGateOverride       = "gate.override_attempt"
 	ActionAuditRead          = "audit.read"           // the log itself read in the console or API
 	ActionAuditExport        = "audit.export"         // the log itself exported
 	ActionAuditChangeAttempt = "audit.change_attempt" // a refused request to edit or delete an entry
 )
+
+// ActionTestSend is a provider's test message from the settings page, to
+// an address or number the operator typed.
+const ActionTestSend = "message.test_send"
 
 // Outcomes.
 const (
