@@ -160,7 +160,11 @@ func (c Content) gateContent(ch Channel, p Purpose) gate.Content {
 	case SMS:
 		return c.SMSMessage(p).Content()
 	case Email:
-		return gate.Content{Subject: c.Subject, Body: c.EmailText(), Headers: map[string]string{
+		subject := c.Subject
+		if p == PurposeMarketing {
+			subject = email.LabelledSubject(subject)
+		}
+		return gate.Content{Subject: subject, Body: c.EmailText(), Headers: map[string]string{
 			"List-Unsubscribe": "<https://unsubscribe.invalid/u>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}}
 	}
 	return gate.Content{Body: c.Text}

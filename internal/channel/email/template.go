@@ -51,3 +51,14 @@ func TextFromHTML(s string) string {
 	s = blankRuns.ReplaceAllString(strings.Join(lines, "\n"), "\n\n")
 	return strings.TrimSpace(s)
 }
+
+// LabelledSubject returns a marketing subject as a Composer with the
+// default label writes it: with "AD " in front unless it starts with an
+// advertising label already (Order 38 Art. 13). The gate is shown this
+// subject when a campaign is planned.
+func LabelledSubject(subject string) string {
+	if labelled(subject, "AD") {
+		return subject
+	}
+	return "AD " + subject
+}
