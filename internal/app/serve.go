@@ -238,6 +238,7 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 	a.Keep()
 	if sb != nil {
 		go sandboxChannels(ctx, a.DB, acq, sb.sb, log) // demo channels with statistics
+		go sandboxEmails(ctx, a.DB, protector, consent.NewLedger(a.DB.R, a.Keys.BlindIndex).UseIndexer(protector).OnChange(sendGate.ConsentChanged), a.Clock, log)
 	}
 	url := kithURL
 	log.Info("kith is serving", "url", url, "database", a.DB.Describe(), "node", cfg.NodeName, "sandbox", cfg.Sandbox, "version", BuildVersion())
