@@ -18,13 +18,14 @@ import (
 
 // newCampaigns wires campaigns (issue 7): the service, the WeCom
 // group-message channel, the tick, run and poll workers and the tick's
-// schedule. SMS and e-mail campaigns plan (numbers are opened with prot)
-// but have no provider to send through until one is configured. jobs
-// points at the River client made later.
+// schedule. SMS and e-mail campaigns plan (numbers and addresses are
+// opened with prot) and send through the providers configured in the
+// console (providerChannels, registered by the caller). jobs points at the
+// River client made later.
 func newCampaigns(db *store.DB, g *gate.Gate, conn *wecomsync.Conn, prot *protect.Protector, clock kith.Clock, loc *time.Location, node string,
 	workers *river.Workers, j **jobs.Jobs) (*campaign.Service, *river.PeriodicJob) {
 	svc := campaign.New(campaign.Config{DB: db, Gate: g, Clock: clock, Location: loc,
-		Addresses: &campaign.PhoneAddresser{DB: db, Opener: prot}})
+		Addresses: &campaign.EmailAddresser{DB: db, Opener: prot, Next: &campaign.PhoneAddresser{DB: db, Opener: prot}}})
 	svc.Register(campaign.WeCom, wecomgroup.New(svc.Claimer(), conn.Client, clock), wecomgroup.NewReconciler(conn.Client, clock))
 	svc.RegisterFollower(campaign.WeCom, wecomgroup.NewFollower(conn.Client))
 	// Customer moments: each batch's own tag on the permitted customers, one

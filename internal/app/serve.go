@@ -31,6 +31,7 @@ import (
 	"github.com/kith-scrm/kith/internal/orders/jst/jsttest"
 	"github.com/kith-scrm/kith/internal/orders/wecompay"
 	"github.com/kith-scrm/kith/internal/protect"
+	"github.com/kith-scrm/kith/internal/providers"
 	"github.com/kith-scrm/kith/internal/segment"
 	"github.com/kith-scrm/kith/internal/segment/index"
 	"github.com/kith-scrm/kith/internal/settings"
@@ -167,6 +168,18 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 	var j *jobs.Jobs
 	acq, acqPeriodic := newAcquisition(a.DB, sendGate, conn, syncer, a.Clock, cfg.Location, log, workers, &j)
 	campaigns, campaignTick := newCampaigns(a.DB, sendGate, conn, protector, a.Clock, cfg.Location, cfg.NodeName, workers, &j)
+	// SMS and e-mail providers (Settings → Providers); the sandbox sends
+	// e-mail to its own SMTP sink.
+	providerStore := providers.NewStore(a.DB, sealer, a.Clock)
+	if cfg.Sandbox {
+		sink, err := sandboxMail(providerStore, kithURL, log)
+		if err != nil {
+			return err
+		}
+		defer sink.Close()
+	}
+	senders := providerChannels(campaigns, a.DB, providerStore, a.Keys.BlindIndex, a.Clock)
+	defer senders.Close()
 	periodic := []*river.PeriodicJob{
 		river.NewPeriodicJob(river.PeriodicInterval(time.Hour), func() (river.JobArgs, *river.InsertOpts) {
 			return auth.PruneArgs{}, nil
@@ -199,6 +212,7 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 		Auth: a.Auth, DB: a.DB, Jobs: j, Metrics: metrics, Log: log, Clock: a.Clock,
 		Ingest: ingestSvc, CallbackCrypto: conn.Crypto, Audit: a.Audit, ConsentKey: a.Keys.BlindIndex,
 		Gate: sendGate, Acquisition: acq, OrderUploads: uploads, Campaigns: campaigns,
+		Providers: providerStore, ProviderTester: &providers.Tester{DB: a.DB, Gate: sendGate, Clock: a.Clock, TokenKey: a.Keys.BlindIndex},
 		Segments: segment.NewStore(a.DB, a.Clock), SegmentIndex: segIndex.Load,
 		Customers: customer.NewDirectory(a.DB), Protector: protector, Syncer: syncer, Settings: settingsStore, Conn: conn,
 		JST:      jstSvc,
@@ -247,6 +261,7 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 		go sandboxChannels(ctx, a.DB, acq, sb.sb, log) // demo channels with statistics
 		// A year of demo orders with SKUs.
 		go sandboxOrders(ctx, a.DB, ordersStore, len(sb.sb.Members()), log)
+		go sandboxEmails(ctx, a.DB, protector, consent.NewLedger(a.DB.R, a.Keys.BlindIndex).UseIndexer(protector).OnChange(sendGate.ConsentChanged), a.Clock, log)
 	}
 	url := kithURL
 	log.Info("kith is serving", "url", url, "database", a.DB.Describe(), "node", cfg.NodeName, "sandbox", cfg.Sandbox, "version", BuildVersion())

@@ -45,6 +45,10 @@ const (
 	ActionAuditChangeAttempt = "audit.change_attempt" // a refused request to edit or delete an entry
 )
 
+// ActionTestSend is a provider's test message from the settings page, to
+// an address or number the operator typed.
+const ActionTestSend = "message.test_send"
+
 // Outcomes.
 const (
 	OutcomeOK     = "ok"     // done

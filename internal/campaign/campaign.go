@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/kith-scrm/kith/internal/channel/email"
 	"github.com/kith-scrm/kith/internal/channel/sms"
 	"github.com/kith-scrm/kith/internal/consent"
 	"github.com/kith-scrm/kith/internal/gate"
@@ -162,7 +163,11 @@ func (c Content) gateContent(ch Channel, p Purpose) gate.Content {
 	case SMS:
 		return c.SMSMessage(p).Content()
 	case Email:
-		return gate.Content{Subject: c.Subject, Body: c.Text, Headers: map[string]string{
+		subject := c.Subject
+		if p == PurposeMarketing {
+			subject = email.LabelledSubject(subject)
+		}
+		return gate.Content{Subject: subject, Body: c.EmailText(), Headers: map[string]string{
 			"List-Unsubscribe": "<https://unsubscribe.invalid/u>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}}
 	}
 	return gate.Content{Body: c.Text}
@@ -207,6 +212,9 @@ func (c Content) validate(ch Channel, p Purpose) error {
 			return kith.Errorf(kith.EINVALID, "campaign: content: the e-mail needs a plain-text or an HTML body")
 		case len(c.Text)+len(c.HTML) > MaxEmailBodyBytes:
 			return kith.Errorf(kith.EINVALID, "campaign: content: the body is larger than %d bytes", MaxEmailBodyBytes)
+		}
+		if err := email.CheckVariables(c.EmailMessage(p), EmailVariables...); err != nil {
+			return kith.Errorf(kith.EINVALID, "campaign: content: %s", kith.ErrorMessage(err))
 		}
 	}
 	return nil

@@ -430,6 +430,7 @@ func (im *importer) fill(line int, get func(Field) string) error {
 	o := im.cur
 	o.BuyerAccount, o.UnionID, o.ExternalUserID = get(FBuyerAccount), get(FUnionID), get(FExternalUserID)
 	o.Phone = get(FPhone)
+	o.Email = get(FBuyerEmail)
 	if o.Address = get(FAddress); o.Address == "" {
 		var parts []string
 		street := get(FStreet)

@@ -66,6 +66,7 @@ type Order struct {
 	ExternalUserID string // the buyer's WeCom external_userid, when the source knows it
 	Phone          string // the receiver's mobile number; kept only when plain
 	Address        string // the receiver's address, one string
+	Email          string // the buyer's e-mail address; given to the linked customer (email.go), not kept on the order
 
 	Status      Status
 	TotalFen    int64 // what the buyer paid, freight included

@@ -156,6 +156,9 @@ func (w *Writer) Put(ctx context.Context, o *Order) (Outcome, error) {
 	if err != nil {
 		return 0, err
 	}
+	if err := w.putEmail(ctx, o, customerID); err != nil {
+		return 0, err
+	}
 	orderID, err := w.insertID(ctx, `INSERT INTO orders (shop, order_no, source, identity_id, customer_id, linked_by, buyer_unionid,
 		status, total_fen, freight_fen, refund_fen, ordered_at, paid_at, shipped_at, completed_at,
 		phone_sealed, phone_index, address_sealed, address_index, core_hash, progress_hash, created_at, updated_at)

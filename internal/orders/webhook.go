@@ -129,6 +129,7 @@ type WebhookOrder struct {
 	UnionID        string        `json:"unionid"`
 	ExternalUserID string        `json:"external_userid"`
 	ReceiverPhone  string        `json:"receiver_phone"`
+	BuyerEmail     string        `json:"buyer_email"`
 	Address        string        `json:"receiver_address"`
 	Status         Status        `json:"status"`
 	TotalFen       int64         `json:"total_fen"`
@@ -229,6 +230,7 @@ func (wo *WebhookOrder) order(source string) Order {
 		UnionID: wo.UnionID, ExternalUserID: wo.ExternalUserID, Phone: wo.ReceiverPhone, Address: wo.Address, Status: wo.Status,
 		TotalFen: wo.TotalFen, FreightFen: wo.FreightFen, RefundFen: wo.RefundFen, OrderedAt: wo.OrderedAt.UTC(),
 		PaidAt: t(wo.PaidAt), ShippedAt: t(wo.ShippedAt), CompletedAt: t(wo.CompletedAt)}
+	o.Email = wo.BuyerEmail
 	if wo.Shop == "" {
 		o.Shop = ""
 	}

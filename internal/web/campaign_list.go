@@ -28,6 +28,7 @@ type campaignForm struct {
 	Name, Purpose, Channel, Text, Subject, Sign, TemplateID, Segment, Tags, Schedule, At, Rule string
 	// Attachments (one a line) and Members (sending userids): WeCom (campaign_moment.go).
 	Attachments, Members string
+	HTML                 string // the e-mail's HTML part
 }
 
 func (s *Server) campaignList(w http.ResponseWriter, r *http.Request) {
@@ -68,6 +69,7 @@ func (s *Server) campaignCreate(w http.ResponseWriter, r *http.Request) {
 		*p = r.PostFormValue(k)
 	}
 	f.Attachments, f.Members = r.PostFormValue("attachments"), r.PostFormValue("members")
+	f.HTML = r.PostFormValue("html") // e-mail only
 	d := &campaignsData{Form: f}
 	in, prob := s.campaignInput(r, f)
 	if prob != nil {
@@ -99,7 +101,7 @@ func (s *Server) campaignInput(r *http.Request, f campaignForm) (campaign.Input,
 	case campaign.SMS:
 		in.Content = campaign.Content{Sign: strings.TrimSpace(f.Sign), TemplateID: strings.TrimSpace(f.TemplateID), Text: f.Text}
 	case campaign.Email:
-		in.Content = campaign.Content{Subject: f.Subject, Text: f.Text}
+		in.Content = campaign.Content{Subject: f.Subject, Text: f.Text, HTML: f.HTML}
 	default:
 		in.Content = campaign.Content{Text: f.Text}
 	}

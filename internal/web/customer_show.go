@@ -70,6 +70,8 @@ type customerData struct {
 	ConsentNote    string
 	// Orders is the timeline of orders and payments (customer_orders.go).
 	Orders *ordersSection
+	// Emails is the customer's e-mail addresses (customer_emails.go).
+	Emails *emailsSection
 }
 
 // formFault is a refused form on the customer page, to show beside its
@@ -88,7 +90,8 @@ type formFault struct {
 func (s *Server) customerShow(w http.ResponseWriter, r *http.Request) {
 	done := r.URL.Query().Get("done")
 	switch done {
-	case "tags", "remark", "consent", "consent_unchanged", "identity_link", "identity_unlink":
+	case "tags", "remark", "consent", "consent_unchanged", "identity_link", "identity_unlink",
+		"email_add", "email_remove":
 	default:
 		done = ""
 	}
@@ -170,6 +173,9 @@ func (s *Server) customerPage(ctx context.Context, p *auth.Principal, externalUs
 		return nil, err
 	}
 	if d.Orders, err = s.customerOrders(ctx, c.ID); err != nil {
+		return nil, err
+	}
+	if d.Emails, err = s.customerEmails(ctx, p, c.ID); err != nil {
 		return nil, err
 	}
 	if d.Orders != nil {

@@ -76,6 +76,9 @@ func (s *Server) buildRoutes() http.Handler {
 	page("POST /customers/{external_userid}/tags", auth.PermTagCustomers, s.customerTags)
 	page("POST /customers/{external_userid}/remark", auth.PermTagCustomers, s.customerRemark)
 	page("POST /customers/{external_userid}/reveal", auth.PermRevealPII, s.customerReveal)
+	page("POST /customers/{external_userid}/emails", auth.PermTagCustomers, s.customerEmailAdd)
+	page("POST /customers/{external_userid}/emails/{index}/remove", auth.PermTagCustomers, s.customerEmailRemove)
+	page("POST /customers/{external_userid}/emails/{index}/reveal", auth.PermRevealPII, s.customerEmailReveal)
 	page("POST /customers/{external_userid}/identities", auth.PermLinkOrders, s.customerIdentityLink)
 	page("POST /customers/{external_userid}/identities/{id}/unlink", auth.PermLinkOrders, s.customerIdentityUnlink)
 	page("GET /tags", auth.PermViewCustomers, s.tagList)
@@ -94,6 +97,11 @@ func (s *Server) buildRoutes() http.Handler {
 	// The gate: the merchant's sending rules, and why a message was sent.
 	page("GET /settings/gate", auth.PermManageConfig, s.settingsGate)
 	page("POST /settings/gate", auth.PermManageConfig, s.settingsGateSave)
+	// SMS and e-mail providers: saved sealed, tested with a message to the
+	// operator (through the gate, audited).
+	page("GET /settings/providers", auth.PermManageConfig, s.settingsProviders)
+	page("POST /settings/providers/{form}", auth.PermManageConfig, s.settingsProvidersSave)
+	page("POST /settings/providers/test/{kind}", auth.PermManageConfig, s.settingsProvidersTest)
 	page("GET /gate/decisions/{id}", auth.PermViewCustomers, s.gateDecision)
 
 	// Customer acquisition: channel codes and links, their statistics.
@@ -154,6 +162,9 @@ func (s *Server) buildRoutes() http.Handler {
 	api("GET /api/v1/gate/decisions/{id}", auth.PermViewCustomers, http.HandlerFunc(s.apiGateDecision))
 	api("GET /api/v1/customers/{external_userid}", auth.PermViewCustomers, http.HandlerFunc(s.apiCustomer))
 	api("POST /api/v1/customers/{external_userid}/reveal", auth.PermRevealPII, http.HandlerFunc(s.apiCustomerReveal))
+	api("GET /api/v1/customers/{external_userid}/emails", auth.PermViewCustomers, http.HandlerFunc(s.apiCustomerEmails))
+	api("POST /api/v1/customers/{external_userid}/emails", auth.PermTagCustomers, http.HandlerFunc(s.apiCustomerEmailAdd))
+	api("DELETE /api/v1/customers/{external_userid}/emails/{index}", auth.PermTagCustomers, http.HandlerFunc(s.apiCustomerEmailRemove))
 	api("POST /api/v1/customers/{external_userid}/identities", auth.PermLinkOrders, http.HandlerFunc(s.apiCustomerIdentityLink))
 	api("DELETE /api/v1/customers/{external_userid}/identities/{id}", auth.PermLinkOrders, http.HandlerFunc(s.apiCustomerIdentityUnlink))
 	api("GET /api/v1/segments", auth.PermViewCustomers, http.HandlerFunc(s.apiSegments))

@@ -22,6 +22,7 @@ import (
 	"github.com/kith-scrm/kith/internal/orders"
 	"github.com/kith-scrm/kith/internal/orders/jst"
 	"github.com/kith-scrm/kith/internal/protect"
+	"github.com/kith-scrm/kith/internal/providers"
 	"github.com/kith-scrm/kith/internal/segment"
 	"github.com/kith-scrm/kith/internal/segment/index"
 	"github.com/kith-scrm/kith/internal/settings"
@@ -59,6 +60,10 @@ type Deps struct {
 	JST *jst.Service
 	// Campaigns plans and runs campaigns (issue 7).
 	Campaigns *campaign.Service
+	// Providers keeps the SMS and e-mail provider settings; ProviderTester
+	// sends the settings page's test messages. Nil turns the page away.
+	Providers      *providers.Store
+	ProviderTester *providers.Tester
 	// Customers reads customers, members and tags.
 	Customers *customer.Directory
 	// Protector opens and indexes protected fields (phone numbers); nil

@@ -1,6 +1,9 @@
 package email
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // TestRelaxedCanonicalization checks the example of RFC 6376 §3.4.6 and
 // the edges of the body rules.
@@ -26,5 +29,25 @@ func TestRelaxedCanonicalization(t *testing.T) {
 	if got := foldList("from:to:subject:date:message-id:reply-to:list-unsubscribe:list-unsubscribe-post:list-id:mime-version:content-type"); got !=
 		"from:to:subject:date:message-id:reply-to:list-unsubscribe:\r\n  list-unsubscribe-post:list-id:mime-version:content-type" {
 		t.Errorf("foldList = %q", got)
+	}
+}
+
+// TestGeneratedDKIMKeyAndDNSRecord: a generated key parses, signs, and its
+// DNS record names the selector and carries the public key.
+func TestGeneratedDKIMKeyAndDNSRecord(t *testing.T) {
+	pemKey, err := GenerateDKIMKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := ParseDKIMKey([]byte(pemKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewDKIM("shop.example", "kith1", k); err != nil {
+		t.Fatal(err)
+	}
+	name, value, err := DNSRecord("shop.example", "kith1", k)
+	if err != nil || name != "kith1._domainkey.shop.example" || !strings.HasPrefix(value, "v=DKIM1; k=rsa; p=MIIB") {
+		t.Errorf("record %q %q %v", name, value, err)
 	}
 }

@@ -503,3 +503,19 @@ func TestIdleConnectionClosedByServer(t *testing.T) {
 		t.Errorf("received %d times over %d connections; want once over 2", n, f.sink.connections())
 	}
 }
+
+func TestTextFromHTMLAndCheckVariables(t *testing.T) {
+	got := TextFromHTML(`<html><head><style>p{color:red}</style></head><body><p>你好 {{name}}，</p><p>春季&amp;新品<br>到店</p><script>x()</script></body></html>`)
+	if got != "你好 {{name}}，\n春季&新品\n到店" {
+		t.Errorf("TextFromHTML = %q", got)
+	}
+	if err := CheckVariables(Message{Subject: "Hi {{name}}", Text: "{{unsubscribe_url}}"}, "name"); err != nil {
+		t.Error(err)
+	}
+	if err := CheckVariables(Message{Subject: "Hi {{nmae}}", Text: "x"}, "name"); err == nil || !strings.Contains(err.Error(), "{{nmae}} is not a variable") {
+		t.Errorf("unknown variable: %v", err)
+	}
+	if err := CheckVariables(Message{Subject: "Hi", Text: "{{name"}, "name"); err == nil {
+		t.Error("an unclosed variable passed")
+	}
+}
