@@ -86,6 +86,9 @@ type Addresser interface {
 	Addresses(ctx context.Context, ch Channel, customers []int64) (map[int64]Recipient, error)
 }
 
+// addressChunk is how many customers one address query asks about.
+const addressChunk = 10000
+
 // DBAddresser answers for WeCom from the database: the customer's
 // external_userid, sent by the member of its earliest active follow (the
 // member who has known the customer longest). SMS and e-mail addresses
@@ -99,17 +102,13 @@ func (d *DBAddresser) Addresses(ctx context.Context, ch Channel, customers []int
 		return nil, kith.Errorf(kith.EUNAVAILABLE, "campaign: no address book for %s is configured", ch)
 	}
 	out := make(map[int64]Recipient, len(customers))
-	for start := 0; start < len(customers); start += 500 {
-		part := customers[start:min(start+500, len(customers))]
-		args := make([]any, len(part))
-		ph := make([]string, len(part))
-		for i, id := range part {
-			args[i] = id
-			ph[i] = fmt.Sprintf("$%d", i+1)
-		}
+	// The ids go as one parameter (idSource): thousands of numbered
+	// parameters are slow to bind on SQLite.
+	for start := 0; start < len(customers); start += addressChunk {
+		part := customers[start:min(start+addressChunk, len(customers))]
 		rows, err := d.DB.R.QueryContext(ctx, `SELECT c.id, c.external_userid, f.member_userid FROM customers c
 			JOIN follows f ON f.customer_id = c.id AND f.status = 'active'
-			WHERE c.id IN (`+strings.Join(ph, ",")+`) ORDER BY c.id, f.added_at, f.member_userid`, args...)
+			WHERE c.id IN `+idSource(d.DB.Dialect, 1)+` ORDER BY c.id, f.added_at, f.member_userid`, idArg(d.DB.Dialect, part))
 		if err != nil {
 			return nil, fmt.Errorf("campaign: addresses: %w", err)
 		}

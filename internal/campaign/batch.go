@@ -184,8 +184,15 @@ func (s *Service) settle(ctx context.Context, b Batch, results []channel.Result)
 				// MaxAttempts claims.
 				set = fmt.Sprintf("state = CASE WHEN attempts >= %d THEN 'failed' ELSE $1 END, batch_id = NULL", MaxAttempts)
 			}
+			which := "state = 'claimed' AND batch_id = $9"
+			if state == DeliveryRefused {
+				// Refused when its permit was consumed (the gate's recheck):
+				// the claim never happened, so the delivery is still planned,
+				// and would be handed over again and again.
+				which = "(state = 'planned' OR state = 'claimed' AND batch_id = $9)"
+			}
 			_, err := tx.ExecContext(ctx, `UPDATE campaign_deliveries SET `+set+`, reason = $2, detail = $3, provider_id = $4, updated_at = $5
-				WHERE campaign_id = $6 AND customer_id = $7 AND channel = $8 AND state = 'claimed' AND batch_id = $9`,
+				WHERE campaign_id = $6 AND customer_id = $7 AND channel = $8 AND `+which,
 				state, reason, clip(r.Message), r.ProviderID, now, b.Campaign.ID, b.Recipients[i].CustomerID, string(b.Campaign.Channel), b.ID)
 			if err != nil {
 				return fmt.Errorf("campaign: settle batch %d: %w", b.ID, err)

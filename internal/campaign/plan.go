@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/kith-scrm/kith/internal/channel/sms"
 	"github.com/kith-scrm/kith/internal/consent"
@@ -42,6 +41,11 @@ func (s *Service) evaluate(ctx context.Context, c Campaign) ([]planned, error) {
 	if err != nil {
 		return nil, err
 	}
+	return s.evaluateIDs(ctx, c, ids)
+}
+
+// evaluateIDs asks the gate about the customers ids of c's audience.
+func (s *Service) evaluateIDs(ctx context.Context, c Campaign, ids []int64) ([]planned, error) {
 	addrs, err := s.addressesOf(ctx, c, ids)
 	if err != nil {
 		return nil, err
@@ -127,7 +131,15 @@ func (p Preview) Reasons() []string {
 }
 
 func summarize(c Campaign, rows []planned, pricePerPart float64) Preview {
-	p := Preview{Audience: len(rows), Refused: map[string]int{}, BySender: map[string]int{}}
+	p := Preview{Refused: map[string]int{}, BySender: map[string]int{}}
+	p.add(rows)
+	p.price(c, pricePerPart)
+	return p
+}
+
+// add counts rows into p.
+func (p *Preview) add(rows []planned) {
+	p.Audience += len(rows)
 	for _, r := range rows {
 		if r.allowed {
 			p.Permitted++
@@ -139,11 +151,14 @@ func summarize(c Campaign, rows []planned, pricePerPart float64) Preview {
 			p.Refused[r.reason]++
 		}
 	}
+}
+
+// price estimates the SMS cost of p's permitted recipients.
+func (p *Preview) price(c Campaign, pricePerPart float64) {
 	if c.Channel == SMS {
 		p.SMSParts = sms.Parts(c.Content.SMSMessage(c.Purpose).Text())
 		p.SMSCostFen = int64(float64(p.Permitted*p.SMSParts)*pricePerPart + 0.5)
 	}
-	return p
 }
 
 // Preview shows, before sending, the audience's size, how many the gate
@@ -181,18 +196,11 @@ func (s *Service) Plan(ctx context.Context, id int64) (Preview, error) {
 	case c.State != Running:
 		return Preview{}, kith.Errorf(kith.ECONFLICT, "campaign: %d is %s; only a scheduled campaign starts", id, c.State)
 	}
-	rows, err := s.evaluate(ctx, c)
+	now := s.clock.Now().UTC()
+	p, err := s.planAll(ctx, c, now)
 	if err != nil {
 		return Preview{}, err
 	}
-	now := s.clock.Now().UTC()
-	for start := 0; start < len(rows); start += 5000 {
-		part := rows[start:min(start+5000, len(rows))]
-		if err := s.insertDeliveries(ctx, c, part, now); err != nil {
-			return Preview{}, err
-		}
-	}
-	p := summarize(c, rows, SMSPricePerPartFen)
 	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, "UPDATE campaigns SET planned_at = $1, updated_at = $1 WHERE id = $2", now, id); err != nil {
 			return err
@@ -214,37 +222,6 @@ func (s *Service) Plan(ctx context.Context, id int64) (Preview, error) {
 		return p, fmt.Errorf("campaign: plan %d: %w", id, err)
 	}
 	return p, nil
-}
-
-// insertDeliveries writes rows in one transaction with one prepared
-// statement: a multi-row INSERT with thousands of numbered parameters is
-// slow to parse on SQLite.
-func (s *Service) insertDeliveries(ctx context.Context, c Campaign, rows []planned, now time.Time) error {
-	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO campaign_deliveries (campaign_id, customer_id, channel, sender, state, reason, detail, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (campaign_id, customer_id, channel) DO NOTHING`)
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
-		for _, r := range rows {
-			state, reason, detail := "planned", "", ""
-			if r.deferred {
-				reason, detail = r.reason, r.detail
-			}
-			if !r.allowed {
-				state, reason, detail = "refused", r.reason, r.detail
-			}
-			if _, err := stmt.ExecContext(ctx, c.ID, r.customer, string(c.Channel), r.sender, state, reason, detail, now); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("campaign: plan %d: write deliveries: %w", c.ID, err)
-	}
-	return nil
 }
 
 var _ store.Querier = (*sql.Tx)(nil)

@@ -297,7 +297,7 @@ func TestExportCSV(t *testing.T) {
 			t.Fatalf("csv = %q", recs)
 		}
 		last := recs[3]
-		if last[0] != "6" || last[1] != "wm6" || last[4] != "refused" || last[5] != "NO_CONSENT" || last[6] != `'=HYPERLINK("http://evil")` {
+		if last[0] != "6" || last[1] != "wm6***" || last[4] != "refused" || last[5] != "NO_CONSENT" || last[6] != `'=HYPERLINK("http://evil")` {
 			t.Errorf("row of customer 6 = %q", last)
 		}
 	})

@@ -2,8 +2,10 @@ package web
 
 import (
 	"fmt"
+	"html/template"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/kith-scrm/kith/internal/auth"
 	"github.com/kith-scrm/kith/internal/campaign"
@@ -24,7 +26,10 @@ type campaignData struct {
 	States    []string // delivery states in the order shown
 	CostYuan  string   // the preview's SMS cost estimate
 	// Moments are a wecom_moment campaign's moments by member (campaign_moment.go).
-	Moments []wecommoment.MemberStat
+	Moments   []wecommoment.MemberStat
+	Summary   campaign.Summary
+	Chart     template.HTML // the results over time (campaignChart)
+	CanReveal bool          // may export personal data unmasked
 }
 
 func (s *Server) campaignID(w http.ResponseWriter, r *http.Request) (int64, bool) {
@@ -78,6 +83,20 @@ func (s *Server) renderCampaign(w http.ResponseWriter, r *http.Request, id int64
 			return
 		}
 	}
+	if d.Summary, err = s.Campaigns.Summarize(r.Context(), id); err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	ser, err := s.Campaigns.Timeline(r.Context(), id)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	loc := s.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	d.Chart, d.CanReveal = campaignChart(ser, loc), principal(r).Can(auth.PermRevealPII)
 	d.States = []string{"planned", "claimed", "sent", "delivered", "refused", "failed", "unknown", "cancelled"}
 	status := http.StatusOK
 	if d.Problem != nil {
@@ -133,20 +152,5 @@ func (s *Server) campaignAction(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, fmt.Sprintf("/campaigns/%d?done=%s", id, action), http.StatusSeeOther)
 }
 
-// campaignCSV downloads the campaign's deliveries (campaign.ExportCSV).
-func (s *Server) campaignCSV(w http.ResponseWriter, r *http.Request) {
-	id, ok := s.campaignID(w, r)
-	if !ok {
-		return
-	}
-	if _, err := s.Campaigns.Get(r.Context(), id); err != nil {
-		s.pageError(w, r, err)
-		return
-	}
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="campaign-%d.csv"`, id))
-	w.Header().Set("Cache-Control", "no-store")
-	if err := s.Campaigns.ExportCSV(r.Context(), id, w); err != nil {
-		s.Log.Error("campaign: export", "campaign", id, "err", err)
-	}
-}
+// campaignCSV downloads the campaign's deliveries (campaignExport).
+func (s *Server) campaignCSV(w http.ResponseWriter, r *http.Request) { s.campaignExport(w, r) }

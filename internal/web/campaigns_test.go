@@ -79,6 +79,15 @@ func TestCampaignsFromTheConsole(t *testing.T) {
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/csv; charset=utf-8" || !strings.HasPrefix(csvBody, "customer_id,external_userid,") {
 		t.Errorf("csv: %d %q", resp.StatusCode, csvBody)
 	}
+	body = c.get(page, 200)
+	mustContain(t, "results", body, `id="campaign-summary"`, `id="campaign-opted-out"`, `id="campaign-xlsx"`, `id="campaign-xlsx-reveal"`)
+	resp, xlsx := c.do("GET", page+"/results.xlsx", nil, nil)
+	if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Type"), "spreadsheetml") || !strings.HasPrefix(xlsx, "PK") {
+		t.Errorf("xlsx: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	if resp, _ := c.do("GET", page+"/results.xlsx?reveal=1", nil, nil); resp.StatusCode != 200 {
+		t.Errorf("xlsx revealed to the owner: %d", resp.StatusCode)
+	}
 	list := c.get("/campaigns", 200)
 	mustContain(t, "list", list, "春季上新", `id="campaigns-table"`)
 

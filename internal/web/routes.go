@@ -147,6 +147,7 @@ func (s *Server) buildRoutes() http.Handler {
 	page("POST /campaigns", auth.PermManageTags, s.campaignCreate)
 	page("GET /campaigns/{id}", auth.PermViewCustomers, s.campaignShow)
 	page("GET /campaigns/{id}/results.csv", auth.PermViewCustomers, s.campaignCSV)
+	page("GET /campaigns/{id}/results.xlsx", auth.PermViewCustomers, s.campaignExport)
 	page("POST /campaigns/{id}/{action}", auth.PermManageTags, s.campaignAction)
 
 	// The audit log: read, verified and exported, never changed.

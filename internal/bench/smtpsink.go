@@ -1,0 +1,203 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// SMTPSink is a minimal SMTP server that accepts every message and
+// discards it, counting messages and bytes: what `kith bench campaign`
+// sends e-mail to when no --smtp is given. It speaks just enough of
+// RFC 5321 for a client that pipelines (RFC 2920): EHLO/HELO, MAIL, RCPT,
+// DATA, RSET, NOOP and QUIT, no TLS and no authentication. Replies are
+// buffered and written when the client has nothing more in flight, so a
+// pipelined MAIL, RCPT and DATA cost one write.
+type SMTPSink struct {
+	ln       net.Listener
+	messages atomic.Int64
+	bytes    atomic.Int64
+	first    atomic.Int64 // unix ns of the first message accepted
+	last     atomic.Int64 // unix ns of the last one
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	conns    map[net.Conn]struct{}
+}
+
+// maxSinkMessage bounds one message the sink reads.
+const maxSinkMessage = 10 << 20
+
+// StartSMTPSink listens on a loopback port and serves until Close.
+func StartSMTPSink() (*SMTPSink, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	s := &SMTPSink{ln: ln, conns: map[net.Conn]struct{}{}}
+	s.wg.Add(1)
+	go s.serve()
+	return s, nil
+}
+
+// Addr is the sink's host:port.
+func (s *SMTPSink) Addr() string { return s.ln.Addr().String() }
+
+// Messages is how many messages the sink accepted.
+func (s *SMTPSink) Messages() int64 { return s.messages.Load() }
+
+// Bytes is the size of the messages accepted (as transmitted, dot-stuffed).
+func (s *SMTPSink) Bytes() int64 { return s.bytes.Load() }
+
+// Span is the time from the first message accepted to the last.
+func (s *SMTPSink) Span() time.Duration { return time.Duration(s.last.Load() - s.first.Load()) }
+
+// Close stops the sink and closes its connections.
+func (s *SMTPSink) Close() error {
+	err := s.ln.Close()
+	s.mu.Lock()
+	for c := range s.conns {
+		c.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	return err
+}
+
+func (s *SMTPSink) serve() {
+	defer s.wg.Done()
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			return
+		}
+		s.mu.Lock()
+		s.conns[c] = struct{}{}
+		s.mu.Unlock()
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.session(c)
+			s.mu.Lock()
+			delete(s.conns, c)
+			s.mu.Unlock()
+			c.Close()
+		}()
+	}
+}
+
+var errSinkLine = errors.New("smtp sink: line too long")
+
+// session serves one connection.
+func (s *SMTPSink) session(c net.Conn) {
+	r := bufio.NewReaderSize(c, 64<<10)
+	w := bufio.NewWriterSize(c, 4<<10)
+	reply := func(line string) bool {
+		w.WriteString(line)
+		w.WriteString("\r\n")
+		if r.Buffered() > 0 {
+			return true // more commands in flight: answer them together
+		}
+		return w.Flush() == nil
+	}
+	if !reply("220 sink.bench ESMTP") {
+		return
+	}
+	for {
+		line, err := readLine(r)
+		if err != nil {
+			return
+		}
+		switch verb(line) {
+		case "EHLO":
+			if !reply("250-sink.bench\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SIZE 10485760") {
+				return
+			}
+		case "HELO":
+			if !reply("250 sink.bench") {
+				return
+			}
+		case "MAIL", "RCPT", "RSET", "NOOP":
+			if !reply("250 OK") {
+				return
+			}
+		case "DATA":
+			if !reply("354 go ahead") {
+				return
+			}
+			n, err := readData(r)
+			if err != nil {
+				return
+			}
+			now := time.Now().UnixNano()
+			s.first.CompareAndSwap(0, now)
+			s.last.Store(now)
+			s.messages.Add(1)
+			s.bytes.Add(int64(n))
+			if !reply("250 accepted") {
+				return
+			}
+		case "QUIT":
+			reply("221 bye")
+			w.Flush()
+			return
+		default:
+			if !reply("502 not implemented") {
+				return
+			}
+		}
+	}
+}
+
+// readLine reads one CRLF-ended line, without its end.
+func readLine(r *bufio.Reader) ([]byte, error) {
+	line, err := r.ReadSlice('\n')
+	if errors.Is(err, bufio.ErrBufferFull) {
+		return nil, errSinkLine
+	}
+	if err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(line, "\r\n"), nil
+}
+
+// verb is a command's verb, upper case.
+func verb(line []byte) string {
+	if len(line) < 4 {
+		return ""
+	}
+	return string(bytes.ToUpper(line[:4]))
+}
+
+// readData reads a message up to its lone dot, and returns its size.
+func readData(r *bufio.Reader) (int, error) {
+	n := 0
+	for {
+		line, err := r.ReadSlice('\n')
+		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+			return n, err
+		}
+		full := err == nil
+		if full && (bytes.Equal(line, []byte(".\r\n")) || bytes.Equal(line, []byte(".\n"))) {
+			return n, nil
+		}
+		n += len(line)
+		if n > maxSinkMessage {
+			return n, errSinkLine
+		}
+		// A line longer than the buffer arrives in pieces; only a piece
+		// that starts a line can be the lone dot, and a piece that ends
+		// one is followed by the start of the next.
+		for !full {
+			line, err = r.ReadSlice('\n')
+			if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+				return n, err
+			}
+			full = err == nil
+			n += len(line)
+		}
+	}
+}
