@@ -9,7 +9,8 @@
 //     follow's state), over active follows only;
 //   - one bitmap per reachable channel, from consent_state as CONTRACTS.md
 //     defines it (grants with an end are read again when it passes);
-//   - bit-sliced indexes (sign, magnitude bits, and who has a value) of the
+//   - range-encoded indexes (a value array by customer id, and one bitmap
+//     per quantile bound of the customers below it; see bsi.go) of the
 //     order count, the amounts spent, the added day (earliest active follow)
 //     and the last order's day, days counted in the instance's time zone;
 //   - the universe of every customer, for "not".
