@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -18,14 +19,9 @@ import (
 
 	"github.com/kith-scrm/kith/internal/app"
 	"github.com/kith-scrm/kith/internal/campaign"
-	"github.com/kith-scrm/kith/internal/channel/wecomgroup"
 	"github.com/kith-scrm/kith/internal/config"
-	"github.com/kith-scrm/kith/internal/consent"
-	"github.com/kith-scrm/kith/internal/gate"
-	"github.com/kith-scrm/kith/internal/segment"
 	"github.com/kith-scrm/kith/internal/store"
 	"github.com/kith-scrm/kith/internal/store/storetest"
-	"github.com/kith-scrm/kith/internal/wecom"
 	"github.com/kith-scrm/kith/internal/wecom/wecomtest"
 )
 
@@ -33,7 +29,7 @@ import (
 // campaign goes to, how many times Kith is killed, and the seed of the
 // kill points (a failure logs the seed; run again with it).
 const (
-	crashText          = "春季新品到店，回复T退订"
+	crashText          = "春季新品到店，回复T退订" // as testdata/crashseed writes it
 	envCrashRecipients = "KITH_CRASH_RECIPIENTS"
 	envCrashKills      = "KITH_CRASH_KILLS"
 	envCrashSeed       = "KITH_CRASH_SEED"
@@ -83,7 +79,7 @@ func crashCampaign(t *testing.T, kills int, extra []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wecomtest.MustSeed(t, sb, 7, wecomtest.SeedOptions{Customers: n})
+	wecomtest.MustSeed(t, sb, crashSandboxSeed, wecomtest.SeedOptions{Customers: n})
 	ts := httptest.NewServer(sb.Handler())
 	t.Cleanup(ts.Close)
 
@@ -93,22 +89,25 @@ func crashCampaign(t *testing.T, kills int, extra []string) {
 		"KITH_WECOM_CALLBACK_TOKEN", wecomtest.TestCallbackToken, "KITH_WECOM_CALLBACK_AES_KEY", wecomtest.TestEncodingAESKey,
 	}, extra...)...)
 
-	// The instance is made by a first start. The company is copied into
-	// its database directly: kith sync of 10,000 customers takes most of a
-	// minute on a busy machine, and is tested elsewhere.
+	// The instance is made by a first start. The company (seeded again
+	// from the same seed), the consent and the campaign are written by
+	// crashseed, built without -race: kith sync of 10,000 customers takes
+	// most of a minute on a busy machine (and is tested elsewhere), and the
+	// pure-Go SQLite is many times slower in a -race test process.
 	setup := time.Now()
+	seeder := buildCrashSeed(t)
 	first := startServer(t, env)
 	if code := first.sigterm(t); code != 0 {
 		t.Fatalf("first server: exit %d", code)
 	}
-	t.Logf("first start in %s", time.Since(setup).Round(time.Millisecond))
+	r := runCrashSeed(t, seeder, env, "prepare", "--seed", strconv.Itoa(crashSandboxSeed), "--customers", strconv.Itoa(n))
+	id, err := strconv.ParseInt(strings.TrimSpace(r), 10, 64)
+	if err != nil {
+		t.Fatalf("crashseed prepare printed %q, not a campaign id", r)
+	}
 	w := openCrashWorld(t, env)
-	w.copyCompany(t, sb)
-	t.Logf("company copied in %s", time.Since(setup).Round(time.Millisecond))
-	id := w.prepare(t, n)
 	t.Logf("set up in %s", time.Since(setup).Round(time.Millisecond))
 
-	ctx := context.Background()
 	start := time.Now()
 	var lastBatches int
 	for i := 0; i < kills; i++ {
@@ -146,10 +145,39 @@ func crashCampaign(t *testing.T, kills int, extra []string) {
 	if code := last.sigterm(t); code != 0 {
 		t.Errorf("last server: exit %d", code)
 	}
-	if _, err := w.follow(t, ts.URL, sb).Poll(ctx, id); err != nil {
-		t.Fatalf("poll: %v", err)
-	}
+	runCrashSeed(t, seeder, env, "poll", "--campaign", strconv.FormatInt(id, 10), "--api-base", ts.URL, "--corp-id", sb.CorpID(), "--secret", sb.Secret())
 	w.check(t, id, sb)
+}
+
+// crashSandboxSeed seeds the sandbox, in the test and in crashseed.
+const crashSandboxSeed = 7
+
+// buildCrashSeed builds testdata/crashseed (without -race).
+func buildCrashSeed(t *testing.T) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "crashseed")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./testdata/crashseed")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build crashseed: %v\n%s", err, b)
+	}
+	return out
+}
+
+// runCrashSeed runs crashseed and returns what it printed.
+func runCrashSeed(t *testing.T, bin string, env map[string]string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = envList(env)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("crashseed %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return stdout.String()
 }
 
 // crashWorld is the test's own view of the instance's database.
@@ -172,66 +200,6 @@ func openCrashWorld(t *testing.T, env map[string]string) *crashWorld {
 	return &crashWorld{a: a}
 }
 
-// prepare gives every synced customer marketing consent on WeCom, turns
-// quiet hours off (the test runs at any hour) and schedules a marketing
-// campaign to every customer reachable on WeCom, to start now.
-func (w *crashWorld) prepare(t *testing.T, n int) int64 {
-	t.Helper()
-	ctx := context.Background()
-	db, now := w.a.DB, w.a.Clock.Now()
-	g := gate.New(db, w.a.Keys.BlindIndex, w.a.Clock)
-	if err := g.SetPolicy(ctx, gate.Policy{Channel: consent.ChannelWeCom, WeComRule: gate.MonthDays}); err != nil {
-		t.Fatal(err)
-	}
-	ledger := consent.NewLedger(db.R, w.a.Keys.BlindIndex)
-	notice, err := ledger.Notice(ctx, consent.Marketing, 0)
-	if err != nil {
-		if notice, err = consent.PublishNotice(ctx, db.W, consent.Marketing, "zh", "我们会通过企业微信向您发送新品和优惠信息。", now); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ids := queryStrings(t, db, "SELECT external_userid FROM customers ORDER BY id")
-	if len(ids) != n {
-		t.Fatalf("kith sync brought %d customers, want %d", len(ids), n)
-	}
-	// The grants are written in bulk and folded into consent_state as
-	// Ledger.Record would (10,000 Records take half a minute here); their
-	// hash chain is not what this test is about.
-	err = db.InTx(ctx, func(sqlTx *sql.Tx) error {
-		tx := store.NewCachedTx(sqlTx)
-		defer tx.Close()
-		for i, ext := range ids {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO consent_events (person_kind, person_key, purpose, channel, action, source, evidence, notice_version,
-				notice_hash, scope, recorded_by, occurred_at, received_at, prev_hash, hash) VALUES ('external_userid', $1, 'marketing', 'wecom', 'grant', 'customer',
-				'{"url":"https://shop.example/consent"}', $2, $3, '', 'crash-test', $4, $4, $5, $6)`,
-				ext, notice.Version, notice.TextHash, now.Add(-time.Hour), strings.Repeat("0", 64), fmt.Sprintf("%064x", i+1)); err != nil {
-				return err
-			}
-		}
-		_, err := ledger.RebuildState(ctx, sqlTx, now)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	owner := queryStrings(t, db, "SELECT id FROM users ORDER BY id LIMIT 1")
-	ownerID, _ := strconv.ParseInt(owner[0], 10, 64)
-	seg, err := segment.NewStore(db, w.a.Clock).Create(ctx, ownerID, segment.Input{Name: "reachable on WeCom", Expression: "reachable:wecom"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := campaign.New(campaign.Config{DB: db, Gate: g, Clock: w.a.Clock, Location: w.a.Config.Location})
-	c, err := svc.Create(ctx, ownerID, campaign.Input{Name: "crash", Purpose: campaign.PurposeMarketing, Channel: campaign.WeCom,
-		Content: campaign.Content{Text: crashText}, Audience: campaign.Audience{SegmentID: seg.ID}, Schedule: campaign.Schedule{Kind: campaign.Now}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := svc.Schedule(ctx, c.ID); err != nil {
-		t.Fatal(err)
-	}
-	return c.ID
-}
-
 func queryStrings(t *testing.T, db *store.DB, q string, args ...any) []string {
 	t.Helper()
 	rows, err := db.R.QueryContext(context.Background(), q, args...)
@@ -251,42 +219,6 @@ func queryStrings(t *testing.T, db *store.DB, q string, args ...any) []string {
 		t.Fatal(err)
 	}
 	return out
-}
-
-// copyCompany writes the sandbox's members, customers and relations into
-// the database, as kith sync would.
-func (w *crashWorld) copyCompany(t *testing.T, sb *wecomtest.Sandbox) {
-	t.Helper()
-	ctx := context.Background()
-	now := w.a.Clock.Now().UTC()
-	err := w.a.DB.InTx(ctx, func(sqlTx *sql.Tx) error {
-		tx := store.NewCachedTx(sqlTx)
-		defer tx.Close()
-		for _, m := range sb.Members() {
-			if _, err := tx.ExecContext(ctx, "INSERT INTO members (userid, name, status, contact_enabled, updated_at) VALUES ($1, $2, $3, TRUE, $4)",
-				m.UserID, m.Name, m.Status, now); err != nil {
-				return err
-			}
-		}
-		for _, ext := range sb.CustomerIDs() {
-			c, _ := sb.Customer(ext)
-			var id int64
-			if err := tx.QueryRowContext(ctx, "INSERT INTO customers (external_userid, name, type, gender, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
-				ext, c.Name, c.Type, c.Gender, now).Scan(&id); err != nil {
-				return err
-			}
-			for _, r := range sb.Relations(ext) {
-				if _, err := tx.ExecContext(ctx, "INSERT INTO follows (customer_id, member_userid, add_way, added_at, updated_at, synced_at) VALUES ($1, $2, $3, $4, $5, $5)",
-					id, r.UserID, r.AddWay, time.Unix(r.CreateTime, 0).UTC(), now); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 // crashState is where a campaign stands.
@@ -349,17 +281,22 @@ func (w *crashWorld) waitProgress(t *testing.T, p *proc, id int64, batches int) 
 	t.Helper()
 	deadline := time.Now().Add(crashProgressTimeout)
 	for {
-		st := w.state(t, id)
-		if st.batches > batches || st.campaign != "running" && st.campaign != "scheduled" {
+		var state string
+		var n int
+		if err := w.a.DB.R.QueryRowContext(context.Background(), "SELECT c.state, (SELECT COUNT(*) FROM campaign_batches b WHERE b.campaign_id = c.id) FROM campaigns c WHERE c.id = $1",
+			id).Scan(&state, &n); err != nil {
+			t.Fatal(err)
+		}
+		if n > batches || state != "running" && state != "scheduled" {
 			return
 		}
 		if p.exited() {
 			t.Fatalf("%s exited by itself (%s)\nstderr:\n%s", p.name, p.cmd.ProcessState, p.stderr.String())
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no progress within %s of a restart: %s\nstderr:\n%s", crashProgressTimeout, st, p.stderr.String())
+			t.Fatalf("no progress within %s of a restart: %s\nstderr:\n%s", crashProgressTimeout, w.state(t, id), p.stderr.String())
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -377,22 +314,8 @@ func (w *crashWorld) waitDone(t *testing.T, p *proc, id int64) crashState {
 		if time.Now().After(deadline) {
 			t.Fatalf("the campaign did not finish within %s of the last start: %s", crashDoneTimeout, st)
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(250 * time.Millisecond)
 	}
-}
-
-// follow returns a campaign service that reads the sandbox's results, as
-// the poll job does.
-func (w *crashWorld) follow(t *testing.T, base string, sb *wecomtest.Sandbox) *campaign.Service {
-	t.Helper()
-	client, err := wecom.New(wecom.Config{BaseURL: base, CorpID: sb.CorpID(), Secret: sb.Secret()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	get := func(context.Context) (*wecom.Client, error) { return client, nil }
-	svc := campaign.New(campaign.Config{DB: w.a.DB, Gate: gate.New(w.a.DB, w.a.Keys.BlindIndex, w.a.Clock), Clock: w.a.Clock, Location: w.a.Config.Location})
-	svc.RegisterFollower(campaign.WeCom, wecomgroup.NewFollower(get))
-	return svc
 }
 
 // check compares the campaign's deliveries with the sandbox.
