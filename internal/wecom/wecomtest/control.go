@@ -35,6 +35,7 @@ var controlPage = template.Must(template.ParseFS(controlFS, "control.html"))
 //	POST /sandbox/groupmsgs/confirm     msgid (empty: every waiting task) — the member taps send
 //	GET  /sandbox/moments               the moments, with who published and who can see them
 //	POST /sandbox/moments/publish       moment_id (empty: every waiting one) — every sender publishes
+//	POST /sandbox/moments/like|comment  moment_id, userid, external_userid — a customer likes or comments
 //
 // POSTs from another origin are refused (http.CrossOriginProtection).
 func (s *Sandbox) controlHandler() http.Handler {
@@ -55,6 +56,7 @@ func (s *Sandbox) controlHandler() http.Handler {
 	mux.HandleFunc("POST /sandbox/groupmsgs/confirm", s.serveConfirmGroupMsgs)
 	mux.HandleFunc("GET /sandbox/moments", s.serveMoments) // driver_moment.go
 	mux.HandleFunc("POST /sandbox/moments/publish", s.servePublishMoments)
+	mux.HandleFunc("POST /sandbox/moments/{kind}", s.serveInteractMoment)
 	return http.NewCrossOriginProtection().Handler(mux)
 }
 

@@ -128,3 +128,26 @@ func (s *Sandbox) servePublishMoments(w http.ResponseWriter, r *http.Request) {
 	}
 	s.answer(w, r, map[string]any{"published": n}, nil)
 }
+
+// serveInteractMoment is POST /sandbox/moments/{kind} (like or comment):
+// customer external_userid likes or comments on member userid's post of
+// moment moment_id, in WeChat. Kith has no such call; only the sandbox's
+// driver does this, for tests and demonstrations.
+func (s *Sandbox) serveInteractMoment(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		s.answer(w, r, nil, fmt.Errorf("%w: %v", ErrInvalid, err))
+		return
+	}
+	do := s.CustomerLikesMoment
+	if r.PathValue("kind") == "comment" {
+		do = s.CustomerCommentsMoment
+	} else if r.PathValue("kind") != "like" {
+		s.answer(w, r, nil, fmt.Errorf("%w: %q is neither like nor comment", ErrInvalid, r.PathValue("kind")))
+		return
+	}
+	if err := do(r.FormValue("moment_id"), r.FormValue("userid"), r.FormValue("external_userid")); err != nil {
+		s.answer(w, r, nil, fmt.Errorf("%w: %v", ErrInvalid, err))
+		return
+	}
+	s.answer(w, r, map[string]any{"ok": true}, nil)
+}
