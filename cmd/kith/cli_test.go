@@ -62,6 +62,12 @@ func TestBadFlagOrEnvironment(t *testing.T) {
 	}{
 		{name: "unknown flag", args: []string{"serve", "--nope"},
 			want: []string{"kith serve:", "nope", `"kith serve -h"`}},
+		{name: "bench campaign channel", args: []string{"bench", "campaign", "--channel", "fax"},
+			want: []string{"--channel", `"fax"`, "wecom or email"}},
+		{name: "bench campaign smtp", args: []string{"bench", "campaign", "--smtp", "nowhere"},
+			want: []string{"--smtp", `"nowhere"`, "host:port"}},
+		{name: "bench campaign recipients", args: []string{"bench", "campaign", "--recipients", "0"},
+			want: []string{"--recipients", "1 to 10000000"}},
 		{name: "extra argument", args: []string{"serve", "now"},
 			want: []string{`"now"`, `"kith serve -h"`}},
 		{name: "database URL of another database", args: []string{"serve"}, env: []string{"KITH_DATABASE_URL", "mysql://kith:secretpw@db.example/kith"},
