@@ -13,13 +13,16 @@
 //     per quantile bound of the customers below it; see bsi.go) of the
 //     order count, the amounts spent, the added day (earliest active follow)
 //     and the last order's day, days counted in the instance's time zone;
+//   - the facts of migration 00017 (facts_orders.go): bit-sliced indexes of
+//     aov, refunds, refunded, rfm, rfm_r/f/m and the first order's day, and
+//     one bitmap per SKU code and per category bought (customer_skus);
 //   - the universe of every customer, for "not".
 //
 // Customer ids are the bitmaps' members; an id beyond 32 bits stops the
 // build with an error.
 //
-// Run keeps the index current by reading segment_changes (migration 00012),
-// a sequence the database's triggers fill on every write that can move a
+// Run keeps the index current by reading segment_changes (migrations 00012
+// and 00019), a sequence the database's triggers fill on every write that can move a
 // customer in or out of a segment, and reading those customers again. Every
 // node of a cluster reads the same sequence and so answers the same; a
 // change is visible within PollInterval. On PostgreSQL sequence numbers
