@@ -17,30 +17,30 @@ import (
 	"github.com/kith-scrm/kith/internal/wecom/callback"
 )
 
-// migration00014 returns the Up and Down parts of migration 00014 for the
+// migration00024 returns the Up and Down parts of migration 00024 for the
 // database's dialect.
-func migration00014(t *testing.T, db *store.DB) (up, down string) {
+func migration00024(t *testing.T, db *store.DB) (up, down string) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "store", "migrations", string(db.Dialect), "00014_inbound_dedupe_blob.sql"))
+	b, err := os.ReadFile(filepath.Join("..", "store", "migrations", string(db.Dialect), "00024_inbound_dedupe_blob.sql"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	up, down, ok := strings.Cut(string(b), "-- +goose Down")
 	if !ok {
-		t.Fatal("migration 00014 has no Down part")
+		t.Fatal("migration 00024 has no Down part")
 	}
 	return up, down
 }
 
-// TestMigration00014 checks that events stored with the old text keys (the
+// TestMigration00024 checks that events stored with the old text keys (the
 // hex SHA-256 alone) are still recognised after the upgrade: a retry of an
 // event stored before it is answered as a duplicate, not stored again; keys
 // of other sources keep their bytes; and the Down part gives the old keys
 // back.
-func TestMigration00014(t *testing.T) {
+func TestMigration00024(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		up, down := migration00014(t, db)
+		up, down := migration00024(t, db)
 		storetest.MustExec(t, db, down) // back to the text keys of 00003
 
 		const created = 1700000123
@@ -67,7 +67,7 @@ func TestMigration00014(t *testing.T) {
 		}
 		id, dup, err := svc.Accept(ctx, ingest.Inbound{Source: "wecom", DedupeKey: callback.DedupeKey(e.CreateTime, []byte(body)), Kind: e.Kind(), Body: []byte(body)})
 		if err != nil || !dup || id != wecomID {
-			t.Errorf("retry of an event stored before 00014: id %d, duplicate %v, %v; want id %d, duplicate", id, dup, err, wecomID)
+			t.Errorf("retry of an event stored before 00024: id %d, duplicate %v, %v; want id %d, duplicate", id, dup, err, wecomID)
 		}
 		id, dup, err = svc.Accept(ctx, ingest.Inbound{Source: "sms", DedupeKey: "reply-42", Kind: "reply", Body: []byte("hello")})
 		if err != nil || !dup || id != otherID {
