@@ -124,6 +124,7 @@ func (s *Store) VerifyWebhook(ctx context.Context, source, timestamp, signature 
 // WebhookOrder is one order of a delivery, as docs/api.md describes it.
 type WebhookOrder struct {
 	Shop           string        `json:"shop"`
+	Platform       string        `json:"platform"` // optional: the store's platform (taobao, jd, …), to share shop keys with files and the connector
 	OrderNo        string        `json:"order_no"`
 	BuyerAccount   string        `json:"buyer_account"`
 	UnionID        string        `json:"unionid"`
@@ -170,7 +171,8 @@ type WebhookConflict struct {
 // ReceiveWebhook writes a verified delivery's orders in one transaction:
 // all of them, or, when one is invalid, none (the error names it). The
 // shop is prefixed with the source's name, so two sources never share
-// order keys.
+// order keys, unless the order names its platform: then its shop key is
+// ShopKey(platform, shop), the one files and the connector use.
 func (s *Store) ReceiveWebhook(ctx context.Context, source string, body []byte) (*WebhookResult, error) {
 	var in struct {
 		Orders []WebhookOrder `json:"orders"`
@@ -192,6 +194,9 @@ func (s *Store) ReceiveWebhook(ctx context.Context, source string, body []byte) 
 	res := &WebhookResult{Received: len(in.Orders), Conflicts: []WebhookConflict{}}
 	err := s.Write(ctx, func(w *Writer) error {
 		for i, wo := range in.Orders {
+			if p := wo.Platform; p != "" && (len(p) > 32 || strings.ContainsAny(p, ": \t\r\n")) {
+				return kith.Errorf(kith.EINVALID, "orders[%d] (%s): platform %q is not a platform name (at most 32 characters, no colon or space), e.g. taobao", i, truncate(wo.OrderNo, 40), truncate(p, 40))
+			}
 			o := wo.order(source)
 			if err := o.Validate(); err != nil {
 				return kith.Errorf(kith.EINVALID, "orders[%d] (%s): %s", i, truncate(wo.OrderNo, 40), kith.ErrorMessage(err))
@@ -231,6 +236,11 @@ func (wo *WebhookOrder) order(source string) Order {
 		TotalFen: wo.TotalFen, FreightFen: wo.FreightFen, RefundFen: wo.RefundFen, OrderedAt: wo.OrderedAt.UTC(),
 		PaidAt: t(wo.PaidAt), ShippedAt: t(wo.ShippedAt), CompletedAt: t(wo.CompletedAt)}
 	o.Email = wo.BuyerEmail
+	if wo.Platform != "" {
+		// The same key a file of that store's export and the 聚水潭
+		// connector give the shop: one order, however it arrives.
+		o.Shop = ShopKey(wo.Platform, wo.Shop)
+	}
 	if wo.Shop == "" {
 		o.Shop = ""
 	}
