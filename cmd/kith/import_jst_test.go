@@ -67,7 +67,7 @@ func TestImportSourceJSTCommand(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "0 imported") || !strings.Contains(r.stdout, "Orders pulled up to") {
 		t.Fatalf("pull again: %s", r)
 	}
-	sb.AccessToken = "rotated"
+	sb.SetAccessToken("rotated")
 	if r = runKith(t, env, "import", "source", "jst"); r.code != 1 || !strings.Contains(r.stderr, "access token") {
 		t.Fatalf("refused: %s", r)
 	}

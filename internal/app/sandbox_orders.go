@@ -94,7 +94,7 @@ func seedDemoOrders(ctx context.Context, db *store.DB, s *orders.Store, now time
 		}
 	}
 	for len(all) > 0 {
-		batch := all[:min(len(all), 500)]
+		batch := all[:min(len(all), 100)] // short transactions: the writer serves the console meanwhile
 		all = all[len(batch):]
 		if err := s.Write(ctx, func(w *orders.Writer) error {
 			for _, o := range batch {

@@ -88,9 +88,9 @@ type CampaignReport struct {
 var benchMail = campaign.Content{
 	Subject: "AD {{name}}, the spring collection is in",
 	Text: "Dear {{name}},\n\n" + strings.Repeat("The spring collection has arrived in store and online: linen shirts, light jackets and new colours.\n", 6) +
-		"\nYour member number is {{member}}.\n",
+		"\nThis message was sent to {{email}}.\n",
 	HTML: "<html><body><p>Dear {{name}},</p>" + strings.Repeat("<p>The spring collection has arrived in store and online: linen shirts, light jackets and new colours.</p>", 6) +
-		"<p>Your member number is {{member}}.</p></body></html>",
+		"<p>This message was sent to {{email}}.</p></body></html>",
 }
 
 // benchAddress is customer id's synthetic e-mail address.
@@ -119,7 +119,7 @@ func (t *mailTransport) Send(ctx context.Context, permits []gate.Permit, b campa
 	t.first.CompareAndSwap(0, time.Now().UnixNano())
 	vars := make([]email.Vars, len(b.Recipients))
 	for i, r := range b.Recipients {
-		vars[i] = email.Vars{"name": fmt.Sprintf("Customer %d", r.CustomerID), "member": fmt.Sprintf("M%08d", r.CustomerID)}
+		vars[i] = email.Vars{"name": fmt.Sprintf("Customer %d", r.CustomerID), "email": benchAddress(r.CustomerID)}
 	}
 	msg := email.Message{Class: gate.Class(b.Campaign.Purpose), Subject: b.Campaign.Content.Subject, Text: b.Campaign.Content.Text, HTML: b.Campaign.Content.HTML}
 	res, err := t.m.Send(ctx, permits, msg, vars)

@@ -184,9 +184,11 @@ func (db *DB) Close() error {
 	return errors.Join(errs...)
 }
 
-// Ping checks that the database answers.
+// Ping checks that the database answers. It asks the read pool: on
+// SQLite the writer is one connection, and a long write (a sandbox's demo
+// data, an import) holding it is not the database failing to answer.
 func (db *DB) Ping(ctx context.Context) error {
-	if err := db.W.PingContext(ctx); err != nil {
+	if err := db.R.PingContext(ctx); err != nil {
 		return fmt.Errorf("store: ping: %w", err)
 	}
 	return nil

@@ -221,7 +221,7 @@ func TestPullRecordsRunsOneAtATime(t *testing.T) {
 			t.Fatalf("runs %+v", runs)
 		}
 		// A refusal is recorded in the run with what to fix.
-		f.sb.AccessToken = "rotated"
+		f.sb.SetAccessToken("rotated")
 		f.clock.Add(time.Hour)
 		if _, err := f.s.Pull(ctx, "schedule", ""); kith.ErrorCode(err) != kith.EUNAVAILABLE {
 			t.Fatalf("refused: %v", err)

@@ -43,6 +43,14 @@ type Sandbox struct {
 	calls     int
 }
 
+// SetAccessToken changes the access token the sandbox accepts while it
+// serves (a test's "the merchant made a new token").
+func (s *Sandbox) SetAccessToken(token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.AccessToken = token
+}
+
 // Server is a sandbox on an HTTP test server.
 type Server struct {
 	*Sandbox
@@ -175,6 +183,7 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		now = s.Now
 	}
 	ts, err := strconv.ParseInt(f.Get("timestamp"), 10, 64)
+	appKey, appSecret, token := s.AppKey, s.AppSecret, s.AccessToken // under s.mu: SetAccessToken may change them
 	switch {
 	case f.Get("charset") != "utf-8":
 		answer(w, CodeBadParam, "charset must be utf-8", nil)
@@ -182,9 +191,9 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		answer(w, CodeBadParam, "version must be 2", nil)
 	case err != nil || now().Unix()-ts > 600 || ts-now().Unix() > 600:
 		answer(w, CodeBadParam, "timestamp must be the Unix time in seconds", nil)
-	case f.Get("app_key") != s.AppKey || f.Get("sign") != jst.Sign(f, s.AppSecret):
+	case f.Get("app_key") != appKey || f.Get("sign") != jst.Sign(f, appSecret):
 		answer(w, CodeBadSign, "签名错误", nil)
-	case f.Get("access_token") != s.AccessToken:
+	case f.Get("access_token") != token:
 		answer(w, jst.CodeTokenInvalid, "access_token无效", nil)
 	default:
 		s.query(w, f.Get("biz"))
