@@ -101,14 +101,36 @@ func (d *DBAddresser) Addresses(ctx context.Context, ch Channel, customers []int
 	if ch != WeCom && ch != WeComMoment {
 		return nil, kith.Errorf(kith.EUNAVAILABLE, "campaign: no address book for %s is configured", ch)
 	}
+	return wecomAddresses(ctx, d.DB, customers, nil)
+}
+
+// wecomAddresses answers for WeCom from the database: each customer's
+// external_userid, sent by the member of its earliest active follow —
+// among members only, when members names some.
+func wecomAddresses(ctx context.Context, db *store.DB, customers []int64, members []string) (map[int64]Recipient, error) {
 	out := make(map[int64]Recipient, len(customers))
+	only := ""
+	args := []any{nil}
+	for i, m := range members {
+		if i == 0 {
+			only = " AND f.member_userid IN ("
+		} else {
+			only += ","
+		}
+		only += fmt.Sprintf("$%d", i+2)
+		args = append(args, m)
+	}
+	if only != "" {
+		only += ")"
+	}
 	// The ids go as one parameter (idSource): thousands of numbered
 	// parameters are slow to bind on SQLite.
 	for start := 0; start < len(customers); start += addressChunk {
 		part := customers[start:min(start+addressChunk, len(customers))]
-		rows, err := d.DB.R.QueryContext(ctx, `SELECT c.id, c.external_userid, f.member_userid FROM customers c
-			JOIN follows f ON f.customer_id = c.id AND f.status = 'active'
-			WHERE c.id IN `+idSource(d.DB.Dialect, 1)+` ORDER BY c.id, f.added_at, f.member_userid`, idArg(d.DB.Dialect, part))
+		args[0] = idArg(db.Dialect, part)
+		rows, err := db.R.QueryContext(ctx, `SELECT c.id, c.external_userid, f.member_userid FROM customers c
+			JOIN follows f ON f.customer_id = c.id AND f.status = 'active'`+only+`
+			WHERE c.id IN `+idSource(db.Dialect, 1)+` ORDER BY c.id, f.added_at, f.member_userid`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("campaign: addresses: %w", err)
 		}

@@ -2,12 +2,10 @@ package campaign
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 	"unicode/utf8"
 
-	"github.com/kith-scrm/kith/internal/consent"
 	"github.com/kith-scrm/kith/internal/kith"
 )
 
@@ -87,43 +85,5 @@ func (s *Service) addressesOf(ctx context.Context, c Campaign, customers []int64
 	if len(c.Audience.Members) == 0 || (c.Channel != WeCom && c.Channel != WeComMoment) {
 		return s.address.Addresses(ctx, c.Channel, customers)
 	}
-	out := make(map[int64]Recipient, len(customers))
-	members := make([]any, len(c.Audience.Members))
-	mph := make([]string, len(members))
-	for i, m := range c.Audience.Members {
-		members[i] = m
-		mph[i] = fmt.Sprintf("$%d", i+1)
-	}
-	for start := 0; start < len(customers); start += 500 {
-		part := customers[start:min(start+500, len(customers))]
-		args := slices.Clone(members)
-		ph := make([]string, len(part))
-		for i, id := range part {
-			args = append(args, id)
-			ph[i] = fmt.Sprintf("$%d", len(members)+i+1)
-		}
-		rows, err := s.db.R.QueryContext(ctx, `SELECT c.id, c.external_userid, f.member_userid FROM customers c
-			JOIN follows f ON f.customer_id = c.id AND f.status = 'active' AND f.member_userid IN (`+strings.Join(mph, ",")+`)
-			WHERE c.id IN (`+strings.Join(ph, ",")+`) ORDER BY c.id, f.added_at, f.member_userid`, args...)
-		if err != nil {
-			return nil, fmt.Errorf("campaign: addresses: %w", err)
-		}
-		for rows.Next() {
-			var r Recipient
-			var ext string
-			if err := rows.Scan(&r.CustomerID, &ext, &r.Sender); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			if _, seen := out[r.CustomerID]; !seen {
-				r.Person = consent.ExternalUser(ext)
-				out[r.CustomerID] = r
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	return wecomAddresses(ctx, s.db, customers, c.Audience.Members)
 }
