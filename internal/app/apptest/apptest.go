@@ -93,12 +93,17 @@ func Start(tb testing.TB, o Options) *Instance {
 	case <-ready:
 	case err := <-in.done:
 		tb.Fatalf("apptest: instance did not start: %v", err)
-	case <-time.After(30 * time.Second):
-		tb.Fatal("apptest: instance did not start within 30 s")
+	case <-time.After(startDeadline):
+		tb.Fatalf("apptest: instance did not start within %s", startDeadline)
 	}
 	tb.Cleanup(func() { in.Stop(tb) })
 	return in
 }
+
+// startDeadline bounds an instance's start. A start takes well under a second
+// alone, but CI runs many packages at once on two cores, and an instance that
+// seeds the sandbox company competes with all of them; 30 s was missed there.
+const startDeadline = 90 * time.Second
 
 // Stop stops the instance gracefully and fails the test if that fails.
 func (in *Instance) Stop(tb testing.TB) {
