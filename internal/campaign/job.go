@@ -14,8 +14,8 @@ import (
 // this).
 const TickEvery = time.Minute
 
-// queued are the states a poll is deduplicated in: one waits or
-// runs at a time, and a finished one does not stop the next.
+// queued are the states a poll is deduplicated in (within its period,
+// see PollArgs.InsertOpts): a finished one does not stop the next.
 var queued = []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
 	rivertype.JobStateRetryable, rivertype.JobStateScheduled}
 
@@ -56,9 +56,15 @@ type PollArgs struct {
 // Kind implements river.JobArgs.
 func (PollArgs) Kind() string { return "campaign.poll" }
 
-// InsertOpts keeps one poll of a campaign queued at a time.
+// InsertOpts makes a campaign's polls unique per PollEvery period of the
+// time they are scheduled for (the tick schedules each one PollEvery
+// ahead): the ticks of one period insert one poll. Unique by campaign
+// alone, a poll whose node was killed would hold the campaign's only
+// place — it stays "running" until River rescues it, an hour later — and
+// no poll would run meanwhile; here it holds its own period only, and the
+// next period's poll is inserted and runs on time.
 func (PollArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: queued}}
+	return river.InsertOpts{MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByArgs: true, ByPeriod: PollEvery, ByState: queued}}
 }
 
 // Inserter enqueues jobs (a River client).

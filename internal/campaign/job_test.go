@@ -146,3 +146,56 @@ func (h *holdTransport) Send(ctx context.Context, permits []gate.Permit, b campa
 	}
 	return h.fakeTransport.Send(ctx, permits, b)
 }
+
+// TestKilledPollDoesNotDelayPolls: the ticks of one period queue one poll
+// of a campaign; a poll left "running" by a killed node (until River
+// rescues it, an hour later) does not keep the next period's poll out.
+func TestKilledPollDoesNotDelayPolls(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		w := newWorld(t, db, 12)
+		w.svc.BatchSize = 2
+		w.svc.Register(campaign.WeCom, &fakeTransport{svc: w.svc, sent: map[string]int{}}, nil)
+		c := started(t, w)
+		runAll(t, w.svc, c.ID)
+		workers := river.NewWorkers()
+		river.AddWorker(workers, &campaign.PollWorker{Service: w.svc})
+		j, err := jobs.New(db, jobs.Config{Node: "n1", Workers: workers, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tick := &campaign.TickWorker{Service: w.svc, Jobs: func() campaign.Inserter { return j.Client() }}
+		polls := func() []int64 {
+			t.Helper()
+			if err := tick.Work(ctx, &river.Job[campaign.TickArgs]{}); err != nil {
+				t.Fatal(err)
+			}
+			rows, err := db.R.QueryContext(ctx, "SELECT id FROM river_job WHERE kind = 'campaign.poll' ORDER BY id")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			var ids []int64
+			for rows.Next() {
+				var id int64
+				rows.Scan(&id)
+				ids = append(ids, id)
+			}
+			return ids
+		}
+		polls()
+		if ids := polls(); len(ids) != 1 {
+			t.Fatalf("two ticks of one period queued %d polls, want 1", len(ids))
+		}
+		// The poll's node is killed while it runs.
+		mustExec(t, db, "UPDATE river_job SET state = 'running', attempt = 1, attempted_at = $1", time.Now().UTC())
+		w.clock.Add(campaign.PollEvery)
+		if ids := polls(); len(ids) != 2 {
+			t.Fatalf("after a killed poll, the next period has %d polls in all, want 2: the killed one delays the next", len(ids))
+		}
+		w.clock.Add(time.Minute)
+		if ids := polls(); len(ids) != 2 {
+			t.Errorf("a tick a minute later queued another poll of the same period: %d in all", len(ids))
+		}
+	})
+}
