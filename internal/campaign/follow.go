@@ -27,6 +27,13 @@ type Follower interface {
 	CancelTask(ctx context.Context, providerID string) error
 }
 
+// ReconcileGrace is how long after a batch was marked a reconciler waits
+// before it concludes, from the platform's list of tasks, that the batch
+// was never sent: a task created just before a crash can appear in the
+// list late, and concluding "not sent" too early sends it twice. Until
+// then a batch whose task is not listed stays in doubt.
+const ReconcileGrace = time.Minute
+
 // Follow-up reasons.
 const (
 	ReasonTaskCancelled = "TASK_CANCELLED" // the task was cancelled before the member confirmed

@@ -175,18 +175,23 @@ func outcome(p gate.Permit, res wecom.MsgTemplateResult, err error) channel.Resu
 type Reconciler struct {
 	client func(context.Context) (*wecom.Client, error)
 	clock  kith.Clock
+	// Grace is how long after the batch's mark a task missing from the
+	// list still leaves the batch in doubt (campaign.ReconcileGrace).
+	Grace time.Duration
 }
 
 // NewReconciler returns a Reconciler.
 func NewReconciler(client func(context.Context) (*wecom.Client, error), clock kith.Clock) *Reconciler {
-	return &Reconciler{client: client, clock: clock}
+	return &Reconciler{client: client, clock: clock, Grace: campaign.ReconcileGrace}
 }
 
 // Reconcile lists the member's corp tasks created from a little before the
 // batch was marked until now and looks for one with the campaign's content
 // hash that no other batch holds and that goes to the
 // batch's customers. Found: Sent with its msgid. Not found after reading
-// every page: not sent.
+// every page: not sent — once Grace has passed since the mark; before, a
+// task created just before a crash may not be listed yet, so the batch
+// stays in doubt (an EUNAVAILABLE error) and is asked about again.
 func (r *Reconciler) Reconcile(ctx context.Context, d campaign.Doubt) (campaign.Outcome, error) {
 	client, err := r.client(ctx)
 	if err != nil {
@@ -218,6 +223,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, d campaign.Doubt) (campaign.
 			}
 		}
 		if page.NextCursor == "" {
+			if wait := d.MarkedAt.Add(r.Grace).Sub(r.clock.Now()); wait > 0 {
+				return campaign.Outcome{}, kith.Errorf(kith.EUNAVAILABLE, "wecomgroup: batch %d's task is not listed yet; asking again in %s before concluding it was never sent",
+					d.BatchID, wait.Round(time.Second))
+			}
 			return campaign.Outcome{}, nil
 		}
 		cursor = page.NextCursor

@@ -3,6 +3,7 @@ package wecomgroup_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -39,9 +40,17 @@ type env struct {
 // (the process dying).
 type dropper struct {
 	lose, crash atomic.Int32
+	// late: get_groupmsg_list_v2 lists no task (a task that appears in
+	// the list late), that many times.
+	late atomic.Int32
 }
 
 func (d *dropper) RoundTrip(r *http.Request) (*http.Response, error) {
+	if strings.HasSuffix(r.URL.Path, "/get_groupmsg_list_v2") && d.late.Load() > 0 {
+		d.late.Add(-1)
+		return &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}}, Request: r,
+			Body: io.NopCloser(strings.NewReader(`{"errcode":0,"errmsg":"ok","next_cursor":"","group_msg_list":[]}`))}, nil
+	}
 	if strings.HasSuffix(r.URL.Path, "/add_msg_template") {
 		if d.crash.Load() > 0 {
 			d.crash.Add(-1)
@@ -144,6 +153,9 @@ func (e *env) run(t *testing.T, id int64) {
 		}
 		if st == campaign.Finished {
 			return
+		}
+		if st == campaign.InDoubt {
+			e.clock.Add(grace) // the task was not listed: ask again later
 		}
 	}
 	t.Fatal("the campaign did not finish")
@@ -302,6 +314,41 @@ func TestSameContentTwice(t *testing.T) {
 		}
 		if len(ids) != 4 || len(e.sb.GroupMsgs()) != 4 {
 			t.Errorf("batches %v, tasks %d", ids, len(e.sb.GroupMsgs()))
+		}
+	})
+}
+
+// grace is how long the tests wait for a task not listed yet.
+var grace = campaign.ReconcileGrace
+
+// TestLateTask: WeCom created the task but its answer was lost, and the
+// task appears in get_groupmsg_list_v2 late: within ReconcileGrace of the
+// mark the batch stays in doubt (not "never sent", which would send it
+// again); once listed it is found, and nobody gets a second task.
+func TestLateTask(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		e := newEnv(t, db, 6)
+		e.rt.lose.Store(1)
+		e.rt.late.Store(1)
+		c := e.start(t, campaign.Content{Text: "春季新品到店"})
+		if st, err := e.svc.RunBatch(ctx, c.ID); st != campaign.Progressed || err != nil {
+			t.Fatalf("first batch: %v %v", st, err)
+		}
+		if st, err := e.svc.RunBatch(ctx, c.ID); st != campaign.InDoubt || err != nil {
+			t.Fatalf("a task not listed yet, just after the mark: %v %v, want in doubt", st, err)
+		}
+		if n := len(e.sb.GroupMsgs()); n != 1 {
+			t.Fatalf("%d tasks while the first is in doubt, want 1", n)
+		}
+		e.run(t, c.ID)
+		tasks := e.tasks()
+		if len(tasks[e.members[0]]) != 1 || len(tasks[e.members[1]]) != 1 {
+			t.Fatalf("tasks per member: %d and %d, want 1 and 1", len(tasks[e.members[0]]), len(tasks[e.members[1]]))
+		}
+		r, _ := e.svc.Results(ctx, c.ID)
+		if r.ByState["sent"] != 6 {
+			t.Errorf("results = %+v", r)
 		}
 	})
 }

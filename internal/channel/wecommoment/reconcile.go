@@ -46,7 +46,9 @@ func loadRecord(ctx context.Context, db *store.DB, batch int64) (record, bool, e
 //   - a jobid recorded: get_moment_task_result says (still running: in doubt);
 //   - otherwise get_moment_list over the window, every page: a moment with
 //     the campaign's content hash, held by no other batch, whose
-//     get_moment_task names the member, is the batch's (sent); none is not sent.
+//     get_moment_task names the member, is the batch's (sent); none is not
+//     sent, once campaign.ReconcileGrace has passed since the mark (in doubt
+//     before: a moment made just before a crash may be listed late).
 func (r *Reconciler) Reconcile(ctx context.Context, d campaign.Doubt) (campaign.Outcome, error) {
 	rec, ok, err := loadRecord(ctx, r.db, d.BatchID)
 	if err != nil {
@@ -109,6 +111,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, d campaign.Doubt) (campaign.
 			}
 		}
 		if page.NextCursor == "" {
+			// A moment created just before a crash may be listed late.
+			if wait := d.MarkedAt.Add(campaign.ReconcileGrace).Sub(r.clock.Now()); wait > 0 {
+				return campaign.Outcome{}, kith.Errorf(kith.EUNAVAILABLE, "wecommoment: batch %d's moment is not listed yet; asking again in %s before concluding it was never made",
+					d.BatchID, wait.Round(time.Second))
+			}
 			return campaign.Outcome{}, nil
 		}
 		cursor = page.NextCursor
