@@ -10,6 +10,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/kith-scrm/kith/internal/campaign"
+	"github.com/kith-scrm/kith/internal/customer"
 	"github.com/kith-scrm/kith/internal/kith"
 	"github.com/kith-scrm/kith/internal/store"
 	"github.com/kith-scrm/kith/internal/wecom"
@@ -260,8 +261,69 @@ func CampaignStats(ctx context.Context, db *store.DB, id int64) ([]MemberStat, e
 	return out, rows.Err()
 }
 
+// DeleteTags deletes from WeCom (del_corp_tag) and locally the own tag of
+// every batch whose task is over, and records it (tag_deleted_at), so the
+// moments do not use up the corp's 3,000 enterprise tags. A task is over
+// when its batch is no longer being called and none of its customers is
+// still claimed or waiting for the member: the moment was published (its
+// visible customers were fixed when it went out), cancelled, never made,
+// or the batch failed or was void. A tag WeCom no longer has (40068) is
+// deleted already; so running it again, or after a crash between the
+// two deletes, is harmless. It returns how many tags it deleted.
+func (f *Follower) DeleteTags(ctx context.Context) (int, error) {
+	rows, err := f.db.R.QueryContext(ctx, `SELECT m.batch_id, m.tag_id FROM moment_tasks m JOIN campaign_batches b ON b.id = m.batch_id
+		WHERE m.tag_id <> '' AND m.tag_deleted_at IS NULL AND b.state <> 'calling'
+		AND NOT EXISTS (SELECT 1 FROM campaign_deliveries d WHERE d.batch_id = m.batch_id AND d.state IN ('claimed', 'sent'))
+		ORDER BY m.batch_id`)
+	if err != nil {
+		return 0, fmt.Errorf("wecommoment: tags of ended tasks: %w", err)
+	}
+	type ended struct {
+		batch int64
+		tag   string
+	}
+	var todo []ended
+	for rows.Next() {
+		var e ended
+		if err := rows.Scan(&e.batch, &e.tag); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		todo = append(todo, e)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(todo) == 0 {
+		return 0, err
+	}
+	client, err := f.client(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	var errs []error
+	for _, e := range todo {
+		if err := client.DelCorpTag(ctx, []string{e.tag}, nil); err != nil && wecom.ErrorCode(err) != wecom.CodeInvalidTagID {
+			errs = append(errs, fmt.Errorf("wecommoment: delete the tag of batch %d: %w", e.batch, err))
+			continue
+		}
+		err := f.db.InTx(ctx, func(tx *sql.Tx) error {
+			if err := customer.DeleteTags(ctx, tx, []string{e.tag}, nil); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, "UPDATE moment_tasks SET tag_deleted_at = $1 WHERE batch_id = $2 AND tag_deleted_at IS NULL", f.clock.Now().UTC(), e.batch)
+			return err
+		})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("wecommoment: record the deleted tag of batch %d: %w", e.batch, err))
+			continue
+		}
+		n++
+	}
+	return n, errors.Join(errs...)
+}
+
 // StatsArgs is the periodic job that refreshes the moments' likes and
-// comments.
+// comments and deletes the tags of ended tasks.
 type StatsArgs struct{}
 
 // Kind implements river.JobArgs.
@@ -279,6 +341,8 @@ type StatsWorker struct {
 // Work implements river.Worker.
 func (w *StatsWorker) Work(ctx context.Context, job *river.Job[StatsArgs]) error {
 	_, err := w.Follower.RefreshStats(ctx)
+	_, terr := w.Follower.DeleteTags(ctx)
+	err = errors.Join(err, terr)
 	if kith.ErrorCode(err) == kith.EUNAVAILABLE {
 		return nil // WeCom is not set up yet: the next run reads
 	}

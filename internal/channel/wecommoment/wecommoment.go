@@ -26,8 +26,9 @@
 // campaign, so a customer tagged for one batch never sees the moment of
 // another (a second batch of the same member, after a retry or quiet
 // hours, makes a moment of its own with its own tag). Enterprise tags are
-// capped at 3000 per corp (40126): every batch uses one; delete the tags of
-// old moment campaigns from the "Kith moments" group when they are done.
+// capped at 3000 per corp (40126): every batch uses one, and
+// Follower.DeleteTags (run with the stats job) deletes it (del_corp_tag)
+// once the batch's task is over, recording moment_tasks.tag_deleted_at.
 //
 // Creating the task is the batch's call: marked before (campaign_batches
 // 'calling' and a moment_tasks row with the tag), settled after. After a

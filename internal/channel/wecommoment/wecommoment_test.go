@@ -342,3 +342,71 @@ func TestMomentBadContent(t *testing.T) {
 		}
 	})
 }
+
+// liveTags returns the ids of the sandbox's live tags.
+func (e *env) liveTags() map[string]bool {
+	out := map[string]bool{}
+	for _, g := range e.sb.TagGroups() {
+		for _, t := range g.Tags {
+			out[t.ID] = true
+		}
+	}
+	return out
+}
+
+// TestMomentTagsDeleted: a batch's own tag is deleted from WeCom and
+// locally once its task is over — published (who saw it does not change),
+// then cancelled — and not while the member may still publish; deleting
+// again, or after a crash between WeCom's delete and the record, is
+// harmless.
+func TestMomentTagsDeleted(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		e := newEnv(t, db, 12)
+		c := e.plan(t, spring)
+		e.run(t, c.ID)
+		ms := e.moments()
+		a, b := e.members[0], e.members[1]
+		tagA, tagB := ms[a][0].Tags[0], ms[b][0].Tags[0]
+		if n, err := e.follower.DeleteTags(ctx); err != nil || n != 0 {
+			t.Fatalf("deleted %d tags before any task was over: %v", n, err)
+		}
+		if err := e.sb.MemberPublishesMoment(a, ms[a][0].MomentID); err != nil {
+			t.Fatal(err)
+		}
+		seen := len(e.moments()[a][0].Seen[a])
+		if _, err := e.svc.Poll(ctx, c.ID); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := e.follower.DeleteTags(ctx); err != nil || n != 1 {
+			t.Fatalf("after a published: deleted %d, %v; want 1", n, err)
+		}
+		live := e.liveTags()
+		if live[tagA] || !live[tagB] {
+			t.Errorf("live tags %v: want a's %s gone and b's %s kept", live, tagA, tagB)
+		}
+		if got := len(e.moments()[a][0].Seen[a]); got != seen || seen == 0 {
+			t.Errorf("a's moment seen by %d after its tag went, %d before", got, seen)
+		}
+		var local, deleted int
+		db.R.QueryRowContext(ctx, "SELECT COUNT(*) FROM tags WHERE tag_id = $1", tagA).Scan(&local)
+		db.R.QueryRowContext(ctx, "SELECT COUNT(*) FROM moment_tasks WHERE tag_deleted_at IS NOT NULL").Scan(&deleted)
+		if local != 0 || deleted != 1 {
+			t.Errorf("local tag rows %d, tasks recorded deleted %d; want 0 and 1", local, deleted)
+		}
+		if n, err := e.follower.DeleteTags(ctx); err != nil || n != 0 {
+			t.Errorf("deleting again: %d, %v", n, err)
+		}
+		if _, err := e.svc.CancelTasks(ctx, c.ID); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := e.follower.DeleteTags(ctx); err != nil || n != 1 || e.liveTags()[tagB] {
+			t.Fatalf("after b's was cancelled: deleted %d, %v", n, err)
+		}
+		// A crash after WeCom deleted the tag, before Kith recorded it.
+		mustExec(t, db, "UPDATE moment_tasks SET tag_deleted_at = NULL")
+		if n, err := e.follower.DeleteTags(ctx); err != nil || n != 2 {
+			t.Errorf("after a crash between the deletes: %d, %v; want 2 recorded", n, err)
+		}
+	})
+}
