@@ -124,6 +124,13 @@ func (s *Service) Poll(ctx context.Context, id int64) (waiting int, err error) {
 	if err != nil {
 		return 0, err
 	}
+	if c.Channel == SMS {
+		// Delivery reports are pushed (TakeSMSReports); those that came
+		// before their sends were settled are applied now.
+		if _, err := s.ApplySMSReports(ctx, id); err != nil {
+			return 0, err
+		}
+	}
 	f := s.followers[c.Channel]
 	if f == nil {
 		return 0, nil

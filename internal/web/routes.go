@@ -60,6 +60,7 @@ func (s *Server) buildRoutes() http.Handler {
 	public("GET /u/{token}", s.unsubscribePage)
 	public("POST /u/{token}", s.unsubscribe)
 	public("POST /sms/{provider}/replies/{key}", s.smsReplies)
+	public("POST /sms/{provider}/reports/{key}", s.smsReports)
 
 	// Orders: shops and ERPs push signed deliveries (orders_webhook.go).
 	public("POST /api/v1/orders/webhook/{source}", s.ordersWebhook)

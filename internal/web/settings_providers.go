@@ -31,6 +31,8 @@ type providersData struct {
 	Tested  *channel.Result
 	TestTo  string
 	TestTpl string
+	// ReportURLs are the delivery-report callback addresses, by provider.
+	ReportURLs map[string]string
 }
 
 // publicSettings drops the secrets of set.
@@ -83,6 +85,7 @@ func (s *Server) renderProviders(w http.ResponseWriter, r *http.Request, d *prov
 		pub = publicSettings(pub)
 	}
 	d.SMTP, d.DKIM, d.SMS, d.Sandbox = pub.SMTP, pub.DKIM, pub.SMS, set.Sandbox
+	d.ReportURLs = s.smsReportURLs(r)
 	if d.Templates == "" {
 		d.Templates = formatTemplates(pub.SMS.Templates)
 	}

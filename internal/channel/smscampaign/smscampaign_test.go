@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -75,65 +76,8 @@ func (p *provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // lost is reported unknown and never resent; the others are sent once.
 func TestSMSCampaign(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		svc, c, fake := smsCampaign(t, db)
 		ctx := context.Background()
-		clock := kith.NewFixedClock(wed10)
-		prot, err := protect.New(bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32))
-		if err != nil {
-			t.Fatal(err)
-		}
-		at := wed10.Add(-48 * time.Hour)
-		ov := ""
-		if db.Dialect == store.Postgres {
-			ov = " OVERRIDING SYSTEM VALUE"
-		}
-		mustExec(t, db, "INSERT INTO tag_groups (group_id, name, created_at, updated_at) VALUES ('g1', 'level', $1, $1)", at)
-		mustExec(t, db, "INSERT INTO tags (tag_id, group_id, name, created_at, updated_at) VALUES ('t1', 'g1', 'vip', $1, $1)", at)
-		notice, err := consent.NewLedger(db.R, testKey).Notice(ctx, consent.Marketing, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := 1; i <= 7; i++ {
-			mustExec(t, db, "INSERT INTO customers (id, external_userid, created_at, updated_at)"+ov+" VALUES ($1, $2, $3, $3)", i, fmt.Sprintf("wm%d", i), at)
-			mustExec(t, db, "INSERT INTO follows (customer_id, member_userid, added_at, updated_at) VALUES ($1, 'alice', $2, $2)", i, at)
-			mustExec(t, db, "INSERT INTO follow_tags (customer_id, member_userid, tag_id) VALUES ($1, 'alice', 't1')", i)
-			if i == 7 {
-				continue // no number
-			}
-			number := fmt.Sprintf("1380000000%d", i)
-			sealed, err := prot.Seal(protect.FieldPhone, number)
-			if err != nil {
-				t.Fatal(err)
-			}
-			mustExec(t, db, "INSERT INTO customer_phones (customer_id, member_userid, phone_sealed, phone_index, key_id) VALUES ($1, 'alice', $2, $3, $4)",
-				i, sealed.Value, sealed.Index, sealed.KeyID)
-			if err := consent.NewLedger(nil, testKey).Record(ctx, db.W, consent.Event{Person: consent.Phone(number), Purpose: consent.Marketing,
-				Channel: consent.ChannelSMS, Action: consent.Grant, Source: consent.SourceCustomer, Evidence: consent.Evidence{consent.EvidenceURL: "https://shop.example/c"},
-				NoticeVersion: notice.Version, NoticeHash: notice.TextHash, RecordedBy: "web", OccurredAt: at, ReceivedAt: at}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		g := gate.New(db, testKey, clock)
-		svc := campaign.New(campaign.Config{DB: db, Gate: g, Clock: clock, Addresses: &campaign.PhoneAddresser{DB: db, Opener: prot}})
-		svc.BatchSize = 2
-		fake := &provider{numbers: map[string]int{}}
-		srv := httptest.NewServer(fake)
-		defer srv.Close()
-		tc, err := sms.NewTencent(sms.TencentConfig{SecretID: "AKIDtest", SecretKey: "secret", SdkAppID: "1400006666", Endpoint: srv.URL}, svc.Claimer(), nil, clock)
-		if err != nil {
-			t.Fatal(err)
-		}
-		svc.Register(campaign.SMS, smscampaign.CampaignTransport{Provider: tc}, nil)
-		c, err := svc.Create(ctx, 0, campaign.Input{Name: "sms", Purpose: campaign.PurposeMarketing, Channel: campaign.SMS,
-			Content:  campaign.Content{Sign: "小店", TemplateID: "1001", Text: "春季新品到店，拒收请回复R"},
-			Audience: campaign.Audience{Tags: []string{"vip"}}, Schedule: campaign.Schedule{Kind: campaign.Now}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		svc.Schedule(ctx, c.ID)
-		p, err := svc.Plan(ctx, c.ID)
-		if err != nil || p.Permitted != 6 || p.Refused[campaign.NoAddress] != 1 || p.SMSParts != 1 || p.SMSCostFen != 27 {
-			t.Fatalf("plan: %+v %v", p, err)
-		}
 		for range 20 {
 			st, err := svc.RunBatch(ctx, c.ID)
 			if err != nil {
@@ -157,6 +101,168 @@ func TestSMSCampaign(t *testing.T) {
 			if k != 1 {
 				t.Errorf("%s was sent %d times", n, k)
 			}
+		}
+	})
+}
+
+// smsCampaign makes 7 customers with sealed numbers (the 7th without),
+// an SMS campaign to them through a fake Tencent, and plans it.
+func smsCampaign(t *testing.T, db *store.DB) (*campaign.Service, campaign.Campaign, *provider) {
+	t.Helper()
+	ctx := context.Background()
+	clock := kith.NewFixedClock(wed10)
+	prot, err := protect.New(bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := wed10.Add(-48 * time.Hour)
+	ov := ""
+	if db.Dialect == store.Postgres {
+		ov = " OVERRIDING SYSTEM VALUE"
+	}
+	mustExec(t, db, "INSERT INTO tag_groups (group_id, name, created_at, updated_at) VALUES ('g1', 'level', $1, $1)", at)
+	mustExec(t, db, "INSERT INTO tags (tag_id, group_id, name, created_at, updated_at) VALUES ('t1', 'g1', 'vip', $1, $1)", at)
+	notice, err := consent.NewLedger(db.R, testKey).Notice(ctx, consent.Marketing, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 7; i++ {
+		mustExec(t, db, "INSERT INTO customers (id, external_userid, created_at, updated_at)"+ov+" VALUES ($1, $2, $3, $3)", i, fmt.Sprintf("wm%d", i), at)
+		mustExec(t, db, "INSERT INTO follows (customer_id, member_userid, added_at, updated_at) VALUES ($1, 'alice', $2, $2)", i, at)
+		mustExec(t, db, "INSERT INTO follow_tags (customer_id, member_userid, tag_id) VALUES ($1, 'alice', 't1')", i)
+		if i == 7 {
+			continue // no number
+		}
+		number := fmt.Sprintf("1380000000%d", i)
+		sealed, err := prot.Seal(protect.FieldPhone, number)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustExec(t, db, "INSERT INTO customer_phones (customer_id, member_userid, phone_sealed, phone_index, key_id) VALUES ($1, 'alice', $2, $3, $4)",
+			i, sealed.Value, sealed.Index, sealed.KeyID)
+		if err := consent.NewLedger(nil, testKey).Record(ctx, db.W, consent.Event{Person: consent.Phone(number), Purpose: consent.Marketing,
+			Channel: consent.ChannelSMS, Action: consent.Grant, Source: consent.SourceCustomer, Evidence: consent.Evidence{consent.EvidenceURL: "https://shop.example/c"},
+			NoticeVersion: notice.Version, NoticeHash: notice.TextHash, RecordedBy: "web", OccurredAt: at, ReceivedAt: at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g := gate.New(db, testKey, clock)
+	svc := campaign.New(campaign.Config{DB: db, Gate: g, Clock: clock, Addresses: &campaign.PhoneAddresser{DB: db, Opener: prot}})
+	svc.BatchSize = 2
+	fake := &provider{numbers: map[string]int{}}
+	srv := httptest.NewServer(fake)
+	tc, err := sms.NewTencent(sms.TencentConfig{SecretID: "AKIDtest", SecretKey: "secret", SdkAppID: "1400006666", Endpoint: srv.URL}, svc.Claimer(), nil, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Register(campaign.SMS, smscampaign.CampaignTransport{Provider: tc}, nil)
+	c, err := svc.Create(ctx, 0, campaign.Input{Name: "sms", Purpose: campaign.PurposeMarketing, Channel: campaign.SMS,
+		Content:  campaign.Content{Sign: "小店", TemplateID: "1001", Text: "春季新品到店，拒收请回复R"},
+		Audience: campaign.Audience{Tags: []string{"vip"}}, Schedule: campaign.Schedule{Kind: campaign.Now}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Schedule(ctx, c.ID)
+	p, err := svc.Plan(ctx, c.ID)
+	if err != nil || p.Permitted != 6 || p.Refused[campaign.NoAddress] != 1 || p.SMSParts != 1 || p.SMSCostFen != 27 {
+		t.Fatalf("plan: %+v %v", p, err)
+	}
+	t.Cleanup(srv.Close)
+	return svc, c, fake
+}
+
+// sentTo returns the provider id of each sent delivery, by number.
+func sentTo(t *testing.T, db *store.DB, id int64) map[string]string {
+	t.Helper()
+	rows, err := db.R.QueryContext(context.Background(), `SELECT g.person_key, d.provider_id FROM campaign_deliveries d JOIN gate_sends g ON g.permit_id = d.permit_id
+		WHERE d.campaign_id = $1 AND d.state = 'sent'`, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var phone, pid string
+		rows.Scan(&phone, &pid)
+		out[phone] = pid
+	}
+	return out
+}
+
+// TestSMSReports: delivery reports move sent deliveries to delivered, or
+// failed with the carrier's code; a push sent again, or a later report of
+// another outcome, changes nothing; a report for another number of the
+// same id, or for no delivery, is kept unapplied; a report that came
+// before its send was settled is applied by the next poll.
+func TestSMSReports(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		svc, c, _ := smsCampaign(t, db)
+		for range 20 {
+			if st, err := svc.RunBatch(ctx, c.ID); err != nil || st == campaign.Finished {
+				break
+			}
+		}
+		sent := sentTo(t, db, c.ID)
+		var phones []string
+		for p := range sent {
+			phones = append(phones, p)
+		}
+		slices.Sort(phones)
+		if len(phones) != 4 {
+			t.Fatalf("sent to %v", sent)
+		}
+		a, b, early := phones[0], phones[1], phones[2]
+		at := wed10.Add(time.Minute)
+		push := []sms.Report{
+			{Provider: sms.ProviderTencent, ProviderID: sent[a], Phone: a, Delivered: true, Code: "DELIVRD", At: at},
+			{Provider: sms.ProviderTencent, ProviderID: sent[b], Phone: b, Code: "UNDELIV", Description: "用户关机", At: at},
+			{Provider: sms.ProviderTencent, ProviderID: sent[a], Phone: "13900000000", Delivered: true, Code: "DELIVRD", At: at},
+			{Provider: sms.ProviderTencent, ProviderID: "nobody", Phone: a, Delivered: true, Code: "DELIVRD", At: at},
+		}
+		if stored, applied, err := svc.TakeSMSReports(ctx, push); err != nil || stored != 4 || applied != 2 {
+			t.Fatalf("take: %d stored, %d applied, %v; want 4 and 2", stored, applied, err)
+		}
+		check := func(when string, delivered, failed int) {
+			t.Helper()
+			sum, err := svc.Summarize(ctx, c.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum.Delivered != delivered || sum.Failed != failed || sum.FailedBy["UNDELIV"] != failed || sum.Sent != 4 {
+				t.Errorf("%s: %+v", when, sum)
+			}
+		}
+		check("after the push", 1, 1)
+		var detail string
+		db.R.QueryRowContext(ctx, "SELECT detail FROM campaign_deliveries WHERE campaign_id = $1 AND state = 'failed'", c.ID).Scan(&detail)
+		if detail != "用户关机" {
+			t.Errorf("failed detail %q", detail)
+		}
+		if stored, applied, err := svc.TakeSMSReports(ctx, push); err != nil || stored != 0 || applied != 0 {
+			t.Errorf("the same push again: %d stored, %d applied, %v", stored, applied, err)
+		}
+		late := []sms.Report{{Provider: sms.ProviderTencent, ProviderID: sent[a], Phone: a, Code: "UNDELIV", At: at}}
+		if stored, applied, err := svc.TakeSMSReports(ctx, late); err != nil || stored != 1 || applied != 0 {
+			t.Errorf("another outcome later: %d stored, %d applied, %v", stored, applied, err)
+		}
+		check("after a later report", 1, 1)
+		// A report before its send was settled: the delivery has no
+		// provider id yet.
+		mustExec(t, db, "UPDATE campaign_deliveries SET provider_id = '' WHERE provider_id = $1 AND campaign_id = $2", sent[early], c.ID)
+		early1 := []sms.Report{{Provider: sms.ProviderTencent, ProviderID: sent[early], Phone: early, Delivered: true, Code: "DELIVRD", At: at}}
+		if _, applied, err := svc.TakeSMSReports(ctx, early1); err != nil || applied != 0 {
+			t.Fatalf("early: %d applied, %v", applied, err)
+		}
+		mustExec(t, db, "UPDATE campaign_deliveries SET provider_id = $1 WHERE provider_id = '' AND state = 'sent' AND campaign_id = $2", sent[early], c.ID)
+		if _, err := svc.Poll(ctx, c.ID); err != nil {
+			t.Fatal(err)
+		}
+		check("after the poll", 2, 1)
+		var pending int
+		db.R.QueryRowContext(ctx, "SELECT COUNT(*) FROM sms_reports WHERE applied_at IS NULL").Scan(&pending)
+		if pending != 2 {
+			t.Errorf("%d reports pending, want 2 (another number, no delivery)", pending)
 		}
 	})
 }

@@ -1,0 +1,154 @@
+package campaign
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/kith-scrm/kith/internal/channel/sms"
+	"github.com/kith-scrm/kith/internal/store"
+)
+
+// TakeSMSReports keeps the delivery reports of one provider's push and
+// applies them to the campaign deliveries they are about, in one
+// transaction: a sent delivery whose provider id (Tencent's SerialNo,
+// Aliyun's BizId, shared by a request's numbers) and number — the person
+// its permit was consumed for — match a report becomes delivered, or
+// failed with the carrier's code as its reason and the provider's text as
+// its detail. A report is kept once (by provider, id, number and outcome),
+// so a push the provider sends again changes nothing; a report that comes
+// before its send was settled waits and is applied by the campaign's next
+// poll (ApplySMSReports). It returns how many reports were new and how
+// many deliveries they moved.
+func (s *Service) TakeSMSReports(ctx context.Context, reports []sms.Report) (stored, applied int, err error) {
+	now := s.clock.Now().UTC()
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		stored, applied = 0, 0
+		for _, r := range reports {
+			at := r.At.UTC()
+			if at.IsZero() || at.After(now) {
+				at = now
+			}
+			var id int64
+			err := tx.QueryRowContext(ctx, `INSERT INTO sms_reports (provider, provider_id, phone, delivered, code, description, session, reported_at, received_at)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (provider, provider_id, phone, delivered) DO NOTHING RETURNING id`,
+				r.Provider, r.ProviderID, r.Phone, r.Delivered, clip(r.Code), clip(r.Description), clip(r.Session), at, now).Scan(&id)
+			if errors.Is(err, sql.ErrNoRows) {
+				continue // pushed again
+			}
+			if err != nil {
+				return err
+			}
+			stored++
+			ok, err := applyReport(ctx, tx, pendingReport{id: id, providerID: r.ProviderID, phone: r.Phone, delivered: r.Delivered,
+				code: r.Code, description: r.Description, at: at}, now)
+			if err != nil {
+				return err
+			}
+			if ok {
+				applied++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("campaign: sms reports: %w", err)
+	}
+	return stored, applied, nil
+}
+
+// pendingReport is a kept report not applied yet.
+type pendingReport struct {
+	id                      int64
+	providerID, phone, code string
+	description             string
+	delivered               bool
+	at                      time.Time
+}
+
+// applyReport moves the sent delivery a report is about and marks the
+// report applied; a report whose delivery is not settled yet (or is not
+// a campaign's: a test send) stays pending. It reports whether a delivery
+// moved.
+func applyReport(ctx context.Context, q store.Querier, r pendingReport, now time.Time) (bool, error) {
+	var found int
+	// The literal provider_id <> '' lets SQLite use the partial index.
+	if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM campaign_deliveries d JOIN gate_sends g ON g.permit_id = d.permit_id
+		WHERE d.channel = 'sms' AND d.provider_id <> '' AND d.provider_id = $1 AND g.person_kind = 'phone' AND g.person_key = $2`,
+		r.providerID, r.phone).Scan(&found); err != nil {
+		return false, err
+	}
+	if found == 0 {
+		return false, nil
+	}
+	state, reason, detail := DeliveryDelivered, "", ""
+	if !r.delivered {
+		state, reason, detail = DeliveryFailed, r.code, r.description
+		if reason == "" {
+			reason = "UNDELIVERED"
+		}
+	}
+	res, err := q.ExecContext(ctx, `UPDATE campaign_deliveries SET state = $1, reason = $2, detail = $3, updated_at = $4
+		WHERE channel = 'sms' AND provider_id <> '' AND provider_id = $5 AND state = 'sent'
+		AND permit_id IN (SELECT permit_id FROM gate_sends WHERE person_kind = 'phone' AND person_key = $6)`,
+		state, clip(reason), clip(detail), r.at, r.providerID, r.phone)
+	if err != nil {
+		return false, err
+	}
+	moved, err := res.RowsAffected()
+	if err != nil {
+		return false, err
+	}
+	// Applied either way: a delivery already delivered or failed (an
+	// earlier report) keeps its first outcome.
+	if _, err := q.ExecContext(ctx, "UPDATE sms_reports SET applied_at = $1 WHERE id = $2", now, r.id); err != nil {
+		return false, err
+	}
+	return moved > 0, nil
+}
+
+// ApplySMSReports applies the kept reports about campaign id's deliveries
+// that came before their sends were settled. It returns how many
+// deliveries moved.
+func (s *Service) ApplySMSReports(ctx context.Context, id int64) (int, error) {
+	rows, err := s.db.R.QueryContext(ctx, `SELECT r.id, r.provider_id, r.phone, r.delivered, r.code, r.description, r.reported_at FROM sms_reports r
+		WHERE r.applied_at IS NULL AND EXISTS (SELECT 1 FROM campaign_deliveries d
+			WHERE d.campaign_id = $1 AND d.channel = 'sms' AND d.provider_id <> '' AND d.provider_id = r.provider_id) ORDER BY r.id`, id)
+	if err != nil {
+		return 0, fmt.Errorf("campaign: sms reports of %d: %w", id, err)
+	}
+	var pending []pendingReport
+	for rows.Next() {
+		var r pendingReport
+		if err := rows.Scan(&r.id, &r.providerID, &r.phone, &r.delivered, &r.code, &r.description, &r.at); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("campaign: sms reports of %d: %w", id, err)
+		}
+		pending = append(pending, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(pending) == 0 {
+		return 0, err
+	}
+	now := s.clock.Now().UTC()
+	moved := 0
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		moved = 0
+		for _, r := range pending {
+			ok, err := applyReport(ctx, tx, r, now)
+			if err != nil {
+				return err
+			}
+			if ok {
+				moved++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("campaign: sms reports of %d: %w", id, err)
+	}
+	return moved, nil
+}
