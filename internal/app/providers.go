@@ -27,6 +27,14 @@ import (
 // claimed. The Senders returned are closed at the stop.
 func providerChannels(svc *campaign.Service, db *store.DB, prov *providers.Store, tokenKey []byte, clock kith.Clock) *providers.Senders {
 	senders := &providers.Senders{Store: prov, Claim: svc.Claimer(), Clock: clock, TokenKey: tokenKey}
+	// The SMS cost estimate uses the price saved with the SMS provider.
+	svc.SetSMSPricer(func(ctx context.Context) (float64, bool, error) {
+		set, err := prov.Get(ctx)
+		if err != nil {
+			return 0, false, err
+		}
+		return set.SMS.PriceFen, set.SMS.Provider != "" && set.SMS.PriceFen > 0, nil
+	})
 	svc.Register(campaign.SMS, smscampaign.CampaignTransport{Provider: liveSMS{senders}}, nil)
 	svc.Register(campaign.Email, emailcampaign.CampaignTransport{DB: db, Mailer: func(ctx context.Context) (emailcampaign.Sender, error) {
 		m, err := senders.Mailer(ctx)

@@ -173,7 +173,7 @@ func (s *Service) Preview(ctx context.Context, id int64) (Preview, error) {
 	if err != nil {
 		return Preview{}, err
 	}
-	return summarize(c, rows, SMSPricePerPartFen), nil
+	return summarize(c, rows, s.smsPricePerPart(ctx)), nil
 }
 
 // Plan starts a scheduled campaign: it moves it to running, snapshots its

@@ -25,6 +25,7 @@ type Service struct {
 	transports  map[Channel]Transport
 	reconcilers map[Channel]Reconciler
 	followers   map[Channel]Follower
+	pricer      SMSPricer // the SMS cost estimate's price (price.go)
 	// DecideChunk is how many recipients one DecideBatch asks about.
 	DecideChunk int
 	// BatchSize is the most recipients one batch hands to a channel

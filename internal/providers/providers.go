@@ -75,7 +75,7 @@ type SMS struct {
 	Region    string        `json:"region,omitempty"`
 	SignName  string        `json:"sign_name"`
 	Templates []SMSTemplate `json:"templates,omitempty"`
-	PriceFen  int           `json:"price_fen,omitempty"` // per billed message, for the cost estimate
+	PriceFen  float64       `json:"price_fen,omitempty"` // per billed message (part), for the cost estimate; 4.5 for 0.045 yuan
 	// Endpoint replaces the provider's address (a local sandbox).
 	Endpoint string `json:"endpoint,omitempty"`
 	HasKey   bool   `json:"-"`
@@ -342,7 +342,7 @@ func (v SMS) Check() error {
 	case v.SignName == "" || len([]rune(v.SignName)) > 12 || strings.ContainsAny(v.SignName, "【】[]"):
 		return bad("signature", "give the approved signature, 2 to 12 characters, without 【】")
 	case v.PriceFen < 0 || v.PriceFen > 10000:
-		return bad("price", "%d fen per message: give 0 to 10,000", v.PriceFen)
+		return bad("price", "%g fen per message: give 0 to 10,000, e.g. 4.5", v.PriceFen)
 	case len(v.Templates) > MaxSMSTemplates:
 		return bad("templates", "at most %d", MaxSMSTemplates)
 	}

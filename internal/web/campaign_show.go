@@ -25,6 +25,7 @@ type campaignData struct {
 	Problem   *problem
 	States    []string // delivery states in the order shown
 	CostYuan  string   // the preview's SMS cost estimate
+	PriceFen  string   // the price per billed part it used, in fen
 	// Moments are a wecom_moment campaign's moments by member (campaign_moment.go).
 	Moments   []wecommoment.MemberStat
 	Summary   campaign.Summary
@@ -60,6 +61,10 @@ func (s *Server) campaignShow(w http.ResponseWriter, r *http.Request) {
 			}
 		} else {
 			d.Preview, d.CostYuan = &p, segment.FormatAmount(p.SMSCostFen)
+			if p.SMSParts > 0 {
+				fen, _, _ := s.Campaigns.SMSPrice(r.Context())
+				d.PriceFen = strconv.FormatFloat(fen, 'f', -1, 64)
+			}
 		}
 	}
 	s.renderCampaign(w, r, id, d)

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -183,14 +184,17 @@ func (s *Server) settingsProvidersSave(w http.ResponseWriter, r *http.Request) {
 		}
 		err = s.Providers.SaveDKIM(r.Context(), typed.DKIM, by)
 	case "sms":
-		price, perr := strconv.Atoi(cmpOr(f("price_fen"), "0"))
+		price, perr := strconv.ParseFloat(cmpOr(f("price_fen"), "0"), 64)
+		if perr == nil && (math.IsNaN(price) || math.IsInf(price, 0)) {
+			perr = strconv.ErrSyntax
+		}
 		typed.SMS = providers.SMS{Provider: f("provider"), SecretID: f("secret_id"), SecretKey: strings.TrimSpace(r.PostFormValue("secret_key")),
 			SdkAppID: f("sdk_app_id"), Region: f("region"), SignName: f("sign_name"), PriceFen: price}
 		d.Templates = r.PostFormValue("templates")
 		typed.SMS.Templates, err = parseSMSTemplates(d.Templates)
 		switch {
 		case perr != nil:
-			err = kith.Errorf(kith.EINVALID, "price: %q is not a whole number of fen", clip(f("price_fen"), 10))
+			err = kith.Errorf(kith.EINVALID, "price: %q is not a number of fen per message, e.g. 4.5", clip(f("price_fen"), 10))
 		case err == nil:
 			err = s.Providers.SaveSMS(r.Context(), typed.SMS, by)
 		}

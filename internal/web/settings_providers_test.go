@@ -50,13 +50,13 @@ func TestProviderSettings(t *testing.T) {
 		t.Fatalf("save smtp: %d %s", resp.StatusCode, between(body, `id="smtp-error"`, "</p>"))
 	}
 	sms := url.Values{"provider": {"tencent"}, "secret_id": {"AKIDexample"}, "secret_key": {smsSecret}, "sdk_app_id": {"1400006666"},
-		"sign_name": {"小店"}, "price_fen": {"5"}, "templates": {"1001 | notice | 您的订单{1}已发货\n2001 | promo | 春季新品到店，拒收请回复R"}}
+		"sign_name": {"小店"}, "price_fen": {"4.5"}, "templates": {"1001 | notice | 您的订单{1}已发货\n2001 | promo | 春季新品到店，拒收请回复R"}}
 	if resp, body := admin.form("/settings/providers/sms", sms, en); resp.StatusCode != 303 {
 		t.Fatalf("save sms: %d %s", resp.StatusCode, between(body, `id="sms-error"`, "</p>"))
 	}
 	body = admin.get("/settings/providers?saved=sms", 200)
 	mustContain(t, "saved page", body, `id="providers-saved"`, `id="set-password">set<`, `id="set-secret_key">set<`, `value="news@shop.example"`,
-		"2001 | promo | 春季新品到店，拒收请回复R", `<option value="1001"`)
+		"2001 | promo | 春季新品到店，拒收请回复R", `<option value="1001"`, `name="price_fen" value="4.5"`)
 	mustNotContain(t, "saved page", body, smtpSecret, smsSecret)
 
 	db := mustStore(t, in)
@@ -93,6 +93,8 @@ func TestProviderSettings(t *testing.T) {
 		{"dkim", url.Values{"domain": {"nodot"}, "selector": {"kith1"}, "generate": {"1"}}, "is not a domain"},
 		{"sms", url.Values{"provider": {"tencent"}, "secret_id": {"AKID"}, "sdk_app_id": {"1400006666"}, "sign_name": {"小店"}, "templates": {"1001 | later | x"}}, "the kind must be notice or promo"},
 		{"sms", url.Values{"provider": {"huawei"}, "secret_id": {"AKID"}, "sign_name": {"小店"}}, "choose tencent or aliyun"},
+		{"sms", url.Values{"provider": {"tencent"}, "secret_id": {"AKID"}, "sdk_app_id": {"1400006666"}, "sign_name": {"小店"}, "price_fen": {"4,5"}}, "is not a number of fen"},
+		{"sms", url.Values{"provider": {"tencent"}, "secret_id": {"AKID"}, "sdk_app_id": {"1400006666"}, "sign_name": {"小店"}, "price_fen": {"-1"}}, "give 0 to 10,000"},
 	} {
 		resp, body := admin.form("/settings/providers/"+c.form, c.values, en)
 		if resp.StatusCode != 400 || !strings.Contains(body, `id="`+c.form+`-error"`) || !strings.Contains(body, c.says) {

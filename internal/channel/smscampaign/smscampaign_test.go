@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -263,6 +264,37 @@ func TestSMSReports(t *testing.T) {
 		db.R.QueryRowContext(ctx, "SELECT COUNT(*) FROM sms_reports WHERE applied_at IS NULL").Scan(&pending)
 		if pending != 2 {
 			t.Errorf("%d reports pending, want 2 (another number, no delivery)", pending)
+		}
+	})
+}
+
+// TestSMSPrice: the preview's cost estimate uses the saved price per
+// billed part, the default when none is saved, and the default (not a
+// failed preview) when the price cannot be read.
+func TestSMSPrice(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		svc, c, _ := smsCampaign(t, db)
+		for _, tc := range []struct {
+			name   string
+			pricer campaign.SMSPricer
+			want   int64 // 6 permitted × 1 part
+		}{
+			{"none set", nil, 27},
+			{"saved 6 fen", func(context.Context) (float64, bool, error) { return 6, true, nil }, 36},
+			{"saved 3.8 fen", func(context.Context) (float64, bool, error) { return 3.8, true, nil }, 23},
+			{"none saved", func(context.Context) (float64, bool, error) { return 0, false, nil }, 27},
+			{"unreadable", func(context.Context) (float64, bool, error) { return 0, false, errors.New("settings unreadable") }, 27},
+		} {
+			svc.SetSMSPricer(tc.pricer)
+			p, err := svc.Preview(ctx, c.ID)
+			if err != nil || p.SMSCostFen != tc.want {
+				t.Errorf("%s: cost %d fen, %v; want %d", tc.name, p.SMSCostFen, err, tc.want)
+			}
+		}
+		svc.SetSMSPricer(func(context.Context) (float64, bool, error) { return 6, true, nil })
+		if fen, saved, err := svc.SMSPrice(ctx); fen != 6 || !saved || err != nil {
+			t.Errorf("SMSPrice = %v %v %v", fen, saved, err)
 		}
 	})
 }
