@@ -17,6 +17,7 @@ import (
 
 	"github.com/kith-scrm/kith/internal/campaign"
 	"github.com/kith-scrm/kith/internal/channel/sms"
+	"github.com/kith-scrm/kith/internal/channel/sms/smstest"
 	"github.com/kith-scrm/kith/internal/channel/smscampaign"
 	"github.com/kith-scrm/kith/internal/consent"
 	"github.com/kith-scrm/kith/internal/gate"
@@ -295,6 +296,74 @@ func TestSMSPrice(t *testing.T) {
 		svc.SetSMSPricer(func(context.Context) (float64, bool, error) { return 6, true, nil })
 		if fen, saved, err := svc.SMSPrice(ctx); fen != 6 || !saved || err != nil {
 			t.Errorf("SMSPrice = %v %v %v", fen, saved, err)
+		}
+	})
+}
+
+// TestSMSCampaignStandIn: an SMS campaign sent through the Tencent sender
+// to the stand-in (which verifies its TC3-HMAC-SHA256 signature as the API
+// does) reaches every permitted number once, and the delivery reports the
+// stand-in pushes back move the deliveries to delivered, or failed with
+// the carrier's code.
+func TestSMSCampaignStandIn(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		svc, c, _ := smsCampaign(t, db)
+		receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
+			reports, err := sms.ParseTencentReports(body)
+			if err == nil {
+				_, _, err = svc.TakeSMSReports(r.Context(), reports)
+			}
+			if err != nil {
+				http.Error(w, err.Error(), 500)
+				return
+			}
+			io.WriteString(w, sms.TencentAck)
+		}))
+		defer receiver.Close()
+		clock := kith.NewFixedClock(wed10)
+		sb := smstest.New(smstest.Options{Signs: []string{"小店"}, Templates: map[string]string{"1001": "春季新品到店，拒收请回复R"},
+			ReportURL: receiver.URL, Undeliverable: map[string]bool{"+8613800000002": true}, Now: clock.Now})
+		srv := httptest.NewServer(sb)
+		defer srv.Close()
+		defer sb.Close()
+		tc, err := sms.NewTencent(sms.TencentConfig{SecretID: smstest.SecretID, SecretKey: smstest.SecretKey, SdkAppID: smstest.SdkAppID, Endpoint: srv.URL},
+			svc.Claimer(), nil, clock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc.Register(campaign.SMS, smscampaign.CampaignTransport{Provider: tc}, nil)
+		for range 20 {
+			st, err := svc.RunBatch(ctx, c.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st == campaign.Finished {
+				break
+			}
+		}
+		if n := len(sb.Messages()); n != 6 {
+			t.Fatalf("the stand-in took %d messages, want 6", n)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			// Reports that came before their batch was settled wait for the
+			// campaign's poll.
+			if _, err := svc.Poll(ctx, c.ID); err != nil {
+				t.Fatal(err)
+			}
+			sum, err := svc.Summarize(ctx, c.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum.Delivered == 5 && sum.FailedBy["UNDELIV"] == 1 && sum.Sent == 6 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("after the reports: %+v", sum)
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
 	})
 }
