@@ -169,7 +169,7 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 	acq, acqPeriodic := newAcquisition(a.DB, sendGate, conn, syncer, a.Clock, cfg.Location, log, workers, &j)
 	campaigns, campaignTick := newCampaigns(a.DB, sendGate, conn, protector, a.Clock, cfg.Location, cfg.NodeName, workers, &j)
 	// SMS and e-mail providers (Settings → Providers); the sandbox sends
-	// e-mail to its own SMTP sink.
+	// e-mail to its own SMTP sink and SMS to its Tencent stand-in.
 	providerStore := providers.NewStore(a.DB, sealer, a.Clock)
 	if cfg.Sandbox {
 		sink, err := sandboxMail(providerStore, kithURL, log)
@@ -177,6 +177,11 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 			return err
 		}
 		defer sink.Close()
+		smsStandIn, err := sandboxSMS(providerStore, kithURL, a.Keys.BlindIndex, log)
+		if err != nil {
+			return err
+		}
+		defer smsStandIn.Close()
 	}
 	senders := providerChannels(campaigns, a.DB, providerStore, a.Keys.BlindIndex, a.Clock)
 	defer senders.Close()

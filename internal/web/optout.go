@@ -109,8 +109,10 @@ func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 
 // smsCallbackKey is the secret part of a provider's callback address: the
 // providers sign nothing, so only whoever was given the address can push.
-func (s *Server) smsCallbackKey(provider string) string {
-	m := hmac.New(sha256.New, s.ConsentKey)
+func (s *Server) smsCallbackKey(provider string) string { return smsReplyKey(s.ConsentKey, provider) }
+
+func smsReplyKey(consentKey []byte, provider string) string {
+	m := hmac.New(sha256.New, consentKey)
 	m.Write([]byte("kith sms callback\x00" + provider))
 	return hex.EncodeToString(m.Sum(nil))[:32]
 }

@@ -17,10 +17,19 @@ import (
 // smsReportKey is the secret part of a provider's delivery-report address
 // (the providers sign nothing): another key than the replies', so each
 // address can be given and changed on its own.
-func (s *Server) smsReportKey(provider string) string {
-	m := hmac.New(sha256.New, s.ConsentKey)
+func (s *Server) smsReportKey(provider string) string { return smsReportKey(s.ConsentKey, provider) }
+
+func smsReportKey(consentKey []byte, provider string) string {
+	m := hmac.New(sha256.New, consentKey)
 	m.Write([]byte("kith sms reports\x00" + provider))
 	return hex.EncodeToString(m.Sum(nil))[:32]
+}
+
+// SMSCallbackPaths are a provider's delivery-report and reply addresses
+// (paths of Kith's public address) for consentKey, the Server's
+// ConsentKey: `serve --sandbox` gives them to its SMS stand-in.
+func SMSCallbackPaths(consentKey []byte, provider string) (reports, replies string) {
+	return "/sms/" + provider + "/reports/" + smsReportKey(consentKey, provider), "/sms/" + provider + "/replies/" + smsReplyKey(consentKey, provider)
 }
 
 // smsReports takes in a provider's push of delivery reports (Tencent's
