@@ -228,6 +228,10 @@ func (s *Service) CancelTasks(ctx context.Context, id int64) (int, error) {
 	return n, errors.Join(errs...)
 }
 
+// memberConfirmed reports whether a member confirms the channel's tasks
+// in the WeCom client (group messages and moments).
+func (ch Channel) memberConfirmed() bool { return ch == WeCom || ch == WeComMoment }
+
 // Report is a campaign's results.
 type Report struct {
 	ByState  map[string]int            // deliveries by state
@@ -259,6 +263,10 @@ func (s *Service) Results(ctx context.Context, id int64) (Report, error) {
 		}
 	}
 	rows.Close()
+	if c, err := s.Get(ctx, id); err != nil || !c.Channel.memberConfirmed() {
+		// SMS and e-mail have no member to confirm.
+		return r, err
+	}
 	batches, err := s.pendingBatches(ctx, id)
 	if err != nil {
 		return r, err

@@ -33,8 +33,8 @@ const OptOutWindow = 7 * 24 * time.Hour
 //     (an unsubscribe link, a "T" reply, a deleted WeCom contact, the
 //     console) — at or after their send and less than OptOutWindow later.
 //     Counted once per recipient, by the source of the first such event.
-//   - Unconfirmed (WeCom): members whose tasks wait for their
-//     confirmation, with how many of their customers wait.
+//   - Unconfirmed (WeCom group messages and moments): members whose tasks
+//     wait for their confirmation, with how many of their customers wait.
 type Summary struct {
 	Recipients, Planned, Waiting, Sent, Delivered, Unknown, Cancelled int
 	Refused, Failed                                                   int
@@ -101,7 +101,7 @@ func (s *Service) Summarize(ctx context.Context, id int64) (Summary, error) {
 		sum.OptedOut++
 		sum.OptedOutBy[o.Source]++
 	}
-	if c.Channel == WeCom {
+	if c.Channel.memberConfirmed() {
 		rows, err := s.db.R.QueryContext(ctx, "SELECT sender, COUNT(*) FROM campaign_deliveries WHERE campaign_id = $1 AND state = 'sent' GROUP BY sender", id)
 		if err != nil {
 			return sum, fmt.Errorf("campaign: results %d: %w", id, err)

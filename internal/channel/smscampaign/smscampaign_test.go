@@ -236,6 +236,13 @@ func TestSMSReports(t *testing.T) {
 			}
 		}
 		check("after the push", 1, 1)
+		// SMS has no member to confirm: none is listed while reports wait.
+		if r, err := svc.Results(ctx, c.ID); err != nil || len(r.Unconfirmed) != 0 {
+			t.Errorf("unconfirmed members of an SMS campaign: %q, %v", r.Unconfirmed, err)
+		}
+		if sum, _ := svc.Summarize(ctx, c.ID); len(sum.Unconfirmed) != 0 {
+			t.Errorf("summary's unconfirmed members of an SMS campaign: %v", sum.Unconfirmed)
+		}
 		var detail string
 		db.R.QueryRowContext(ctx, "SELECT detail FROM campaign_deliveries WHERE campaign_id = $1 AND state = 'failed'", c.ID).Scan(&detail)
 		if detail != "用户关机" {

@@ -378,6 +378,9 @@ func TestMomentTagsDeleted(t *testing.T) {
 		if _, err := e.svc.Poll(ctx, c.ID); err != nil {
 			t.Fatal(err)
 		}
+		if sum, err := e.svc.Summarize(ctx, c.ID); err != nil || len(sum.Unconfirmed) != 1 || sum.Unconfirmed[b] != 4 {
+			t.Errorf("members who have not published: %v, %v; want %s with 4 customers", sum.Unconfirmed, err, b)
+		}
 		if n, err := e.follower.DeleteTags(ctx); err != nil || n != 1 {
 			t.Fatalf("after a published: deleted %d, %v; want 1", n, err)
 		}
