@@ -110,12 +110,15 @@ func applyReport(ctx context.Context, q store.Querier, r pendingReport, now time
 }
 
 // ApplySMSReports applies the kept reports about campaign id's deliveries
-// that came before their sends were settled. It returns how many
-// deliveries moved.
+// that came before their sends were settled (within FollowFor). It
+// returns how many deliveries moved.
 func (s *Service) ApplySMSReports(ctx context.Context, id int64) (int, error) {
+	// Reports older than FollowFor are not looked at again: one that never
+	// found its delivery (a test send's, another number's) stays kept.
 	rows, err := s.db.R.QueryContext(ctx, `SELECT r.id, r.provider_id, r.phone, r.delivered, r.code, r.description, r.reported_at FROM sms_reports r
-		WHERE r.applied_at IS NULL AND EXISTS (SELECT 1 FROM campaign_deliveries d
-			WHERE d.campaign_id = $1 AND d.channel = 'sms' AND d.provider_id <> '' AND d.provider_id = r.provider_id) ORDER BY r.id`, id)
+		WHERE r.applied_at IS NULL AND r.received_at >= $2 AND EXISTS (SELECT 1 FROM campaign_deliveries d
+			WHERE d.campaign_id = $1 AND d.channel = 'sms' AND d.provider_id <> '' AND d.provider_id = r.provider_id) ORDER BY r.id`,
+		id, s.clock.Now().UTC().Add(-FollowFor))
 	if err != nil {
 		return 0, fmt.Errorf("campaign: sms reports of %d: %w", id, err)
 	}
