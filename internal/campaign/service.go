@@ -27,6 +27,9 @@ type Service struct {
 	followers   map[Channel]Follower
 	// DecideChunk is how many recipients one DecideBatch asks about.
 	DecideChunk int
+	// PlanStep is how many recipients planning reads, decides and writes
+	// at a time (planStep when 0).
+	PlanStep int
 	// BatchSize is the most recipients one batch hands to a channel
 	// (WeCom: one task per member and batch, ≤ 10,000 external_userids).
 	BatchSize int
