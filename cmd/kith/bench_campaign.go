@@ -20,6 +20,7 @@ func cmdBenchCampaign(ctx context.Context, args []string, stdout io.Writer) erro
 	smtpAddr := fs.String("smtp", "", "send the e-mail to this SMTP server (host:port, no TLS) instead of the bench's own sink")
 	conns := fs.Int("conns", 8, "SMTP connections used at once")
 	batch := fs.Int("batch", 0, "recipients per batch handed to the channel (default 5000 for e-mail, 10000 for WeCom)")
+	planOnly := fs.Bool("plan-only", false, "stop after planning (measure planning without the send)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
@@ -46,7 +47,7 @@ func cmdBenchCampaign(ctx context.Context, args []string, stdout io.Writer) erro
 		return err
 	}
 	defer done()
-	o := bench.CampaignOptions{Recipients: *recipients, Channel: campaign.Channel(*ch), SMTP: *smtpAddr, Conns: *conns, BatchSize: *batch, DataDir: dir}
+	o := bench.CampaignOptions{Recipients: *recipients, Channel: campaign.Channel(*ch), SMTP: *smtpAddr, Conns: *conns, BatchSize: *batch, DataDir: dir, PlanOnly: *planOnly}
 	if !*asJSON {
 		o.Progress = func(s string) { fmt.Fprintf(stdout, "%s (SQLite in %s)\n", s, dir) }
 	}
@@ -61,6 +62,13 @@ func cmdBenchCampaign(ctx context.Context, args []string, stdout io.Writer) erro
 	fmt.Fprintf(stdout, "  customers written in %.1f s\n", rep.LoadSeconds)
 	fmt.Fprintf(stdout, "  planning: %d recipients in %.2f s (%.0f/s, %.2f CPU-s; %d permitted, %d refused) — 1 M in < %.0f s: %s\n",
 		rep.Recipients, rep.PlanSeconds, rep.PlanPerSecond, rep.PlanCPUSeconds, rep.Permitted, rep.Refused, bench.GoalPlanSeconds1M, yes[rep.PlanGoal])
+	if rep.PlanPeakMemoryMB > 0 {
+		fmt.Fprintf(stdout, "  peak memory while planning: %.0f MB\n", rep.PlanPeakMemoryMB)
+	}
+	if *planOnly {
+		fmt.Fprintf(stdout, "  (--plan-only: nothing sent) peak memory over the whole run %.0f MB; load average %.1f\n", rep.PeakMemoryMB, rep.LoadAverage)
+		return nil
+	}
 	fmt.Fprintf(stdout, "  sending: %d sent, %d not sent, in %.2f s from the first send to the last: %.0f messages/s, %.2f CPU-s per 100k (%.1f CPU-s in all)\n",
 		rep.Sent, rep.NotSent, rep.SendSeconds, rep.MessagesPerSecond, rep.CPUSecondsPer100k, rep.SendCPUSeconds)
 	if rep.Tasks > 0 {

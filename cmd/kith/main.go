@@ -44,7 +44,7 @@ Commands:
   bench callbacks  measure callback intake against a no-op handler: [--json]
   bench gate     measure gate decisions per second: [--json] [--customers 1000000]
   bench segments  measure the segment index against the reference SQL: --customers N [--keep DIR | --reuse DIR] [--json] [--database-url PG]
-  bench campaign  plan and send a campaign, measuring each: --recipients N [--channel wecom|email] [--smtp HOST:PORT] [--json]
+  bench campaign  plan and send a campaign, measuring each: --recipients N [--channel wecom|email] [--smtp HOST:PORT] [--plan-only] [--json]
   version        print the version
 
 Every command that touches data takes --data-dir and --database-url (or

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/mail"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -47,6 +48,8 @@ type CampaignOptions struct {
 	BatchSize int
 	DataDir   string
 	Progress  func(string)
+	// PlanOnly stops after planning: nothing is sent.
+	PlanOnly bool
 }
 
 // CampaignReport is what `kith bench campaign` measured.
@@ -62,6 +65,10 @@ type CampaignReport struct {
 	PlanPerSecond  float64 `json:"plan_recipients_per_second"`
 	Permitted      int     `json:"permitted"`
 	Refused        int     `json:"refused"`
+
+	// PlanPeakMemoryMB is the peak resident memory while planning (the
+	// peak is reset before it where Linux allows).
+	PlanPeakMemoryMB float64 `json:"plan_peak_memory_mb"`
 
 	Sent              int64   `json:"sent"`
 	NotSent           int64   `json:"not_sent"` // handed over but refused, failed or unknown
@@ -199,10 +206,19 @@ func Campaign(ctx context.Context, o CampaignOptions) (CampaignReport, error) {
 		return rep, err
 	}
 	// The gate loads its state once per process; a running server has it.
-	if _, err := g.Decide(ctx, gate.Request{Person: consent.Email("warm@bench.example"), Channel: consent.ChannelEmail, Class: gate.Service}); err != nil {
+	// (A valid request: an invalid one is refused before the gate reads.)
+	warm := gate.Request{Person: consent.Email("warm@bench.example"), Channel: consent.ChannelEmail, Class: gate.Service,
+		Content: gate.Content{Subject: "Your order", Body: "Your order has shipped."}}
+	if d, err := g.Decide(ctx, warm); err != nil {
 		return rep, err
+	} else if d.Reason == gate.InvalidRequest {
+		return rep, fmt.Errorf("bench: the gate's warm-up request is invalid: %s", d.Message)
 	}
 	say("planning…")
+	// What loading the customers left behind goes back to the system, so
+	// the peak measured is planning's.
+	debug.FreeOSMemory()
+	resetPeakMemory()
 	t0, cpu0 := time.Now(), processCPU()
 	p, err := svc.Plan(ctx, c.ID)
 	if err != nil {
@@ -215,6 +231,12 @@ func Campaign(ctx context.Context, o CampaignOptions) (CampaignReport, error) {
 		rep.Refused += n
 	}
 	rep.PlanGoal = rep.PlanPerSecond >= 1_000_000/GoalPlanSeconds1M
+	rep.PlanPeakMemoryMB = peakMemoryMB()
+	if o.PlanOnly {
+		rep.PeakMemoryMB = peakMemoryMB()
+		rep.LoadAverage = loadAverage()
+		return rep, nil
+	}
 
 	say(fmt.Sprintf("sending %d messages…", p.Permitted))
 	resetPeakMemory()

@@ -42,34 +42,88 @@ func (r *SQLResolver) Expression(ctx context.Context, a Audience) (string, error
 	return strings.Join(terms, " or "), nil
 }
 
+// Streamer is a Resolver that hands the snapshot over in parts as it
+// reads it: fn gets the ids, ascending, at most step at a time (a new
+// slice each call, which fn may keep), all from one read of the database.
+// Planning uses it so that a million ids are never held at once and
+// reading overlaps deciding. An error from fn stops the stream and is
+// returned.
+type Streamer interface {
+	Resolver
+	Stream(ctx context.Context, a Audience, step int, fn func(ids []int64) error) error
+}
+
 // Resolve implements Resolver.
 func (r *SQLResolver) Resolve(ctx context.Context, a Audience) ([]int64, error) {
+	var ids []int64
+	err := r.Stream(ctx, a, 1<<16, func(part []int64) error {
+		ids = append(ids, part...)
+		return nil
+	})
+	return ids, err
+}
+
+// Stream implements Streamer.
+func (r *SQLResolver) Stream(ctx context.Context, a Audience, step int, fn func(ids []int64) error) error {
+	if step <= 0 {
+		return fmt.Errorf("campaign: audience: step %d", step)
+	}
 	src, err := r.Expression(ctx, a)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	e, err := segment.Parse(src)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	q, args, err := segment.SQL(r.DB.Dialect, e, segment.SQLOptions{Location: r.Location, Now: r.Clock.Now()})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	rows, err := r.DB.R.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("campaign: audience: %w", err)
+		return fmt.Errorf("campaign: audience: %w", err)
 	}
 	defer rows.Close()
-	var ids []int64
+	ids := make([]int64, 0, min(step, 4096))
 	for rows.Next() {
 		var id int64
 		if err := rows.Scan(&id); err != nil {
-			return nil, err
+			return fmt.Errorf("campaign: audience: %w", err)
 		}
 		ids = append(ids, id)
+		if len(ids) == step {
+			if err := fn(ids); err != nil {
+				return err
+			}
+			ids = make([]int64, 0, step)
+		}
 	}
-	return ids, rows.Err()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("campaign: audience: %w", err)
+	}
+	if len(ids) > 0 {
+		return fn(ids)
+	}
+	return nil
+}
+
+// streamAudience hands c's audience to fn step ids at a time: as it is
+// read when the resolver is a Streamer, else from its whole snapshot.
+func (s *Service) streamAudience(ctx context.Context, a Audience, step int, fn func(ids []int64) error) error {
+	if st, ok := s.audience.(Streamer); ok {
+		return st.Stream(ctx, a, step, fn)
+	}
+	ids, err := s.audience.Resolve(ctx, a)
+	if err != nil {
+		return err
+	}
+	for start := 0; start < len(ids); start += step {
+		if err := fn(ids[start:min(start+step, len(ids))]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Recipient is one customer's identity on a channel, and for WeCom the

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/kith-scrm/kith/internal/consent"
 	"github.com/kith-scrm/kith/internal/protect"
@@ -29,16 +28,14 @@ func (a *EmailAddresser) Addresses(ctx context.Context, ch Channel, customers []
 		return a.Next.Addresses(ctx, ch, customers)
 	}
 	out := make(map[int64]Recipient, len(customers))
-	for start := 0; start < len(customers); start += 500 {
-		part := customers[start:min(start+500, len(customers))]
-		args := []any{"customer", protect.FieldEmail}
-		ph := make([]string, len(part))
-		for i, id := range part {
-			args = append(args, strconv.FormatInt(id, 10))
-			ph[i] = fmt.Sprintf("$%d", i+3)
-		}
+	// The ids go as one parameter per addressChunk (idSource): thousands
+	// of numbered parameters are slow to bind on SQLite. owner_id is text,
+	// so they go as text.
+	for start := 0; start < len(customers); start += addressChunk {
+		part := customers[start:min(start+addressChunk, len(customers))]
 		rows, err := a.DB.R.QueryContext(ctx, `SELECT owner_id, sealed, value_index, key_id FROM protected_values
-			WHERE owner_kind = $1 AND field = $2 AND owner_id IN (`+strings.Join(ph, ",")+`) ORDER BY owner_id, created_at, value_index`, args...)
+			WHERE owner_kind = $1 AND field = $2 AND owner_id IN `+idTextSource(a.DB.Dialect, 3)+` ORDER BY owner_id, created_at, value_index`,
+			"customer", protect.FieldEmail, idTextArg(a.DB.Dialect, part))
 		if err != nil {
 			return nil, fmt.Errorf("campaign: e-mail addresses: %w", err)
 		}

@@ -3,7 +3,6 @@ package campaign
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/kith-scrm/kith/internal/consent"
 	"github.com/kith-scrm/kith/internal/protect"
@@ -29,17 +28,12 @@ func (a *PhoneAddresser) Addresses(ctx context.Context, ch Channel, customers []
 		return (&DBAddresser{DB: a.DB}).Addresses(ctx, ch, customers)
 	}
 	out := make(map[int64]Recipient, len(customers))
-	for start := 0; start < len(customers); start += 500 {
-		part := customers[start:min(start+500, len(customers))]
-		args := make([]any, len(part))
-		ph := make([]string, len(part))
-		for i, id := range part {
-			args[i] = id
-			ph[i] = fmt.Sprintf("$%d", i+1)
-		}
+	// The ids go as one parameter per addressChunk (idSource).
+	for start := 0; start < len(customers); start += addressChunk {
+		part := customers[start:min(start+addressChunk, len(customers))]
 		rows, err := a.DB.R.QueryContext(ctx, `SELECT p.customer_id, p.phone_sealed, p.phone_index, p.key_id FROM customer_phones p
 			JOIN follows f ON f.customer_id = p.customer_id AND f.member_userid = p.member_userid AND f.status = 'active'
-			WHERE p.customer_id IN (`+strings.Join(ph, ",")+`) ORDER BY p.customer_id, p.phone_index`, args...)
+			WHERE p.customer_id IN `+idSource(a.DB.Dialect, 1)+` ORDER BY p.customer_id, p.phone_index`, idArg(a.DB.Dialect, part))
 		if err != nil {
 			return nil, fmt.Errorf("campaign: phone numbers: %w", err)
 		}

@@ -50,6 +50,12 @@ func (s *Service) evaluateIDs(ctx context.Context, c Campaign, ids []int64) ([]p
 	if err != nil {
 		return nil, err
 	}
+	return s.decide(ctx, c, ids, addrs)
+}
+
+// decide asks the gate about the customers ids of c's audience, whose
+// addresses are addrs.
+func (s *Service) decide(ctx context.Context, c Campaign, ids []int64, addrs map[int64]Recipient) ([]planned, error) {
 	out := make([]planned, 0, len(ids))
 	content := c.Content.gateContent(c.Channel, c.Purpose)
 	campaign := strconv.FormatInt(c.ID, 10)

@@ -4,10 +4,10 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/kith-scrm/kith/internal/store"
@@ -87,6 +87,33 @@ func idArg(d store.Dialect, ids []int64) string {
 	return string(append(b, close))
 }
 
+// idTextSource is idSource for ids kept as text (protected_values.owner_id).
+func idTextSource(d store.Dialect, n int) string {
+	if d == store.Postgres {
+		return fmt.Sprintf("(SELECT unnest($%d::text[]) AS value)", n)
+	}
+	return fmt.Sprintf("(SELECT value FROM json_each($%d))", n)
+}
+
+// idTextArg encodes ids as the parameter of idTextSource: on SQLite a
+// JSON array of strings, so that json_each yields text.
+func idTextArg(d store.Dialect, ids []int64) string {
+	if d == store.Postgres {
+		return idArg(d, ids)
+	}
+	b := make([]byte, 0, len(ids)*10+2)
+	b = append(b, '[')
+	for i, id := range ids {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = strconv.AppendInt(b, id, 10)
+		b = append(b, '"')
+	}
+	return string(append(b, ']'))
+}
+
 // writePlan writes rows as delivery rows of c, in one transaction.
 // Existing rows are kept (planning again is harmless).
 func (s *Service) writePlan(ctx context.Context, c Campaign, rows []planned, now time.Time) error {
@@ -123,47 +150,94 @@ func (s *Service) writePlan(ctx context.Context, c Campaign, rows []planned, now
 	return nil
 }
 
-// planStep is how many recipients are evaluated before their rows are
-// handed to the writer.
+// planStep is how many recipients planning reads, decides and writes at
+// a time when Service.PlanStep is 0.
 const planStep = 50000
 
-// planAll snapshots c's audience, evaluates it planStep recipients at a
-// time and writes each step's rows while the next is evaluated (the
-// addresses and the gate read; the writer holds the write connection only
-// for its own transaction, so the gate's records of its decisions
-// interleave with it). Only the counts are kept: a million recipients'
-// rows are never held at once.
-func (s *Service) planAll(ctx context.Context, c Campaign, now time.Time) (Preview, error) {
-	ids, err := s.audience.Resolve(ctx, c.Audience)
-	if err != nil {
-		return Preview{}, err
+// step returns the recipients planned at a time.
+func (s *Service) step() int {
+	if s.PlanStep > 0 {
+		return s.PlanStep
 	}
-	p := Preview{Refused: map[string]int{}, BySender: map[string]int{}}
-	work := make(chan []planned, 1)
-	done := make(chan error, 1)
-	var failed atomic.Bool
+	return planStep
+}
+
+// addressed is a step of the audience with the addresses of its customers.
+type addressed struct {
+	ids   []int64
+	addrs map[int64]Recipient
+}
+
+// planAll plans c in three stages that run at once, each a step of the
+// audience behind the one before: reading (the audience snapshot, streamed
+// in steps, and the step's addresses), deciding (the gate) and writing
+// (the delivery rows, in one transaction per step). The channels between
+// them hold one step each, so memory stays a few steps whatever the
+// audience's size, and the reads, the gate's CPU work and the writes
+// overlap on the machine's cores. The writer holds the write connection
+// only for its own transaction, so the gate's records of its decisions
+// interleave with it. Only the counts are kept.
+func (s *Service) planAll(ctx context.Context, c Campaign, now time.Time) (Preview, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	step := s.step()
+	read := make(chan addressed, 1)
+	decided := make(chan []planned, 1)
+	var readErr, writeErr error
+	readDone, writeDone := make(chan struct{}), make(chan struct{})
 	go func() {
-		var werr error
-		for rows := range work {
-			if werr == nil {
-				werr = s.writePlan(ctx, c, rows, now)
-				failed.Store(werr != nil)
+		defer close(readDone)
+		defer close(read)
+		readErr = s.streamAudience(ctx, c.Audience, step, func(ids []int64) error {
+			addrs, err := s.addressesOf(ctx, c, ids)
+			if err != nil {
+				return err
+			}
+			select {
+			case read <- addressed{ids, addrs}:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+		if readErr != nil {
+			cancel()
+		}
+	}()
+	go func() {
+		defer close(writeDone)
+		for rows := range decided {
+			if writeErr == nil {
+				if writeErr = s.writePlan(ctx, c, rows, now); writeErr != nil {
+					cancel()
+				}
 			}
 		}
-		done <- werr
 	}()
-	for start := 0; start < len(ids) && err == nil && !failed.Load(); start += planStep {
+	p := Preview{Refused: map[string]int{}, BySender: map[string]int{}}
+	var err error
+	for a := range read {
+		if err != nil || ctx.Err() != nil {
+			continue // drain: the reader stops at the cancellation
+		}
 		var rows []planned
-		if rows, err = s.evaluateIDs(ctx, c, ids[start:min(start+planStep, len(ids))]); err == nil {
-			p.add(rows)
-			work <- rows
+		if rows, err = s.decide(ctx, c, a.ids, a.addrs); err != nil {
+			cancel()
+			continue
+		}
+		p.add(rows)
+		decided <- rows
+	}
+	close(decided)
+	<-writeDone
+	<-readDone
+	// The first failure is the cause; the others may be its cancellation.
+	for _, e := range []error{writeErr, err, readErr} {
+		if e != nil && !errors.Is(e, context.Canceled) {
+			return Preview{}, e
 		}
 	}
-	close(work)
-	if werr := <-done; err == nil {
-		err = werr
-	}
-	if err != nil {
+	if err := cmp.Or(writeErr, err, readErr); err != nil {
 		return Preview{}, err
 	}
 	p.price(c, SMSPricePerPartFen)

@@ -28,6 +28,9 @@ type Service struct {
 	pricer      SMSPricer // the SMS cost estimate's price (price.go)
 	// DecideChunk is how many recipients one DecideBatch asks about.
 	DecideChunk int
+	// PlanStep is how many recipients planning reads, decides and writes
+	// at a time (planStep when 0).
+	PlanStep int
 	// BatchSize is the most recipients one batch hands to a channel
 	// (WeCom: one task per member and batch, ≤ 10,000 external_userids).
 	BatchSize int

@@ -62,9 +62,32 @@ type entry struct {
 	validUntil   int64 // 0: none
 	suppressedAt int64
 	scope        *consent.Scope
-	action       consent.Action
+	action       action
 	customer     bool // the deciding event is the person's own action
 	suppressed   bool
+}
+
+// action is a consent.Action in one byte (an entry is kept per person:
+// a string would take 16 bytes and a pointer for the collector to follow).
+type action uint8
+
+const (
+	actionOther action = iota
+	actionGrant
+	actionWithdraw
+	actionRefuse
+)
+
+func actionOf(a string) action {
+	switch consent.Action(a) {
+	case consent.Grant:
+		return actionGrant
+	case consent.Withdraw:
+		return actionWithdraw
+	case consent.Refuse:
+		return actionRefuse
+	}
+	return actionOther
 }
 
 // supKey names a consent_suppressions row.
@@ -356,11 +379,11 @@ func (g *Gate) readStates(ctx context.Context, tx *sql.Tx, where string, args []
 	kinds := map[string]consent.PersonKind{}
 	purposes := map[string]consent.Purpose{}
 	for rows.Next() {
-		var kind, key, purpose, ch, action, scope, source string
+		var kind, key, purpose, ch, act, scope, source string
 		var valid, supAt sql.NullTime
 		var received time.Time
 		var e entry
-		if err := rows.Scan(&kind, &key, &purpose, &ch, &action, &valid, &scope, &e.eventID, &e.suppressed, &supAt, &received, &source); err != nil {
+		if err := rows.Scan(&kind, &key, &purpose, &ch, &act, &valid, &scope, &e.eventID, &e.suppressed, &supAt, &received, &source); err != nil {
 			return err
 		}
 		k, ok := kinds[kind]
@@ -373,7 +396,7 @@ func (g *Gate) readStates(ctx context.Context, tx *sql.Tx, where string, args []
 			pu = consent.Purpose(purpose)
 			purposes[purpose] = pu
 		}
-		e.action = consent.Action(action)
+		e.action = actionOf(act)
 		e.customer = consent.Source(source) == consent.SourceCustomer
 		e.receivedAt = received.UnixMicro()
 		if valid.Valid {
@@ -482,14 +505,14 @@ func (c *cache) view(k stateKey, now int64, w *worker) view {
 	}
 	v := view{eventID: e.eventID, scope: e.scope, suppressed: e.suppressed}
 	switch e.action {
-	case consent.Grant:
+	case actionGrant:
 		v.status = consent.StatusGranted
 		if e.validUntil != 0 && now > e.validUntil {
 			v.status = consent.StatusExpired
 		}
-	case consent.Withdraw:
+	case actionWithdraw:
 		v.status = consent.StatusWithdrawn
-	case consent.Refuse:
+	case actionRefuse:
 		v.status = consent.StatusRefused
 	}
 	v.permits = v.status == consent.StatusGranted && (!e.suppressed || (e.customer && e.receivedAt > e.suppressedAt))

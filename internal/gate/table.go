@@ -21,9 +21,10 @@ type stateTable struct {
 	overflow     map[stateKey]entry
 }
 
+// slot is 64 bytes: the two hashes and the entry. A slot is live while the
+// index points at it (freed slots are zero and listed in free).
 type slot struct {
 	h1, h2 uint64
-	live   bool
 	e      entry
 }
 
@@ -76,7 +77,7 @@ func (t *stateTable) put(k stateKey, e entry) {
 		}
 		return
 	}
-	s := slot{h1: h1, h2: h2, live: true, e: e}
+	s := slot{h1: h1, h2: h2, e: e}
 	if n := len(t.free); n > 0 {
 		i := t.free[n-1]
 		t.free = t.free[:n-1]
@@ -92,7 +93,10 @@ func (t *stateTable) put(k stateKey, e entry) {
 func (t *stateTable) deleteEvents(gone map[int64]bool) {
 	for i := range t.slots {
 		s := &t.slots[i]
-		if s.live && gone[s.e.eventID] {
+		if !gone[s.e.eventID] {
+			continue
+		}
+		if j, ok := t.index[s.h1]; ok && j == int32(i) {
 			delete(t.index, s.h1)
 			*s = slot{}
 			t.free = append(t.free, int32(i))
