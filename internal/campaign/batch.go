@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -115,6 +116,13 @@ func (c *claims) put(id string, v claim) {
 	c.mu.Unlock()
 }
 
+func (c *claims) get(id string) (claim, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.m[id]
+	return v, ok
+}
+
 func (c *claims) take(id string) (claim, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -127,7 +135,76 @@ func (c *claims) take(id string) (claim, bool) {
 // permits with: it moves the permit's delivery from planned to claimed in
 // the transaction that consumes the permit.
 func (s *Service) Claimer() *channel.Claimer {
-	return &channel.Claimer{DB: s.db, Gate: s.gate, Record: s.recordClaim}
+	return &channel.Claimer{DB: s.db, Gate: s.gate, Record: s.recordClaim, RecordBatch: s.recordClaims}
+}
+
+// claimChunk is how many deliveries one UPDATE of recordClaims claims.
+const claimChunk = 500
+
+// recordClaims moves the deliveries of permits from planned to claimed
+// with one UPDATE per chunk (a join on the permits' customers and ids),
+// as recordClaim does one by one. A permit whose delivery is not planned
+// any more is refused.
+func (s *Service) recordClaims(ctx context.Context, tx store.Querier, permits []gate.Permit) ([]error, error) {
+	out := make([]error, len(permits))
+	type key struct {
+		campaign, batch int64
+		channel         string
+	}
+	groups := map[key][]int{}
+	cs := make([]claim, len(permits))
+	for i, p := range permits {
+		c, ok := s.claims.get(p.ID())
+		if !ok {
+			out[i] = &gate.Refusal{Reason: "NOT_PLANNED", Message: "The permit belongs to no delivery of a running batch."}
+			continue
+		}
+		cs[i] = c
+		k := key{c.campaign, c.batch, c.channel}
+		groups[k] = append(groups[k], i)
+	}
+	now := s.clock.Now().UTC()
+	for k, idx := range groups {
+		for start := 0; start < len(idx); start += claimChunk {
+			chunk := idx[start:min(start+claimChunk, len(idx))]
+			args := []any{k.batch, now, k.campaign, k.channel}
+			var b strings.Builder
+			b.WriteString(`UPDATE campaign_deliveries SET state = 'claimed', batch_id = $1, permit_id = v.column2, attempts = attempts + 1, updated_at = $2
+				FROM (VALUES `)
+			for j, i := range chunk {
+				if j > 0 {
+					b.WriteString(", ")
+				}
+				fmt.Fprintf(&b, "(CAST($%d AS BIGINT), CAST($%d AS TEXT))", len(args)+1, len(args)+2)
+				args = append(args, cs[i].customer, permits[i].ID())
+			}
+			b.WriteString(`) AS v WHERE campaign_deliveries.campaign_id = $3 AND campaign_deliveries.channel = $4
+				AND campaign_deliveries.customer_id = v.column1 AND campaign_deliveries.state = 'planned' RETURNING campaign_deliveries.customer_id`)
+			rows, err := tx.QueryContext(ctx, b.String(), args...)
+			if err != nil {
+				return nil, fmt.Errorf("campaign: claim deliveries: %w", err)
+			}
+			got := make(map[int64]bool, len(chunk))
+			for rows.Next() {
+				var id int64
+				if err := rows.Scan(&id); err != nil {
+					rows.Close()
+					return nil, fmt.Errorf("campaign: claim deliveries: %w", err)
+				}
+				got[id] = true
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return nil, fmt.Errorf("campaign: claim deliveries: %w", err)
+			}
+			for _, i := range chunk {
+				if !got[cs[i].customer] {
+					out[i] = &gate.Refusal{Reason: "NOT_PLANNED", Message: "The delivery is no longer planned (cancelled or claimed elsewhere)."}
+				}
+			}
+		}
+	}
+	return out, nil
 }
 
 func (s *Service) recordClaim(ctx context.Context, tx store.Querier, p gate.Permit) error {
@@ -157,44 +234,62 @@ func (s *Service) markBatch(ctx context.Context, c Campaign, sender string, size
 	return id, nil
 }
 
-// settle records the results of batch b: one per recipient, in order.
+// settleChunk is how many deliveries one UPDATE of settle settles.
+const settleChunk = 500
+
+// settle records the results of batch b: one per recipient, in order. Each
+// chunk of results is one UPDATE joined on their values: a sent, failed,
+// unknown or refused delivery takes its state; a retryable one goes back
+// to planned (or fails after MaxAttempts claims). Only the batch's claimed
+// deliveries move, and, for a refusal at Consume (the claim never
+// happened), a delivery still planned.
 func (s *Service) settle(ctx context.Context, b Batch, results []channel.Result) error {
 	now := s.clock.Now().UTC()
+	provider := ""
+	states := make([]string, len(results))
+	for i, r := range results {
+		state := DeliverySent
+		switch r.Status {
+		case channel.Sent:
+			if provider == "" {
+				provider = r.ProviderID
+			}
+		case channel.Refused:
+			state = DeliveryRefused
+		case channel.Failed:
+			state = DeliveryFailed
+		case channel.Unknown:
+			state = DeliveryUnknown
+		case channel.Retryable:
+			state = DeliveryPlanned
+		}
+		states[i] = state
+	}
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
-		provider := ""
-		for i, r := range results {
-			state, reason := DeliverySent, r.Code
-			switch r.Status {
-			case channel.Sent:
-				if provider == "" {
-					provider = r.ProviderID
+		for start := 0; start < len(results); start += settleChunk {
+			end := min(start+settleChunk, len(results))
+			args := []any{now, b.Campaign.ID, string(b.Campaign.Channel), b.ID}
+			var q strings.Builder
+			// Not sent (planned): it may be tried again with a new permit,
+			// up to MaxAttempts claims. Refused at Consume: the delivery may
+			// still be planned, and would be handed over again and again.
+			fmt.Fprintf(&q, `UPDATE campaign_deliveries SET
+				state = CASE WHEN v.column2 = 'planned' AND attempts >= %d THEN 'failed' ELSE v.column2 END,
+				batch_id = CASE WHEN v.column2 = 'planned' THEN NULL ELSE batch_id END,
+				reason = v.column3, detail = v.column4, provider_id = v.column5, updated_at = $1
+				FROM (VALUES `, MaxAttempts)
+			for i := start; i < end; i++ {
+				if i > start {
+					q.WriteString(", ")
 				}
-			case channel.Refused:
-				state = DeliveryRefused
-			case channel.Failed:
-				state = DeliveryFailed
-			case channel.Unknown:
-				state = DeliveryUnknown
-			case channel.Retryable:
-				state = DeliveryPlanned
+				n := len(args)
+				fmt.Fprintf(&q, "(CAST($%d AS BIGINT), CAST($%d AS TEXT), CAST($%d AS TEXT), CAST($%d AS TEXT), CAST($%d AS TEXT))", n+1, n+2, n+3, n+4, n+5)
+				r := results[i]
+				args = append(args, b.Recipients[i].CustomerID, states[i], r.Code, clip(r.Message), r.ProviderID)
 			}
-			set := "state = $1"
-			if state == DeliveryPlanned {
-				// Not sent: it may be tried again with a new permit, up to
-				// MaxAttempts claims.
-				set = fmt.Sprintf("state = CASE WHEN attempts >= %d THEN 'failed' ELSE $1 END, batch_id = NULL", MaxAttempts)
-			}
-			which := "state = 'claimed' AND batch_id = $9"
-			if state == DeliveryRefused {
-				// Refused when its permit was consumed (the gate's recheck):
-				// the claim never happened, so the delivery is still planned,
-				// and would be handed over again and again.
-				which = "(state = 'planned' OR state = 'claimed' AND batch_id = $9)"
-			}
-			_, err := tx.ExecContext(ctx, `UPDATE campaign_deliveries SET `+set+`, reason = $2, detail = $3, provider_id = $4, updated_at = $5
-				WHERE campaign_id = $6 AND customer_id = $7 AND channel = $8 AND `+which,
-				state, reason, clip(r.Message), r.ProviderID, now, b.Campaign.ID, b.Recipients[i].CustomerID, string(b.Campaign.Channel), b.ID)
-			if err != nil {
+			q.WriteString(`) AS v WHERE campaign_deliveries.campaign_id = $2 AND campaign_deliveries.channel = $3 AND campaign_deliveries.customer_id = v.column1
+				AND (campaign_deliveries.state = 'claimed' AND campaign_deliveries.batch_id = $4 OR v.column2 = 'refused' AND campaign_deliveries.state = 'planned')`)
+			if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
 				return fmt.Errorf("campaign: settle batch %d: %w", b.ID, err)
 			}
 		}
