@@ -3,8 +3,8 @@ package campaign
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -138,11 +138,9 @@ func (s *Service) Claimer() *channel.Claimer {
 	return &channel.Claimer{DB: s.db, Gate: s.gate, Record: s.recordClaim, RecordBatch: s.recordClaims}
 }
 
-// claimChunk is how many deliveries one UPDATE of recordClaims claims.
-const claimChunk = 500
-
 // recordClaims moves the deliveries of permits from planned to claimed
-// with one UPDATE per chunk (a join on the permits' customers and ids),
+// with one UPDATE (a join on the permits' customers and ids, one JSON
+// parameter),
 // as recordClaim does one by one. A permit whose delivery is not planned
 // any more is refused.
 func (s *Service) recordClaims(ctx context.Context, tx store.Querier, permits []gate.Permit) ([]error, error) {
@@ -165,42 +163,36 @@ func (s *Service) recordClaims(ctx context.Context, tx store.Querier, permits []
 	}
 	now := s.clock.Now().UTC()
 	for k, idx := range groups {
-		for start := 0; start < len(idx); start += claimChunk {
-			chunk := idx[start:min(start+claimChunk, len(idx))]
-			args := []any{k.batch, now, k.campaign, k.channel}
-			var b strings.Builder
-			b.WriteString(`UPDATE campaign_deliveries SET state = 'claimed', batch_id = $1, permit_id = v.column2, attempts = attempts + 1, updated_at = $2
-				FROM (VALUES `)
-			for j, i := range chunk {
-				if j > 0 {
-					b.WriteString(", ")
-				}
-				fmt.Fprintf(&b, "(CAST($%d AS BIGINT), CAST($%d AS TEXT))", len(args)+1, len(args)+2)
-				args = append(args, cs[i].customer, permits[i].ID())
-			}
-			b.WriteString(`) AS v WHERE campaign_deliveries.campaign_id = $3 AND campaign_deliveries.channel = $4
-				AND campaign_deliveries.customer_id = v.column1 AND campaign_deliveries.state = 'planned' RETURNING campaign_deliveries.customer_id`)
-			rows, err := tx.QueryContext(ctx, b.String(), args...)
-			if err != nil {
+		rows := make([][]any, len(idx))
+		for j, i := range idx {
+			rows[j] = []any{cs[i].customer, permits[i].ID()}
+		}
+		values, err := json.Marshal(rows)
+		if err != nil {
+			return nil, err
+		}
+		res, err := tx.QueryContext(ctx, `UPDATE campaign_deliveries SET state = 'claimed', batch_id = $1, permit_id = v.c2, attempts = attempts + 1, updated_at = $2
+			FROM `+s.deliveriesJoin(5, 3, 4, "BIGINT", "TEXT")+` AND `+s.noIndex()+`campaign_deliveries.state = 'planned' RETURNING campaign_deliveries.customer_id`,
+			k.batch, now, k.campaign, k.channel, string(values))
+		if err != nil {
+			return nil, fmt.Errorf("campaign: claim deliveries: %w", err)
+		}
+		got := make(map[int64]bool, len(idx))
+		for res.Next() {
+			var id int64
+			if err := res.Scan(&id); err != nil {
+				res.Close()
 				return nil, fmt.Errorf("campaign: claim deliveries: %w", err)
 			}
-			got := make(map[int64]bool, len(chunk))
-			for rows.Next() {
-				var id int64
-				if err := rows.Scan(&id); err != nil {
-					rows.Close()
-					return nil, fmt.Errorf("campaign: claim deliveries: %w", err)
-				}
-				got[id] = true
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return nil, fmt.Errorf("campaign: claim deliveries: %w", err)
-			}
-			for _, i := range chunk {
-				if !got[cs[i].customer] {
-					out[i] = &gate.Refusal{Reason: "NOT_PLANNED", Message: "The delivery is no longer planned (cancelled or claimed elsewhere)."}
-				}
+			got[id] = true
+		}
+		res.Close()
+		if err := res.Err(); err != nil {
+			return nil, fmt.Errorf("campaign: claim deliveries: %w", err)
+		}
+		for _, i := range idx {
+			if !got[cs[i].customer] {
+				out[i] = &gate.Refusal{Reason: "NOT_PLANNED", Message: "The delivery is no longer planned (cancelled or claimed elsewhere)."}
 			}
 		}
 	}
@@ -234,11 +226,33 @@ func (s *Service) markBatch(ctx context.Context, c Campaign, sender string, size
 	return id, nil
 }
 
-// settleChunk is how many deliveries one UPDATE of settle settles.
-const settleChunk = 500
+// deliveriesJoin returns the FROM item and the start of the WHERE clause
+// of an UPDATE of campaign_deliveries joined on the rows v (columns c1, c2,
+// … typed as types, c1 the customer id) of the JSON parameter $values, for
+// the campaign $campaign and channel $channel. On SQLite the rows look
+// up their deliveries by primary key first, then the UPDATE takes them by
+// rowid: left to itself, the planner scans the campaign's deliveries for
+// each row. (The unary + on the other terms keeps their indexes out.)
+func (s *Service) deliveriesJoin(values, campaign, channel int, types ...string) string {
+	if s.db.Dialect == store.Postgres {
+		return fmt.Sprintf(`%s AS v WHERE campaign_deliveries.campaign_id = $%d AND campaign_deliveries.channel = $%d AND campaign_deliveries.customer_id = v.c1`,
+			s.db.Dialect.JSONValues(values, types...), campaign, channel)
+	}
+	return fmt.Sprintf(`(SELECT d.rowid AS rid, j.* FROM %s AS j CROSS JOIN campaign_deliveries AS d
+		WHERE d.campaign_id = $%d AND d.channel = $%d AND d.customer_id = j.c1 LIMIT -1) AS v WHERE campaign_deliveries.rowid = v.rid`,
+		s.db.Dialect.JSONValues(values, types...), campaign, channel)
+}
 
-// settle records the results of batch b: one per recipient, in order. Each
-// chunk of results is one UPDATE joined on their values: a sent, failed,
+// noIndex is SQLite's unary + that keeps a column's indexes out of a plan.
+func (s *Service) noIndex() string {
+	if s.db.Dialect == store.Postgres {
+		return ""
+	}
+	return "+"
+}
+
+// settle records the results of batch b: one per recipient, in order, in
+// one UPDATE joined on their values (one JSON parameter): a sent, failed,
 // unknown or refused delivery takes its state; a retryable one goes back
 // to planned (or fails after MaxAttempts claims). Only the batch's claimed
 // deliveries move, and, for a refusal at Consume (the claim never
@@ -265,33 +279,27 @@ func (s *Service) settle(ctx context.Context, b Batch, results []channel.Result)
 		}
 		states[i] = state
 	}
+	rows := make([][]any, len(results))
+	for i, r := range results {
+		rows[i] = []any{b.Recipients[i].CustomerID, states[i], r.Code, clip(r.Message), r.ProviderID}
+	}
+	values, err := json.Marshal(rows)
+	if err != nil {
+		return err
+	}
+	// Not sent (planned): it may be tried again with a new permit, up to
+	// MaxAttempts claims. Refused at Consume: the delivery may still be
+	// planned, and would be handed over again and again.
+	update := fmt.Sprintf(`UPDATE campaign_deliveries SET
+		state = CASE WHEN v.c2 = 'planned' AND attempts >= %d THEN 'failed' ELSE v.c2 END,
+		batch_id = CASE WHEN v.c2 = 'planned' THEN NULL ELSE batch_id END,
+		reason = v.c3, detail = v.c4, provider_id = v.c5, updated_at = $1
+		FROM %s
+		AND (%[3]scampaign_deliveries.state = 'claimed' AND %[3]scampaign_deliveries.batch_id = $4 OR v.c2 = 'refused' AND %[3]scampaign_deliveries.state = 'planned')`,
+		MaxAttempts, s.deliveriesJoin(5, 2, 3, "BIGINT", "TEXT", "TEXT", "TEXT", "TEXT"), s.noIndex())
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
-		for start := 0; start < len(results); start += settleChunk {
-			end := min(start+settleChunk, len(results))
-			args := []any{now, b.Campaign.ID, string(b.Campaign.Channel), b.ID}
-			var q strings.Builder
-			// Not sent (planned): it may be tried again with a new permit,
-			// up to MaxAttempts claims. Refused at Consume: the delivery may
-			// still be planned, and would be handed over again and again.
-			fmt.Fprintf(&q, `UPDATE campaign_deliveries SET
-				state = CASE WHEN v.column2 = 'planned' AND attempts >= %d THEN 'failed' ELSE v.column2 END,
-				batch_id = CASE WHEN v.column2 = 'planned' THEN NULL ELSE batch_id END,
-				reason = v.column3, detail = v.column4, provider_id = v.column5, updated_at = $1
-				FROM (VALUES `, MaxAttempts)
-			for i := start; i < end; i++ {
-				if i > start {
-					q.WriteString(", ")
-				}
-				n := len(args)
-				fmt.Fprintf(&q, "(CAST($%d AS BIGINT), CAST($%d AS TEXT), CAST($%d AS TEXT), CAST($%d AS TEXT), CAST($%d AS TEXT))", n+1, n+2, n+3, n+4, n+5)
-				r := results[i]
-				args = append(args, b.Recipients[i].CustomerID, states[i], r.Code, clip(r.Message), r.ProviderID)
-			}
-			q.WriteString(`) AS v WHERE campaign_deliveries.campaign_id = $2 AND campaign_deliveries.channel = $3 AND campaign_deliveries.customer_id = v.column1
-				AND (campaign_deliveries.state = 'claimed' AND campaign_deliveries.batch_id = $4 OR v.column2 = 'refused' AND campaign_deliveries.state = 'planned')`)
-			if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
-				return fmt.Errorf("campaign: settle batch %d: %w", b.ID, err)
-			}
+		if _, err := tx.ExecContext(ctx, update, now, b.Campaign.ID, string(b.Campaign.Channel), b.ID, string(values)); err != nil {
+			return fmt.Errorf("campaign: settle batch %d: %w", b.ID, err)
 		}
 		_, err := tx.ExecContext(ctx, "UPDATE campaign_batches SET state = 'settled', provider_id = $1, settled_at = $2 WHERE id = $3 AND state = 'calling'", provider, now, b.ID)
 		return err

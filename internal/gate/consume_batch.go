@@ -3,24 +3,20 @@ package gate
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/kith-scrm/kith/internal/consent"
 	"github.com/kith-scrm/kith/internal/store"
 )
 
-// consumeChunk is how many permits one query of ConsumeBatch asks about or
-// records (SQLite's cost per $N parameter grows with their number).
-const consumeChunk = 500
-
 // ConsumeBatch consumes permits inside q as Consume would, one after the
 // other, with the same decisions and the same sends recorded, but with a
 // few queries for the whole batch instead of a few per permit: the used
 // permits, the consent states, the policies and the recent sends are read
-// once, and the sends are written in one INSERT per chunk. A permit
+// once, and the sends are written in one INSERT. A permit
 // consumed earlier in the batch counts against the caps of the ones after
 // it, and a permit given twice is PERMIT_REUSED the second time, as with
 // successive Consumes; a refused permit records nothing. It returns, for
@@ -57,20 +53,20 @@ func (g *Gate) ConsumeBatch(ctx context.Context, q store.Querier, permits []Perm
 		}
 		slices.Sort(keys)
 		keys = slices.Compact(keys)
-		for start := 0; start < len(keys); start += consumeChunk {
-			chunk := keys[start:min(start+consumeChunk, len(keys))]
-			args := make([]any, len(chunk))
-			for j, k := range chunk {
-				args[j] = k
-			}
-			// Volatile functions of the select list run after the sort.
-			if _, err := q.ExecContext(ctx, "SELECT pg_advisory_xact_lock(k) FROM (VALUES ("+strings.ReplaceAll(placeholders(0, len(chunk)), ", ", "::bigint), (")+
-				"::bigint)) AS v(k) ORDER BY k", args...); err != nil {
-				return nil, fmt.Errorf("gate: consume: lock: %w", err)
-			}
+		rows := make([][1]int64, len(keys))
+		for j, k := range keys {
+			rows[j][0] = k
+		}
+		values, err := json.Marshal(rows)
+		if err != nil {
+			return nil, err
+		}
+		// Volatile functions of the select list run after the sort.
+		if _, err := q.ExecContext(ctx, "SELECT pg_advisory_xact_lock(v.c1) FROM "+g.db.Dialect.JSONValues(1, "BIGINT")+" AS v ORDER BY v.c1", string(values)); err != nil {
+			return nil, fmt.Errorf("gate: consume: lock: %w", err)
 		}
 	}
-	used, err := usedPermits(ctx, q, permits, live)
+	used, err := usedPermits(ctx, q, g.db.Dialect, permits, live)
 	if err != nil {
 		return nil, err
 	}
@@ -161,7 +157,7 @@ func (g *Gate) ConsumeBatch(ctx context.Context, q store.Querier, permits []Perm
 	if len(consumed) == 0 {
 		return out, nil
 	}
-	if err := insertSends(ctx, q, permits, consumed, now, out); err != nil {
+	if err := insertSends(ctx, q, g.db.Dialect, permits, consumed, now, out); err != nil {
 		return nil, err
 	}
 	// The caps of the next decisions count these sends once they commit.
@@ -197,75 +193,69 @@ func recheckWith(pm *permit, st consent.State, pol Policy, sends, more []int64, 
 
 // usedPermits returns when each permit of live that is recorded in
 // gate_sends was used.
-func usedPermits(ctx context.Context, q store.Querier, permits []Permit, live []int) (map[string]time.Time, error) {
+func usedPermits(ctx context.Context, q store.Querier, d store.Dialect, permits []Permit, live []int) (map[string]time.Time, error) {
+	ids := make([][1]string, len(live))
+	for j, i := range live {
+		ids[j][0] = permits[i].p.id
+	}
+	values, err := json.Marshal(ids)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := q.QueryContext(ctx, "SELECT permit_id, at FROM gate_sends WHERE permit_id IN (SELECT c1 FROM "+d.JSONValues(1, "TEXT")+" AS v)", string(values))
+	if err != nil {
+		return nil, fmt.Errorf("gate: consume: %w", err)
+	}
+	defer rows.Close()
 	used := make(map[string]time.Time)
-	for start := 0; start < len(live); start += consumeChunk {
-		chunk := live[start:min(start+consumeChunk, len(live))]
-		args := make([]any, len(chunk))
-		for j, i := range chunk {
-			args[j] = permits[i].p.id
-		}
-		rows, err := q.QueryContext(ctx, "SELECT permit_id, at FROM gate_sends WHERE permit_id IN ("+placeholders(0, len(chunk))+")", args...)
-		if err != nil {
+	for rows.Next() {
+		var id string
+		var at time.Time
+		if err := rows.Scan(&id, &at); err != nil {
 			return nil, fmt.Errorf("gate: consume: %w", err)
 		}
-		for rows.Next() {
-			var id string
-			var at time.Time
-			if err := rows.Scan(&id, &at); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("gate: consume: %w", err)
-			}
-			used[id] = at
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("gate: consume: %w", err)
-		}
+		used[id] = at
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("gate: consume: %w", err)
 	}
 	return used, nil
 }
 
-// insertSends records the sends of the consumed permits, a chunk per
-// INSERT. A permit another sender recorded meanwhile (no row comes back
-// for it) is refused as Consume refuses it.
-func insertSends(ctx context.Context, q store.Querier, permits []Permit, consumed []int, now time.Time, out []error) error {
-	const cols = 6
-	for start := 0; start < len(consumed); start += consumeChunk {
-		chunk := consumed[start:min(start+consumeChunk, len(consumed))]
-		var b strings.Builder
-		b.WriteString("INSERT INTO gate_sends (permit_id, person_kind, person_key, channel, class, at) VALUES ")
-		args := make([]any, 0, cols*len(chunk))
-		for j, i := range chunk {
-			pm := permits[i].p
-			if j > 0 {
-				b.WriteString(", ")
-			}
-			fmt.Fprintf(&b, "($%d, $%d, $%d, $%d, $%d, $%d)", j*cols+1, j*cols+2, j*cols+3, j*cols+4, j*cols+5, j*cols+6)
-			args = append(args, pm.id, string(pm.person.Kind), pm.person.Key, string(pm.channel), string(pm.class), now)
-		}
-		b.WriteString(" ON CONFLICT (permit_id) DO NOTHING RETURNING permit_id")
-		rows, err := q.QueryContext(ctx, b.String(), args...)
-		if err != nil {
+// insertSends records the sends of the consumed permits in one INSERT. A
+// permit another sender recorded meanwhile (no row comes back for it) is
+// refused as Consume refuses it.
+func insertSends(ctx context.Context, q store.Querier, d store.Dialect, permits []Permit, consumed []int, now time.Time, out []error) error {
+	vals := make([][5]string, len(consumed))
+	for j, i := range consumed {
+		pm := permits[i].p
+		vals[j] = [5]string{pm.id, string(pm.person.Kind), pm.person.Key, string(pm.channel), string(pm.class)}
+	}
+	values, err := json.Marshal(vals)
+	if err != nil {
+		return err
+	}
+	// WHERE true: SQLite would read ON CONFLICT as a join's ON otherwise.
+	rows, err := q.QueryContext(ctx, "INSERT INTO gate_sends (permit_id, person_kind, person_key, channel, class, at) SELECT v.c1, v.c2, v.c3, v.c4, v.c5, $1 FROM "+
+		d.JSONValues(2, "TEXT", "TEXT", "TEXT", "TEXT", "TEXT")+" AS v WHERE true ON CONFLICT (permit_id) DO NOTHING RETURNING permit_id", now, string(values))
+	if err != nil {
+		return fmt.Errorf("gate: record sends: %w", err)
+	}
+	defer rows.Close()
+	got := make(map[string]bool, len(consumed))
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
 			return fmt.Errorf("gate: record sends: %w", err)
 		}
-		got := make(map[string]bool, len(chunk))
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return fmt.Errorf("gate: record sends: %w", err)
-			}
-			got[id] = true
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("gate: record sends: %w", err)
-		}
-		for _, i := range chunk {
-			if id := permits[i].p.id; !got[id] {
-				out[i] = &Refusal{PermitReused, fmt.Sprintf("Permit %q was used by another sender at the same time; a permit allows one message.", id)}
-			}
+		got[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("gate: record sends: %w", err)
+	}
+	for _, i := range consumed {
+		if id := permits[i].p.id; !got[id] {
+			out[i] = &Refusal{PermitReused, fmt.Sprintf("Permit %q was used by another sender at the same time; a permit allows one message.", id)}
 		}
 	}
 	return nil
