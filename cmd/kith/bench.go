@@ -19,6 +19,9 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if len(args) > 0 && args[0] == "gate" {
 		return cmdBenchGate(ctx, args[1:], stdout)
 	}
+	if len(args) > 0 && args[0] == "smtpsink" {
+		return cmdBenchSMTPSink(os.Stdin, stdout)
+	}
 	if len(args) > 0 && args[0] == "campaign" {
 		return cmdBenchCampaign(ctx, args[1:], stdout)
 	}

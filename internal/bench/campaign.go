@@ -39,8 +39,12 @@ type CampaignOptions struct {
 	Recipients int
 	Channel    campaign.Channel // campaign.WeCom or campaign.Email
 	// SMTP is the host:port of a server to send the e-mail to (no TLS);
-	// empty for the bench's own in-process sink.
+	// empty for the bench's own sink.
 	SMTP string
+	// SinkCommand, when set, runs the bench's own sink in a child process
+	// (a command calling ServeSMTPSink, e.g. `kith bench smtpsink`), so its
+	// CPU is not counted as Kith's; nil runs it in this process.
+	SinkCommand []string
 	// Conns is how many SMTP connections send at once (default 8).
 	Conns int
 	// BatchSize is the most recipients one batch hands to the channel
@@ -78,7 +82,12 @@ type CampaignReport struct {
 	CPUSecondsPer100k float64 `json:"cpu_seconds_per_100k"`
 	MessageBytes      float64 `json:"message_bytes"` // average size as the sink received it (e-mail, own sink)
 	SinkMessages      int64   `json:"sink_messages,omitempty"`
-	Tasks             int     `json:"wecom_tasks,omitempty"`
+	// SinkCPUSeconds is the CPU the bench's own sink used in its child
+	// process (not in SendCPUSeconds); 0 when it ran in this process (and
+	// is counted in SendCPUSeconds) or another server was used.
+	SinkCPUSeconds float64 `json:"sink_cpu_seconds,omitempty"`
+	SinkInProcess  bool    `json:"sink_in_process,omitempty"`
+	Tasks          int     `json:"wecom_tasks,omitempty"`
 	// PeakMemoryMB is the process's peak resident memory (VmHWM) over the
 	// whole run; SendPeakMemoryMB over the sending alone (the peak is reset
 	// before it where Linux allows).
@@ -274,9 +283,19 @@ func Campaign(ctx context.Context, o CampaignOptions) (CampaignReport, error) {
 		rep.CPUSecondsPer100k = cpu.Seconds() / float64(rep.Sent) * 100_000
 	}
 	if own, ok := ownSink(sink); ok {
+		rep.SinkInProcess = true
 		rep.SinkMessages = own.Messages()
 		if rep.SinkMessages > 0 {
 			rep.MessageBytes = float64(own.Bytes()) / float64(rep.SinkMessages)
+		}
+	}
+	if bm, ok := sink.(*benchMailer); ok && bm.child != nil {
+		if err := bm.child.stop(); err != nil {
+			return rep, err
+		}
+		rep.SinkMessages, rep.SinkCPUSeconds = bm.child.messages, bm.child.cpu.Seconds()
+		if rep.SinkMessages > 0 {
+			rep.MessageBytes = float64(bm.child.bytes) / float64(rep.SinkMessages)
 		}
 	}
 	if sb != nil {
@@ -313,7 +332,16 @@ func benchTransport(ctx context.Context, o CampaignOptions, svc *campaign.Servic
 	}
 	addr, closeSink := o.SMTP, func() {}
 	var sink *SMTPSink
-	if addr == "" {
+	var child *childSink
+	switch {
+	case addr != "":
+	case len(o.SinkCommand) > 0:
+		var err error
+		if child, err = startChildSink(o.SinkCommand); err != nil {
+			return nil, nil, err
+		}
+		addr, closeSink = child.addr, func() { child.stop() }
+	default:
 		var err error
 		if sink, err = StartSMTPSink(); err != nil {
 			return nil, nil, err
@@ -322,15 +350,18 @@ func benchTransport(ctx context.Context, o CampaignOptions, svc *campaign.Servic
 	}
 	_, key, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
+		closeSink()
 		return nil, nil, err
 	}
 	dkim, err := email.NewDKIM("bench.example", "k1", key)
 	if err != nil {
+		closeSink()
 		return nil, nil, err
 	}
 	composer, err := email.NewComposer(email.Sender{From: mail.Address{Name: "Bench Shop", Address: "news@bench.example"},
 		UnsubscribeURL: "https://kith.bench.example/u/", UnsubscribeMailto: "unsubscribe@bench.example", TokenKey: benchKeyBytes}, dkim, clock)
 	if err != nil {
+		closeSink()
 		return nil, nil, err
 	}
 	m, err := email.NewMailer(email.SMTPConfig{Addr: addr, TLS: email.NoTLS, Conns: o.Conns, PerConn: 1_000_000, Timeout: 30 * time.Second}, composer, svc.Claimer(), nil)
@@ -340,14 +371,15 @@ func benchTransport(ctx context.Context, o CampaignOptions, svc *campaign.Servic
 	}
 	t := &mailTransport{m: m}
 	svc.Register(campaign.Email, t, nil)
-	return &benchMailer{mailTransport: t, sink: sink}, func() { m.Close(); closeSink() }, nil
+	return &benchMailer{mailTransport: t, sink: sink, child: child}, func() { m.Close(); closeSink() }, nil
 }
 
 // benchMailer is the e-mail transport and, when the bench runs its own,
 // the sink.
 type benchMailer struct {
 	*mailTransport
-	sink *SMTPSink
+	sink  *SMTPSink  // in this process
+	child *childSink // in a child process
 }
 
 func ownSink(v any) (*SMTPSink, bool) {

@@ -4,7 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
+	"io"
 	"net"
+	"os"
+	"os/exec"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -200,4 +205,86 @@ func readData(r *bufio.Reader) (int, error) {
 			n += len(line)
 		}
 	}
+}
+
+// ServeSMTPSink runs a sink for a parent process (`kith bench smtpsink`,
+// which `kith bench campaign` starts so that the sink's CPU is not counted
+// as Kith's): it writes its address on one line of out, serves until in
+// ends (the parent closes it), then writes "messages bytes" on one line.
+func ServeSMTPSink(in io.Reader, out io.Writer) error {
+	s, err := StartSMTPSink()
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintln(out, s.Addr()); err != nil {
+		s.Close()
+		return err
+	}
+	io.Copy(io.Discard, in)
+	s.Close()
+	_, err = fmt.Fprintf(out, "%d %d\n", s.Messages(), s.Bytes())
+	return err
+}
+
+// childSink is a sink in a child process (ServeSMTPSink).
+type childSink struct {
+	cmd      *exec.Cmd
+	stdin    io.WriteCloser
+	stdout   *bufio.Reader
+	addr     string
+	messages int64
+	bytes    int64
+	cpu      time.Duration
+	stopped  bool
+}
+
+// startChildSink runs argv (a command that calls ServeSMTPSink) and reads
+// the sink's address.
+func startChildSink(argv []string) (*childSink, error) {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("bench: start the smtp sink: %w", err)
+	}
+	c := &childSink{cmd: cmd, stdin: stdin, stdout: bufio.NewReader(stdout)}
+	line, err := c.stdout.ReadString('\n')
+	if err != nil {
+		c.stop()
+		return nil, fmt.Errorf("bench: the smtp sink did not start: %w", err)
+	}
+	c.addr = strings.TrimSpace(line)
+	if _, _, err := net.SplitHostPort(c.addr); err != nil {
+		c.stop()
+		return nil, fmt.Errorf("bench: the smtp sink said %q, not its address", c.addr)
+	}
+	return c, nil
+}
+
+// stop ends the child and reads what it counted and the CPU it used.
+func (c *childSink) stop() error {
+	if c.stopped {
+		return nil
+	}
+	c.stopped = true
+	c.stdin.Close()
+	line, rerr := c.stdout.ReadString('\n')
+	werr := c.cmd.Wait()
+	if c.cmd.ProcessState != nil {
+		c.cpu = c.cmd.ProcessState.UserTime() + c.cmd.ProcessState.SystemTime()
+	}
+	if rerr != nil {
+		return fmt.Errorf("bench: the smtp sink's counts: %w (%v)", rerr, werr)
+	}
+	if _, err := fmt.Sscan(line, &c.messages, &c.bytes); err != nil {
+		return fmt.Errorf("bench: the smtp sink's counts %q: %w", line, err)
+	}
+	return werr
 }

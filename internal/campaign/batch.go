@@ -3,6 +3,7 @@ package campaign
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
@@ -115,6 +116,13 @@ func (c *claims) put(id string, v claim) {
 	c.mu.Unlock()
 }
 
+func (c *claims) get(id string) (claim, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.m[id]
+	return v, ok
+}
+
 func (c *claims) take(id string) (claim, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -127,7 +135,68 @@ func (c *claims) take(id string) (claim, bool) {
 // permits with: it moves the permit's delivery from planned to claimed in
 // the transaction that consumes the permit.
 func (s *Service) Claimer() *channel.Claimer {
-	return &channel.Claimer{DB: s.db, Gate: s.gate, Record: s.recordClaim}
+	return &channel.Claimer{DB: s.db, Gate: s.gate, Record: s.recordClaim, RecordBatch: s.recordClaims}
+}
+
+// recordClaims moves the deliveries of permits from planned to claimed
+// with one UPDATE (a join on the permits' customers and ids, one JSON
+// parameter),
+// as recordClaim does one by one. A permit whose delivery is not planned
+// any more is refused.
+func (s *Service) recordClaims(ctx context.Context, tx store.Querier, permits []gate.Permit) ([]error, error) {
+	out := make([]error, len(permits))
+	type key struct {
+		campaign, batch int64
+		channel         string
+	}
+	groups := map[key][]int{}
+	cs := make([]claim, len(permits))
+	for i, p := range permits {
+		c, ok := s.claims.get(p.ID())
+		if !ok {
+			out[i] = &gate.Refusal{Reason: "NOT_PLANNED", Message: "The permit belongs to no delivery of a running batch."}
+			continue
+		}
+		cs[i] = c
+		k := key{c.campaign, c.batch, c.channel}
+		groups[k] = append(groups[k], i)
+	}
+	now := s.clock.Now().UTC()
+	for k, idx := range groups {
+		rows := make([][]any, len(idx))
+		for j, i := range idx {
+			rows[j] = []any{cs[i].customer, permits[i].ID()}
+		}
+		values, err := json.Marshal(rows)
+		if err != nil {
+			return nil, err
+		}
+		res, err := tx.QueryContext(ctx, `UPDATE campaign_deliveries SET state = 'claimed', batch_id = $1, permit_id = v.c2, attempts = attempts + 1, updated_at = $2
+			FROM `+s.deliveriesJoin(5, 3, 4, "BIGINT", "TEXT")+` AND `+s.noIndex()+`campaign_deliveries.state = 'planned' RETURNING campaign_deliveries.customer_id`,
+			k.batch, now, k.campaign, k.channel, string(values))
+		if err != nil {
+			return nil, fmt.Errorf("campaign: claim deliveries: %w", err)
+		}
+		got := make(map[int64]bool, len(idx))
+		for res.Next() {
+			var id int64
+			if err := res.Scan(&id); err != nil {
+				res.Close()
+				return nil, fmt.Errorf("campaign: claim deliveries: %w", err)
+			}
+			got[id] = true
+		}
+		res.Close()
+		if err := res.Err(); err != nil {
+			return nil, fmt.Errorf("campaign: claim deliveries: %w", err)
+		}
+		for _, i := range idx {
+			if !got[cs[i].customer] {
+				out[i] = &gate.Refusal{Reason: "NOT_PLANNED", Message: "The delivery is no longer planned (cancelled or claimed elsewhere)."}
+			}
+		}
+	}
+	return out, nil
 }
 
 func (s *Service) recordClaim(ctx context.Context, tx store.Querier, p gate.Permit) error {
@@ -157,46 +226,80 @@ func (s *Service) markBatch(ctx context.Context, c Campaign, sender string, size
 	return id, nil
 }
 
-// settle records the results of batch b: one per recipient, in order.
+// deliveriesJoin returns the FROM item and the start of the WHERE clause
+// of an UPDATE of campaign_deliveries joined on the rows v (columns c1, c2,
+// … typed as types, c1 the customer id) of the JSON parameter $values, for
+// the campaign $campaign and channel $channel. On SQLite the rows look
+// up their deliveries by primary key first, then the UPDATE takes them by
+// rowid: left to itself, the planner scans the campaign's deliveries for
+// each row. (The unary + on the other terms keeps their indexes out.)
+func (s *Service) deliveriesJoin(values, campaign, channel int, types ...string) string {
+	if s.db.Dialect == store.Postgres {
+		return fmt.Sprintf(`%s AS v WHERE campaign_deliveries.campaign_id = $%d AND campaign_deliveries.channel = $%d AND campaign_deliveries.customer_id = v.c1`,
+			s.db.Dialect.JSONValues(values, types...), campaign, channel)
+	}
+	return fmt.Sprintf(`(SELECT d.rowid AS rid, j.* FROM %s AS j CROSS JOIN campaign_deliveries AS d
+		WHERE d.campaign_id = $%d AND d.channel = $%d AND d.customer_id = j.c1 LIMIT -1) AS v WHERE campaign_deliveries.rowid = v.rid`,
+		s.db.Dialect.JSONValues(values, types...), campaign, channel)
+}
+
+// noIndex is SQLite's unary + that keeps a column's indexes out of a plan.
+func (s *Service) noIndex() string {
+	if s.db.Dialect == store.Postgres {
+		return ""
+	}
+	return "+"
+}
+
+// settle records the results of batch b: one per recipient, in order, in
+// one UPDATE joined on their values (one JSON parameter): a sent, failed,
+// unknown or refused delivery takes its state; a retryable one goes back
+// to planned (or fails after MaxAttempts claims). Only the batch's claimed
+// deliveries move, and, for a refusal at Consume (the claim never
+// happened), a delivery still planned.
 func (s *Service) settle(ctx context.Context, b Batch, results []channel.Result) error {
 	now := s.clock.Now().UTC()
+	provider := ""
+	states := make([]string, len(results))
+	for i, r := range results {
+		state := DeliverySent
+		switch r.Status {
+		case channel.Sent:
+			if provider == "" {
+				provider = r.ProviderID
+			}
+		case channel.Refused:
+			state = DeliveryRefused
+		case channel.Failed:
+			state = DeliveryFailed
+		case channel.Unknown:
+			state = DeliveryUnknown
+		case channel.Retryable:
+			state = DeliveryPlanned
+		}
+		states[i] = state
+	}
+	rows := make([][]any, len(results))
+	for i, r := range results {
+		rows[i] = []any{b.Recipients[i].CustomerID, states[i], r.Code, clip(r.Message), r.ProviderID}
+	}
+	values, err := json.Marshal(rows)
+	if err != nil {
+		return err
+	}
+	// Not sent (planned): it may be tried again with a new permit, up to
+	// MaxAttempts claims. Refused at Consume: the delivery may still be
+	// planned, and would be handed over again and again.
+	update := fmt.Sprintf(`UPDATE campaign_deliveries SET
+		state = CASE WHEN v.c2 = 'planned' AND attempts >= %d THEN 'failed' ELSE v.c2 END,
+		batch_id = CASE WHEN v.c2 = 'planned' THEN NULL ELSE batch_id END,
+		reason = v.c3, detail = v.c4, provider_id = v.c5, updated_at = $1
+		FROM %s
+		AND (%[3]scampaign_deliveries.state = 'claimed' AND %[3]scampaign_deliveries.batch_id = $4 OR v.c2 = 'refused' AND %[3]scampaign_deliveries.state = 'planned')`,
+		MaxAttempts, s.deliveriesJoin(5, 2, 3, "BIGINT", "TEXT", "TEXT", "TEXT", "TEXT"), s.noIndex())
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
-		provider := ""
-		for i, r := range results {
-			state, reason := DeliverySent, r.Code
-			switch r.Status {
-			case channel.Sent:
-				if provider == "" {
-					provider = r.ProviderID
-				}
-			case channel.Refused:
-				state = DeliveryRefused
-			case channel.Failed:
-				state = DeliveryFailed
-			case channel.Unknown:
-				state = DeliveryUnknown
-			case channel.Retryable:
-				state = DeliveryPlanned
-			}
-			set := "state = $1"
-			if state == DeliveryPlanned {
-				// Not sent: it may be tried again with a new permit, up to
-				// MaxAttempts claims.
-				set = fmt.Sprintf("state = CASE WHEN attempts >= %d THEN 'failed' ELSE $1 END, batch_id = NULL", MaxAttempts)
-			}
-			which := "state = 'claimed' AND batch_id = $9"
-			if state == DeliveryRefused {
-				// Refused when its permit was consumed (the gate's recheck):
-				// the claim never happened, so the delivery is still planned,
-				// and would be handed over again and again.
-				which = "(state = 'planned' OR state = 'claimed' AND batch_id = $9)"
-			}
-			_, err := tx.ExecContext(ctx, `UPDATE campaign_deliveries SET `+set+`, reason = $2, detail = $3, provider_id = $4, updated_at = $5
-				WHERE campaign_id = $6 AND customer_id = $7 AND channel = $8 AND `+which,
-				state, reason, clip(r.Message), r.ProviderID, now, b.Campaign.ID, b.Recipients[i].CustomerID, string(b.Campaign.Channel), b.ID)
-			if err != nil {
-				return fmt.Errorf("campaign: settle batch %d: %w", b.ID, err)
-			}
+		if _, err := tx.ExecContext(ctx, update, now, b.Campaign.ID, string(b.Campaign.Channel), b.ID, string(values)); err != nil {
+			return fmt.Errorf("campaign: settle batch %d: %w", b.ID, err)
 		}
 		_, err := tx.ExecContext(ctx, "UPDATE campaign_batches SET state = 'settled', provider_id = $1, settled_at = $2 WHERE id = $3 AND state = 'calling'", provider, now, b.ID)
 		return err

@@ -74,37 +74,22 @@ func (g *Gate) recheck(ctx context.Context, q store.Querier, pm *permit, now tim
 	if err != nil {
 		return fmt.Errorf("gate: consume %s: consent: %w", pm.id, err)
 	}
-	v := viewOf(st)
-	if v.suppressed && !v.permits {
-		return &Refusal{Suppressed, "The person was suppressed after the permit was issued."}
-	}
-	if pm.class != Marketing {
-		return nil
-	}
-	if reason, msg := consentReason(v); reason != OK {
-		return &Refusal{reason, msg}
-	}
-	if reason, msg := typeReason(st.Scope, pm.msgType); reason != OK {
-		return &Refusal{reason, msg}
-	}
-	pol, err := loadPolicy(ctx, q, pm.channel)
-	if err != nil {
-		return err
+	var pol Policy
+	var sends map[consent.Person][]int64
+	if pm.class == Marketing {
+		if pol, err = loadPolicy(ctx, q, pm.channel); err != nil {
+			return err
+		}
+		if sends, err = recentSends(ctx, q, []consent.Person{pm.person}, pm.channel, now.AddDate(0, 0, -32)); err != nil {
+			return err
+		}
 	}
 	loc, err := time.LoadLocation(pm.tz)
 	if err != nil {
 		loc = DefaultLocation
 	}
-	at := now.In(loc)
-	if in, end := pol.quiet(at); in {
-		return &Refusal{QuietHours, fmt.Sprintf("It is quiet hours for the person; send at %s or later.", end.Format("2006-01-02 15:04 MST"))}
-	}
-	sends, err := recentSends(ctx, q, []consent.Person{pm.person}, pm.channel, now.AddDate(0, 0, -32))
-	if err != nil {
-		return err
-	}
-	if reason, msg := capCheck(pol, st.Scope, sends[pm.person], nil, at); reason != OK {
-		return &Refusal{reason, msg}
+	if r := recheckWith(pm, st, pol, sends[pm.person], nil, now.In(loc)); r != nil {
+		return r
 	}
 	return nil
 }

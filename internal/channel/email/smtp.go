@@ -1,6 +1,7 @@
 package email
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -80,7 +81,8 @@ type conn struct {
 	raw        net.Conn
 	client     *smtp.Client
 	sent       int
-	pipelining bool // the server offers PIPELINING (RFC 2920)
+	pipelining bool   // the server offers PIPELINING (RFC 2920)
+	wire       []byte // the message being written, dot-stuffed (reused)
 }
 
 func (c *conn) close() {
@@ -253,12 +255,48 @@ func pipelined(c *conn, from, to string, r *rendered) (channel.Result, bool) {
 		}
 		return res, broken
 	}
-	w := t.DotWriter()
-	return data(c, w, r, func() error {
-		if err := w.Close(); err != nil {
-			return err
+	// The message as the DATA dialogue carries it, dot-stuffed here in
+	// bulk rather than byte by byte through a textproto.DotWriter.
+	c.wire = appendDotStuffed(appendDotStuffed(c.wire[:0], r.head.Bytes()), r.body.Bytes())
+	if n := len(c.wire); n > 0 && (n < 2 || c.wire[n-2] != '\r' || c.wire[n-1] != '\n') {
+		c.wire = append(c.wire, '\r', '\n')
+	}
+	c.wire = append(c.wire, ".\r\n"...)
+	if _, err := t.W.Write(c.wire); err != nil {
+		return outcome(err, inData)
+	}
+	if err := t.W.Flush(); err != nil {
+		return outcome(err, afterData)
+	}
+	if _, _, err := t.ReadResponse(250); err != nil {
+		return outcome(err, afterData)
+	}
+	c.sent++
+	return channel.Result{Status: channel.Sent, Code: "250"}, false
+}
+
+// appendDotStuffed appends src as the DATA dialogue carries it (RFC 5321
+// §4.5.2), as textproto.DotWriter writes it: every line ends with CRLF (a
+// bare LF becomes CRLF) and a line that starts with a dot gets another.
+func appendDotStuffed(dst, src []byte) []byte {
+	// Whether src starts a line: it does when dst is empty or ends one.
+	bol := len(dst) == 0 || dst[len(dst)-1] == '\n'
+	for len(src) > 0 {
+		if bol && src[0] == '.' {
+			dst = append(dst, '.')
 		}
-		_, _, err := t.ReadResponse(250)
-		return err
-	})
+		i := bytes.IndexByte(src, '\n')
+		if i < 0 {
+			return append(dst, src...)
+		}
+		if i > 0 && src[i-1] == '\r' {
+			dst = append(dst, src[:i+1]...)
+		} else {
+			dst = append(dst, src[:i]...)
+			dst = append(dst, '\r', '\n')
+		}
+		src = src[i+1:]
+		bol = true
+	}
+	return dst
 }
