@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"runtime"
 	"runtime/pprof"
 	"time"
@@ -25,17 +26,23 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if len(args) > 0 && args[0] == "campaign" {
 		return cmdBenchCampaign(ctx, args[1:], stdout)
 	}
+	if len(args) > 0 && args[0] == "callback-senders" {
+		// Hidden: the senders' child process of `kith bench callbacks`.
+		return bench.ServeSenders(ctx, os.Stdin, stdout)
+	}
 	if len(args) > 0 && args[0] == "segments" {
 		return cmdBenchSegments(ctx, args[1:], stdout)
 	}
 	if len(args) == 0 || args[0] != "callbacks" {
-		return usageError{"say what to measure: kith bench callbacks [--json] [--duration 10s] [--concurrency 32] [--database-url URL], or kith bench gate [--json] [--customers 1000000]"}
+		return usageError{"say what to measure: kith bench callbacks [--json] [--duration 10s] [--concurrency 32] [--senders process|in-process] [--kith-cpuprofile FILE] [--database-url URL], or kith bench gate [--json] [--customers 1000000]"}
 	}
 	fs := flag.NewFlagSet("bench callbacks", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	duration := fs.Duration("duration", 10*time.Second, "how long to load each side")
 	concurrency := fs.Int("concurrency", 32, "concurrent senders")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
+	kithProfile := fs.String("kith-cpuprofile", "", "write a CPU profile of the Kith side alone (while Kith is loaded) to this file")
+	sendersWhere := fs.String("senders", "process", "where the senders run: process (a child process of their own, so their CPU does not count as the servers') or in-process")
 	databaseURL := fs.String("database-url", getenv("KITH_BENCH_DATABASE_URL"), "measure Kith on PostgreSQL: a server URL on which the run may create (and then drops) a database of its own; default $KITH_BENCH_DATABASE_URL, empty for SQLite")
 	if err := parseFlags(fs, args[1:], stdout); err != nil {
 		return err
@@ -46,20 +53,47 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if *concurrency < 1 || *concurrency > 1024 {
 		return usageError{fmt.Sprintf("--concurrency is %d; use 1 to 1024", *concurrency)}
 	}
+	if *sendersWhere != "process" && *sendersWhere != "in-process" {
+		return usageError{fmt.Sprintf("--senders is %q; use process or in-process", *sendersWhere)}
+	}
+	if *cpuProfile != "" && *kithProfile != "" {
+		return usageError{"use --cpuprofile or --kith-cpuprofile, not both (a process has one CPU profile at a time)"}
+	}
+	o := bench.CallbackOptions{Concurrency: *concurrency, Duration: *duration, DatabaseURL: *databaseURL,
+		Log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))}
+	if *sendersWhere == "process" {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("bench: find this program to start the senders (or use --senders in-process): %w", err)
+		}
+		o.Senders = func() *exec.Cmd {
+			cmd := exec.CommandContext(ctx, exe, "bench", "callback-senders")
+			cmd.Stderr = stderr
+			return cmd
+		}
+	}
+	if *kithProfile != "" {
+		f, err := os.Create(*kithProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		o.KithCPUProfile = f
+	}
 	dir, done, err := benchSetup("kith-bench-", *cpuProfile)
 	if err != nil {
 		return err
 	}
 	defer done()
+	o.DataDir = dir
 	if !*asJSON {
 		where := "SQLite (" + dir + ")"
 		if *databaseURL != "" {
 			where = "PostgreSQL (a database of its own)"
 		}
-		fmt.Fprintf(stdout, "Loading a no-op handler, then Kith on %s, with %d senders for %s each…\n", where, *concurrency, *duration)
+		fmt.Fprintf(stdout, "Loading a no-op handler, then Kith on %s, with %d senders (%s) for %s each…\n", where, *concurrency, *sendersWhere, *duration)
 	}
-	rep, err := bench.Callbacks(ctx, bench.CallbackOptions{Concurrency: *concurrency, Duration: *duration, DataDir: dir, DatabaseURL: *databaseURL,
-		Log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))})
+	rep, err := bench.Callbacks(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -74,8 +108,14 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	yes := map[bool]string{true: "met", false: "NOT met"}
 	fmt.Fprintf(stdout, "  ratio %.2f of the no-op handler (goal ≥ %.2f: %s); p99 goal < %s: %s\n",
 		rep.Ratio, bench.GoalRatio, yes[rep.RatioGoal], bench.GoalP99, yes[rep.LatencyGoal])
-	fmt.Fprintf(stdout, "  CPU per answer: no-op %.1f µs, Kith %.1f µs (the rates' ratio on an idle machine where CPU is the limit: %.2f)\n",
-		rep.Baseline.CPUMicros, rep.Kith.CPUMicros, rep.CPURatio)
+	if rep.Senders == "process" {
+		fmt.Fprintf(stdout, "  server CPU per answer: no-op %.1f µs, Kith %.1f µs (ratio %.2f); senders' CPU per answer (their own process): %.1f µs to the no-op, %.1f µs to Kith\n",
+			rep.Baseline.CPUMicros, rep.Kith.CPUMicros, rep.CPURatio, rep.Baseline.SenderCPUMicros, rep.Kith.SenderCPUMicros)
+	} else {
+		fmt.Fprintf(stdout, "  CPU per answer (servers and senders in one process): no-op %.1f µs, Kith %.1f µs (the rates' ratio on an idle machine where CPU is the limit: %.2f)\n",
+			rep.Baseline.CPUMicros, rep.Kith.CPUMicros, rep.CPURatio)
+	}
+	fmt.Fprintf(stdout, "  load average at the end %.1f on %d CPUs (other processes share them)\n", rep.LoadAverage, runtime.NumCPU())
 	fmt.Fprintf(stdout, "  %d distinct events and %d repeated deliveries sent; %d stored, %d applied (after %.1f s) — duplicates applied twice: %s\n",
 		rep.Distinct, rep.Repeats, rep.Stored, rep.Applied, rep.SecondsWait, map[bool]string{true: "none", false: "CHECK FAILED"}[rep.DedupeOK])
 	return nil

@@ -66,6 +66,8 @@ func TestBadFlagOrEnvironment(t *testing.T) {
 			want: []string{"--channel", `"fax"`, "wecom or email"}},
 		{name: "bench campaign smtp", args: []string{"bench", "campaign", "--smtp", "nowhere"},
 			want: []string{"--smtp", `"nowhere"`, "host:port"}},
+		{name: "bench callbacks senders", args: []string{"bench", "callbacks", "--senders", "elsewhere"},
+			want: []string{"--senders", `"elsewhere"`, "process or in-process"}},
 		{name: "bench campaign recipients", args: []string{"bench", "campaign", "--recipients", "0"},
 			want: []string{"--recipients", "1 to 10000000"}},
 		{name: "extra argument", args: []string{"serve", "now"},

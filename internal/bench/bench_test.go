@@ -1,9 +1,14 @@
 package bench
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strings"
 	"testing"
 	"time"
 )
@@ -31,11 +36,70 @@ func TestLoadCountsAndOrdersLatencies(t *testing.T) {
 	}
 }
 
+// TestMain lets the test binary be the senders' child process of
+// TestCallbacksReportSendersProcess, as `kith bench callback-senders` is
+// kith's.
+func TestMain(m *testing.M) {
+	if os.Getenv("KITH_BENCH_SENDERS_CHILD") == "1" {
+		if err := ServeSenders(context.Background(), os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
 func TestCallbacksReport(t *testing.T) {
 	rep, err := Callbacks(context.Background(), CallbackOptions{Concurrency: 4, Duration: time.Second, DataDir: t.TempDir(), Deliveries: 20000})
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkCallbacksReport(t, rep)
+	if rep.Senders != "in-process" || rep.Kith.SenderCPUMicros != 0 {
+		t.Fatalf("senders %q, sender CPU %v", rep.Senders, rep.Kith.SenderCPUMicros)
+	}
+}
+
+// TestCallbacksReportSendersProcess runs the senders in a child process
+// (this test binary, see TestMain): the report is as complete, and the
+// senders' CPU is reported apart from the servers'.
+func TestCallbacksReportSendersProcess(t *testing.T) {
+	var profile bytes.Buffer
+	rep, err := Callbacks(context.Background(), CallbackOptions{Concurrency: 4, Duration: time.Second, DataDir: t.TempDir(), Deliveries: 20000,
+		KithCPUProfile: &profile,
+		Senders: func() *exec.Cmd {
+			cmd := exec.Command(os.Args[0], "-test.run=^$")
+			cmd.Env = append(os.Environ(), "KITH_BENCH_SENDERS_CHILD=1")
+			cmd.Stderr = os.Stderr
+			return cmd
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkCallbacksReport(t, rep)
+	if rep.Senders != "process" || rep.Kith.SenderCPUMicros <= 0 || rep.Baseline.SenderCPUMicros <= 0 || rep.Kith.CPUMicros <= 0 {
+		t.Fatalf("senders %q: Kith %+v, no-op %+v", rep.Senders, rep.Kith, rep.Baseline)
+	}
+	if profile.Len() == 0 {
+		t.Fatal("no CPU profile of the Kith side was written")
+	}
+}
+
+// TestSendersChildRefusesBadSetup: a setup without senders or deliveries
+// is answered with an error, not a hang.
+func TestSendersChildRefusesBadSetup(t *testing.T) {
+	var out bytes.Buffer
+	if err := ServeSenders(context.Background(), strings.NewReader(`{"concurrency":0,"deliveries":10}`+"\n"), &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), `"ready":false`) || !strings.Contains(out.String(), "positive") {
+		t.Fatalf("answer %q", out.String())
+	}
+}
+
+func checkCallbacksReport(t *testing.T, rep *CallbackReport) {
+	t.Helper()
 	if rep.Kith.OK == 0 || rep.Baseline.OK == 0 || rep.Ratio <= 0 {
 		t.Fatalf("report %+v", rep)
 	}

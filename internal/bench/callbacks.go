@@ -9,9 +9,8 @@ import (
 	"math"
 	"net"
 	"net/http"
-	"net/url"
+	"os/exec"
 	"runtime/pprof"
-	"strconv"
 	"time"
 
 	"github.com/kith-scrm/kith/internal/app"
@@ -20,7 +19,6 @@ import (
 	"github.com/kith-scrm/kith/internal/kith"
 	"github.com/kith-scrm/kith/internal/settings"
 	"github.com/kith-scrm/kith/internal/store"
-	"github.com/kith-scrm/kith/internal/wecom/callback"
 )
 
 // The callback settings of the benchmark's own corp.
@@ -44,21 +42,34 @@ type CallbackOptions struct {
 	// Deliveries is how many distinct deliveries are sealed in advance;
 	// 0 means DefaultDeliveries. Kith's run ends early if it takes them all.
 	Deliveries int
-	Log        *slog.Logger
+	// Senders, if set, returns the command of a child process that runs
+	// ServeSenders (`kith bench callback-senders`): the senders run there,
+	// and each side's CPU per answer is its server's alone. Nil runs the
+	// senders in this process, beside the servers.
+	Senders func() *exec.Cmd
+	// KithCPUProfile, if set, receives a CPU profile of this process while
+	// Kith is loaded (go tool pprof).
+	KithCPUProfile io.Writer
+	Log            *slog.Logger
 }
 
 // CallbackReport is the outcome of `kith bench callbacks`.
 type CallbackReport struct {
 	Database    string `json:"database"` // sqlite or postgres
 	Concurrency int    `json:"concurrency"`
-	Baseline    Result `json:"noop_handler"`
-	Kith        Result `json:"kith"`
+	// Senders says where the senders ran: "process" (a child process of
+	// their own) or "in-process".
+	Senders  string `json:"senders"`
+	Baseline Result `json:"noop_handler"`
+	Kith     Result `json:"kith"`
 	// Ratio is Kith's accepted callbacks per second over the no-op
 	// handler's answers per second.
 	Ratio float64 `json:"ratio"`
 	// CPURatio is the no-op handler's CPU time per answer over Kith's:
 	// the ratio the rates would have on an otherwise idle machine where CPU
 	// is the limit. On a busy shared host it is the steadier figure.
+	// With the senders in a process of their own it compares the servers'
+	// CPU alone.
 	CPURatio float64 `json:"cpu_ratio"`
 	// Distinct events among those sent (every tenth delivery repeats an
 	// earlier event, as WeCom's retries do).
@@ -72,6 +83,8 @@ type CallbackReport struct {
 	RatioGoal   bool    `json:"ratio_goal_met"` // Ratio ≥ 0.40
 	LatencyGoal bool    `json:"p99_goal_met"`   // Kith's p99 < 100 ms
 	SecondsWait float64 `json:"apply_wait_seconds"`
+	// LoadAverage is the machine's 1-minute load average at the end.
+	LoadAverage float64 `json:"load_average"`
 }
 
 // DefaultDeliveries is how many distinct deliveries are sealed in advance:
@@ -114,36 +127,30 @@ func Callbacks(ctx context.Context, o CallbackOptions) (*CallbackReport, error) 
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	crypto, err := callback.NewCrypto(benchToken, benchKey, benchCorp)
-	if err != nil {
-		return nil, err
+	if o.Deliveries <= 0 {
+		o.Deliveries = DefaultDeliveries
 	}
 	// The deliveries are sealed before the clock starts, so the senders
 	// measure the servers, not their own encryption. The no-op handler
 	// cycles through them; Kith gets each once.
-	created := time.Now().Unix()
-	if o.Deliveries <= 0 {
-		o.Deliveries = DefaultDeliveries
-	}
-	pool := make([]Request, o.Deliveries)
-	ts := strconv.FormatInt(created, 10)
-	for i := range pool {
-		nonce := strconv.Itoa(i)
-		body, sig, err := crypto.Seal(eventFor(eventIndex(i), created), ts, nonce)
+	setup := senderSetup{Concurrency: o.Concurrency, Deliveries: o.Deliveries, Created: time.Now().Unix()}
+	var snd senders
+	where := "in-process"
+	if o.Senders != nil {
+		c, err := startChildSenders(o.Senders(), setup)
 		if err != nil {
 			return nil, err
 		}
-		q := url.Values{"msg_signature": {sig}, "timestamp": {ts}, "nonce": {nonce}}
-		pool[i] = Request{URL: "/wecom/callback?" + q.Encode(), Body: body}
-	}
-	next := func(base string) func(i int) Request {
-		return func(i int) Request {
-			r := pool[i%len(pool)]
-			return Request{URL: base + r.URL, Body: r.Body}
+		snd, where = c, "process"
+	} else {
+		l, err := newLocalSenders(setup)
+		if err != nil {
+			return nil, err
 		}
+		snd = l
 	}
-	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: o.Concurrency, MaxConnsPerHost: o.Concurrency}}
-	rep := &CallbackReport{Concurrency: o.Concurrency, Database: "sqlite"}
+	defer snd.close()
+	rep := &CallbackReport{Concurrency: o.Concurrency, Database: "sqlite", Senders: where}
 	dbURL := ""
 	if o.DatabaseURL != "" {
 		u, drop, err := tempPostgres(ctx, o.DatabaseURL)
@@ -167,9 +174,12 @@ func Callbacks(ctx context.Context, o CallbackOptions) (*CallbackReport, error) 
 	// the run be split: go tool pprof -tagfocus side=kith.
 	go pprof.Do(ctx, pprof.Labels("side", "noop"), func(context.Context) { noopSrv.Serve(noop) })
 	pprof.Do(ctx, pprof.Labels("side", "senders"), func(ctx context.Context) {
-		rep.Baseline = load(ctx, client, o.Concurrency, o.Duration, math.MaxInt, next("http://"+noop.Addr().String()))
+		rep.Baseline, err = snd.load(ctx, "http://"+noop.Addr().String(), o.Duration, math.MaxInt)
 	})
 	noopSrv.Close()
+	if err != nil {
+		return nil, err
+	}
 
 	// Kith, with its own SQLite database in DataDir.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -198,9 +208,20 @@ func Callbacks(ctx context.Context, o CallbackOptions) (*CallbackReport, error) 
 		stop()
 		<-done
 	}()
+	if o.KithCPUProfile != nil {
+		if err := pprof.StartCPUProfile(o.KithCPUProfile); err != nil {
+			return nil, fmt.Errorf("bench: Kith's CPU profile: %w", err)
+		}
+	}
 	pprof.Do(ctx, pprof.Labels("side", "senders"), func(ctx context.Context) {
-		rep.Kith = load(ctx, client, o.Concurrency, o.Duration, len(pool), next("http://"+ln.Addr().String()))
+		rep.Kith, err = snd.load(ctx, "http://"+ln.Addr().String(), o.Duration, o.Deliveries)
 	})
+	if o.KithCPUProfile != nil {
+		pprof.StopCPUProfile()
+	}
+	if err != nil {
+		return nil, err
+	}
 	if rep.Baseline.PerSecond > 0 {
 		rep.Ratio = rep.Kith.PerSecond / rep.Baseline.PerSecond
 	}
@@ -237,6 +258,7 @@ func Callbacks(ctx context.Context, o CallbackOptions) (*CallbackReport, error) 
 		time.Sleep(100 * time.Millisecond)
 	}
 	rep.SecondsWait = time.Since(waitStart).Seconds()
+	rep.LoadAverage = loadAverage()
 	rep.DedupeOK = rep.Kith.Failed == 0 && rep.Stored == rep.Distinct && rep.Applied == rep.Stored
 	rep.RatioGoal = rep.Ratio >= GoalRatio
 	rep.LatencyGoal = rep.Kith.OK > 0 && rep.Kith.P99 < GoalP99

@@ -27,11 +27,14 @@ type Result struct {
 	P99       time.Duration `json:"p99_ns"`
 	P50Millis float64       `json:"p50_ms"`
 	P99Millis float64       `json:"p99_ms"`
-	// CPUMicros is the CPU time the whole process (senders and server
-	// alike) used per answered request: unlike the rate, it hardly depends
-	// on what else runs on the machine.
-	CPUMicros  float64 `json:"cpu_us_per_answer"`
-	FirstError string  `json:"first_error,omitempty"`
+	// CPUMicros is the CPU time the measuring process used per answered
+	// request: unlike the rate, it hardly depends on what else runs on the
+	// machine. With the senders in a child process it is the server's
+	// alone, and SenderCPUMicros is the senders'; with the senders in the
+	// same process it counts both, and SenderCPUMicros is 0.
+	CPUMicros       float64 `json:"cpu_us_per_answer"`
+	SenderCPUMicros float64 `json:"sender_cpu_us_per_answer,omitempty"`
+	FirstError      string  `json:"first_error,omitempty"`
 }
 
 // load sends requests with the given number of concurrent senders until

@@ -42,16 +42,20 @@ const leaseTTL = 30 * time.Second
 const drainChunk = 100
 
 // While callbacks arrive faster than busyRate, the drain loop yields to
-// them: answering within WeCom's 5 seconds matters, applying a second later
+// them: answering within WeCom's 5 seconds matters, applying seconds later
 // does not. It still applies a chunk at least every maxYield, so a long
 // burst delays events but never starves them, and it runs at full speed as
-// soon as the burst ends.
+// soon as the burst ends. Each chunk applied during a burst holds the one
+// SQLite writer for a while (a read, a lease, a transaction of up to
+// drainChunk events), which the callbacks queued behind it wait out; every
+// 3 s rather than every second keeps that to a third (the intake's p99 and
+// CPU per answer in `kith bench callbacks`, docs/operations.md).
 const (
 	busyRate   = 500 // accepted callbacks per second
 	busyWindow = 100 * time.Millisecond
 	busyHold   = 300 * time.Millisecond
 	busyProbe  = 20 * time.Millisecond
-	maxYield   = time.Second
+	maxYield   = 3 * time.Second
 )
 
 // drainer is the state of a node's drain loop.

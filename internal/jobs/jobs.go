@@ -107,8 +107,9 @@ func New(db *store.DB, cfg Config) (*Jobs, error) {
 	if db.Dialect == store.SQLite {
 		driver = riversqlite.New(db.W)
 		// SQLite has no LISTEN/NOTIFY: poll often so jobs start promptly,
-		// and fetch again soon after a fetch, so a burst of small jobs (one
-		// per group commit of callbacks) is worked at the rate it arrives.
+		// and fetch again soon after a fetch, so a burst of small jobs is
+		// worked at the rate it arrives. (The inbound queue polls less
+		// often; see below.)
 		rc.FetchPollInterval = 100 * time.Millisecond
 		rc.FetchCooldown = 10 * time.Millisecond
 	} else {
@@ -124,7 +125,12 @@ func New(db *store.DB, cfg Config) (*Jobs, error) {
 			river.QueueDefault: {MaxWorkers: n},
 			// Applying inbound events writes the whole time; two at once keep
 			// the writer busy without starving the intake of new callbacks.
-			QueueInbound: {MaxWorkers: 2},
+			// New events need no job (the drain loop applies them, see
+			// ingest); this queue holds only retries of events that failed,
+			// whose backoff is seconds to hours. So on SQLite, where each
+			// poll is a write on the one writer that callbacks wait behind,
+			// it polls once a second instead of ten times.
+			QueueInbound: {MaxWorkers: 2, FetchPollInterval: inboundPoll(db.Dialect)},
 			// Jobs about files in this node's data folder (uploads).
 			NodeQueue(cfg.Node): {MaxWorkers: 2},
 		}
@@ -134,6 +140,18 @@ func New(db *store.DB, cfg Config) (*Jobs, error) {
 		return nil, fmt.Errorf("jobs: new client: %w", err)
 	}
 	return &Jobs{client: client, db: db, metrics: cfg.Metrics, working: cfg.Workers != nil, done: make(chan struct{})}, nil
+}
+
+// InboundPollSQLite is how often the inbound queue polls on SQLite.
+const InboundPollSQLite = time.Second
+
+// inboundPoll is the inbound queue's poll interval: 0 (the client's) on
+// PostgreSQL, which is told of new jobs by LISTEN/NOTIFY.
+func inboundPoll(d store.Dialect) time.Duration {
+	if d == store.SQLite {
+		return InboundPollSQLite
+	}
+	return 0
 }
 
 // Client returns the River client, for inserting jobs.

@@ -62,6 +62,15 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 	return openPostgres(ctx, o)
 }
 
+// walAutocheckpoint is how many pages the WAL grows to before a commit
+// copies them back into the database file (and syncs it). SQLite's 1,000
+// pages (4 MB) made a burst of callbacks checkpoint every second or so, in
+// the commit that callbacks wait behind; a page written again and again (the
+// end of the events table and of its indexes) is copied once per checkpoint,
+// so fewer, larger checkpoints copy less. 10,000 pages is a WAL of up to
+// 40 MB (docs/operations.md has the measurement).
+const walAutocheckpoint = 10_000
+
 func sqliteDSN(path string, readOnly bool) string {
 	q := url.Values{}
 	// WAL lets readers run beside the one writer; the busy timeout makes a
@@ -77,6 +86,9 @@ func sqliteDSN(path string, readOnly bool) string {
 		// Take the write lock at BEGIN, so a read-then-write transaction
 		// never fails halfway with SQLITE_BUSY.
 		q.Set("_txlock", "immediate")
+		// Checkpoint the WAL every walAutocheckpoint pages, not SQLite's
+		// 1,000 (see the constant).
+		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walAutocheckpoint))
 	}
 	return "file:" + path + "?" + q.Encode()
 }
