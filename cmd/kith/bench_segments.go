@@ -1,12 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/kith-scrm/kith/internal/bench"
@@ -70,6 +72,18 @@ func cmdBenchSegments(ctx context.Context, args []string, stdout io.Writer) erro
 		fmt.Fprintf(stdout, "\n%d customers, %d follows, %d follow tags; loaded into SQLite in %.1f s\n", rep.Customers, rep.Follows, rep.FollowTags, rep.LoadSeconds)
 	}
 	fmt.Fprintf(stdout, "index built in %.1f s (%.1f s of CPU); heap %.0f MiB, bitmaps %.0f MiB\n", rep.BuildSeconds, rep.BuildCPU, float64(rep.HeapBytes)/(1<<20), float64(rep.BitmapBytes)/(1<<20))
+	if len(rep.BuildPhases) > 0 {
+		names := make([]string, 0, len(rep.BuildPhases))
+		for k := range rep.BuildPhases {
+			names = append(names, k)
+		}
+		slices.SortFunc(names, func(a, b string) int { return cmp.Compare(rep.BuildPhases[b], rep.BuildPhases[a]) })
+		fmt.Fprint(stdout, "build reads (wall, side by side):")
+		for _, k := range names {
+			fmt.Fprintf(stdout, " %s %.1f s", k, rep.BuildPhases[k])
+		}
+		fmt.Fprintln(stdout)
+	}
 	if rep.PostgresLoad > 0 {
 		fmt.Fprintf(stdout, "PostgreSQL: loaded in %.1f s, index built from it in %.1f s\n", rep.PostgresLoad, rep.PostgresBuild)
 	}
