@@ -23,6 +23,14 @@ import (
 // customers still in question first, so in an "and" the check covers only
 // the survivors of the terms before.
 //
+// Each bucket of more than one value is cut again into about fineBuckets
+// fine buckets (fine[j], the same quantile cuts on round numbers within
+// it), with the bitmap of the customers in each (fineBM[j][f], not
+// accumulated: a customer is in one). A constant off the bounds then
+// takes the fine buckets above (or below) it whole and checks the values
+// of the one fine bucket it falls inside: about 1/(rangeBuckets·
+// fineBuckets) of the customers instead of 1/rangeBuckets.
+//
 // A bsi built value by value (newBSI: the reload of a few changed
 // customers) has no bounds: every comparison checks its values one by one.
 // Merged into the index's bsi, its customers go into that one's buckets.
@@ -31,6 +39,12 @@ type bsi struct {
 	vals   values
 	bounds []int64           // ascending
 	lt     []*roaring.Bitmap // lt[i]: the customers whose value is below bounds[i]
+	// fine[j] are the ascending cuts inside bucket j (strictly between its
+	// bounds), fineBM[j][f] the customers of bucket j in fine bucket f (the
+	// number of fine[j] at or below the value); both nil for a bucket not
+	// cut again.
+	fine   [][]int64
+	fineBM [][]*roaring.Bitmap
 }
 
 // rangeBuckets is about how many buckets a build makes per fact: each
@@ -40,6 +54,11 @@ type bsi struct {
 // customers).
 const rangeBuckets = 32
 
+// fineBuckets is about how many fine buckets each bucket is cut into. Fine
+// buckets are not accumulated, so together they cost about one bitmap of
+// the customers with a value, whatever their number.
+const fineBuckets = 16
+
 func newBSI() *bsi { return &bsi{has: roaring.New()} }
 
 // set records value v for customer id, which must hold no value yet (the
@@ -47,9 +66,28 @@ func newBSI() *bsi { return &bsi{has: roaring.New()} }
 func (b *bsi) set(id uint32, v int64) {
 	b.vals.set(id, v)
 	b.has.Add(id)
-	for i := b.bucket(v); i < len(b.bounds); i++ {
+	j := b.bucket(v)
+	for i := j; i < len(b.bounds); i++ {
 		b.lt[i].Add(id)
 	}
+	if fb := b.fineOf(j); fb != nil {
+		fb[b.fineBucket(j, v)].Add(id)
+	}
+}
+
+// fineOf returns the fine buckets' bitmaps of bucket j, or nil.
+func (b *bsi) fineOf(j int) []*roaring.Bitmap {
+	if j < len(b.fineBM) {
+		return b.fineBM[j]
+	}
+	return nil
+}
+
+// fineBucket returns the fine bucket of v in bucket j: the number of
+// fine[j] at or below it.
+func (b *bsi) fineBucket(j int, v int64) int {
+	cuts := b.fine[j]
+	return sort.Search(len(cuts), func(i int) bool { return cuts[i] > v })
 }
 
 // bucket returns the bucket of v: the number of bounds at or below it.
@@ -67,6 +105,29 @@ func (b *bsi) get(id uint32) (int64, bool) {
 
 // remove forgets the values of the customers in ids.
 func (b *bsi) remove(ids *roaring.Bitmap) {
+	if len(b.fineBM) > 0 {
+		if ids.GetCardinality() <= 4096 {
+			// Each customer is in one fine bucket: the one of its value.
+			it := ids.Iterator()
+			for it.HasNext() {
+				id := it.Next()
+				if !b.has.Contains(id) {
+					continue
+				}
+				v := b.vals.get(id)
+				j := b.bucket(v)
+				if fb := b.fineOf(j); fb != nil {
+					fb[b.fineBucket(j, v)].Remove(id)
+				}
+			}
+		} else {
+			for _, fb := range b.fineBM {
+				for _, bm := range fb {
+					bm.AndNot(ids)
+				}
+			}
+		}
+	}
 	removeFrom(b.has, ids)
 	for _, bm := range b.lt {
 		removeFrom(bm, ids)
@@ -80,6 +141,7 @@ func (b *bsi) merge(o *bsi) {
 		return
 	}
 	byBucket := make([][]uint32, len(b.bounds)+1)
+	byFine := map[[2]int][]uint32{}
 	it := o.has.Iterator()
 	for it.HasNext() {
 		id := it.Next()
@@ -87,6 +149,13 @@ func (b *bsi) merge(o *bsi) {
 		b.vals.set(id, v)
 		j := b.bucket(v)
 		byBucket[j] = append(byBucket[j], id)
+		if b.fineOf(j) != nil {
+			k := [2]int{j, b.fineBucket(j, v)}
+			byFine[k] = append(byFine[k], id)
+		}
+	}
+	for k, ids := range byFine {
+		b.fineBM[k[0]][k[1]].AddMany(ids)
 	}
 	b.has.Or(o.has)
 	acc := roaring.New()
@@ -102,6 +171,11 @@ func (b *bsi) sizeInBytes() uint64 {
 	n := b.has.GetSizeInBytes() + b.vals.sizeInBytes()
 	for _, bm := range b.lt {
 		n += bm.GetSizeInBytes()
+	}
+	for _, fb := range b.fineBM {
+		for _, bm := range fb {
+			n += bm.GetSizeInBytes()
+		}
 	}
 	return n
 }
@@ -182,7 +256,18 @@ func (b *bsi) atLeast(k int64, within *roaring.Bitmap) *roaring.Bitmap {
 	} else {
 		r = roaring.New()
 	}
-	r.Or(b.check(b.edge(j, within), func(v int64) bool { return v >= k }))
+	fb, e := b.fineOrEdge(j, within)
+	if fb != nil {
+		f := b.fineBucket(j, k)
+		if f > 0 && b.fine[j][f-1] == k { // on a fine cut: no check
+			r.Or(union(fb[f:], e))
+			return r
+		}
+		r.Or(union(fb[f+1:], e))
+		r.Or(b.check(narrow(fb[f], e), func(v int64) bool { return v >= k }))
+		return r
+	}
+	r.Or(b.check(e, func(v int64) bool { return v >= k }))
 	return r
 }
 
@@ -198,18 +283,69 @@ func (b *bsi) below(k int64, within *roaring.Bitmap) *roaring.Bitmap {
 	} else {
 		r = roaring.New()
 	}
-	r.Or(b.check(b.edge(j, within), func(v int64) bool { return v < k }))
+	fb, e := b.fineOrEdge(j, within)
+	if fb != nil {
+		f := b.fineBucket(j, k)
+		r.Or(union(fb[:f], e))
+		if f > 0 && b.fine[j][f-1] == k { // on a fine cut: no check
+			return r
+		}
+		r.Or(b.check(narrow(fb[f], e), func(v int64) bool { return v < k }))
+		return r
+	}
+	r.Or(b.check(e, func(v int64) bool { return v < k }))
 	return r
 }
 
 // equal returns the customers of within with v == k.
 func (b *bsi) equal(k int64, within *roaring.Bitmap) *roaring.Bitmap {
 	j := b.bucket(k)
-	e := b.edge(j, within)
+	fb, e := b.fineOrEdge(j, within)
+	if fb != nil {
+		return b.check(narrow(fb[b.fineBucket(j, k)], e), func(v int64) bool { return v == k })
+	}
 	if j > 0 && b.bounds[j-1] == k && j < len(b.bounds) && b.bounds[j] == k+1 {
 		return e // a bucket of this one value
 	}
 	return b.check(e, func(v int64) bool { return v == k })
+}
+
+// fewToCheck is how many customers of a bucket are checked one by one
+// rather than through its fine buckets (a check is a look-up in the value
+// array; the fine buckets cost a few bitmap operations each). A variable
+// so that the tests can take either path.
+var fewToCheck uint64 = 4096
+
+// fineOrEdge returns what a comparison in bucket j works on: the fine
+// buckets' bitmaps (nil when j has none, or when few customers of within
+// are in j) and the customers to narrow them to — nil for everyone, else
+// the customers of within in bucket j — or, without fine buckets, the
+// customers of within in bucket j to check one by one.
+func (b *bsi) fineOrEdge(j int, within *roaring.Bitmap) ([]*roaring.Bitmap, *roaring.Bitmap) {
+	fb := b.fineOf(j)
+	if fb == nil {
+		return nil, b.edge(j, within)
+	}
+	if within == nil {
+		return fb, nil
+	}
+	e := b.edge(j, within)
+	if e.GetCardinality() <= fewToCheck {
+		return nil, e
+	}
+	return fb, e
+}
+
+// union returns the union of bms, narrowed to within when it is not nil.
+func union(bms []*roaring.Bitmap, within *roaring.Bitmap) *roaring.Bitmap {
+	if within == nil {
+		return roaring.FastOr(bms...)
+	}
+	r := roaring.New()
+	for _, bm := range bms {
+		r.Or(roaring.And(bm, within))
+	}
+	return r
 }
 
 // estimate is how many customers "v op k" may match at most, from the

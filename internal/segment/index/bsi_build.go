@@ -39,9 +39,18 @@ func (d *denseBSI) set(id uint32, v int64) {
 // finish returns the built bsi; d is not used after.
 func (d *denseBSI) finish() *bsi {
 	b := &bsi{has: roaring.FromDense(d.has, false), vals: d.vals}
-	b.bounds = chooseBounds(d.sample())
+	sample := d.sample()
+	b.bounds = chooseBounds(sample) // sorts sample
 	if len(b.bounds) == 0 {
 		return b
+	}
+	b.fine = chooseFine(b.bounds, sample)
+	// The ids of each fine bucket, ascending.
+	fineIDs := make([][][]uint32, len(b.fine))
+	for j, cuts := range b.fine {
+		if cuts != nil {
+			fineIDs[j] = make([][]uint32, len(cuts)+1)
+		}
 	}
 	// One bit array per bucket, then lt[i] = buckets 0..i, accumulated.
 	m := len(b.bounds)
@@ -59,6 +68,10 @@ func (d *denseBSI) finish() *bsi {
 				v = d.vals.get(id)
 			}
 			j := b.bucket(v)
+			if f := fineIDs[j]; f != nil {
+				i := b.fineBucket(j, v)
+				f[i] = append(f[i], id)
+			}
 			if j == m {
 				continue // above every bound: in no lt
 			}
@@ -76,7 +89,57 @@ func (d *denseBSI) finish() *bsi {
 		}
 		b.lt[i] = roaring.FromDense(acc, true)
 	}
+	b.fineBM = make([][]*roaring.Bitmap, len(b.fine))
+	for j, f := range fineIDs {
+		if f == nil {
+			continue
+		}
+		b.fineBM[j] = make([]*roaring.Bitmap, len(f))
+		for i, ids := range f {
+			bm := roaring.New()
+			bm.AddMany(ids)
+			bm.RunOptimize()
+			b.fineBM[j][i] = bm
+			f[i] = nil
+		}
+	}
 	return b
+}
+
+// chooseFine picks the cuts of the fine buckets inside each of the
+// len(bounds)+1 buckets from the sorted sample, as chooseBounds picks the
+// bounds: nil for a bucket of one value or with too few sampled values to
+// cut.
+func chooseFine(bounds, sample []int64) [][]int64 {
+	out := make([][]int64, len(bounds)+1)
+	for j := range out {
+		lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
+		from, to := 0, len(sample)
+		if j > 0 {
+			lo = bounds[j-1]
+			from, _ = slices.BinarySearch(sample, lo)
+		}
+		if j < len(bounds) {
+			hi = bounds[j]
+			to, _ = slices.BinarySearch(sample, hi)
+		}
+		if j > 0 && j < len(bounds) && hi-lo == 1 {
+			continue // one value
+		}
+		if to-from < 2 {
+			continue
+		}
+		var cuts []int64
+		for _, c := range cutsOf(sample[from:to], fineBuckets) {
+			if c > lo && (c < hi || j == len(bounds)) {
+				cuts = append(cuts, c)
+			}
+		}
+		if len(cuts) > 0 {
+			out[j] = cuts
+		}
+	}
+	return out
 }
 
 // sample returns up to 1<<16 values spread evenly over the customers.
@@ -112,8 +175,14 @@ func chooseBounds(sample []int64) []int64 {
 		return nil // a few customers: checking each is cheap
 	}
 	slices.Sort(sample)
+	return cutsOf(sample, rangeBuckets)
+}
+
+// cutsOf returns about parts ascending cuts of the sorted sample, as
+// chooseBounds describes.
+func cutsOf(sample []int64, parts int) []int64 {
 	var out []int64
-	heavy := len(sample) / (2 * rangeBuckets)
+	heavy := len(sample) / (2 * parts)
 	rest := make([]int64, 0, len(sample)) // the values of no bucket of their own
 	for i := 0; i < len(sample); {
 		j := i
@@ -135,11 +204,11 @@ func chooseBounds(sample []int64) []int64 {
 		return sortedUnique(out)
 	}
 	q := func(i int) int64 { return rest[min(max(i, 0), n-1)] }
-	for i := 1; i < rangeBuckets; i++ {
-		at := i * n / rangeBuckets
+	for i := 1; i < parts; i++ {
+		at := i * n / parts
 		// Any cut within half a bucket of the quantile: a bucket is then
 		// at most twice the size of another.
-		lo, hi := q(at-n/(2*rangeBuckets)), q(at+n/(2*rangeBuckets))
+		lo, hi := q(at-n/(2*parts)), q(at+n/(2*parts))
 		out = append(out, roundest(lo, hi))
 	}
 	return sortedUnique(out)

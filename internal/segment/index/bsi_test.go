@@ -41,6 +41,16 @@ func TestBSICompare(t *testing.T) {
 	if len(built.bounds) < 4 {
 		t.Fatalf("built with bounds %v: the range buckets are not exercised", built.bounds)
 	}
+	cut := 0
+	for j, cuts := range built.fine {
+		cut += len(cuts)
+		if len(built.fineBM[j]) != len(cuts)+min(len(cuts), 1) {
+			t.Fatalf("bucket %d: %d cuts, %d fine bitmaps", j, len(cuts), len(built.fineBM[j]))
+		}
+	}
+	if cut < 2*len(built.bounds) {
+		t.Fatalf("%d fine cuts for %d bounds: the fine buckets are not exercised", cut, len(built.bounds))
+	}
 	checkCompare(t, r, values, map[string]*bsi{"sparse": sparse, "dense": built})
 
 	// The tail's way: remove changed customers, merge their new values.
@@ -84,6 +94,17 @@ func TestBSICompare(t *testing.T) {
 
 func checkCompare(t *testing.T, r *rand.Rand, values map[uint32]int64, bs map[string]*bsi) {
 	t.Helper()
+	// Both ways of answering within a bucket: checking its customers of
+	// within one by one, and through the fine buckets.
+	defer func(n uint64) { fewToCheck = n }(fewToCheck)
+	for _, n := range []uint64{0, 1 << 30} {
+		fewToCheck = n
+		checkCompareOnce(t, r, values, bs)
+	}
+}
+
+func checkCompareOnce(t *testing.T, r *rand.Rand, values map[uint32]int64, bs map[string]*bsi) {
+	t.Helper()
 	within, few := roaring.New(), roaring.New() // a large share and a small one
 	for id := uint32(0); id < 3100; id += 3 {
 		within.Add(id)
@@ -101,6 +122,13 @@ func checkCompare(t *testing.T, r *rand.Rand, values map[uint32]int64, bs map[st
 		for _, x := range b.bounds {
 			if r.IntN(2) == 0 { // half of them, a different half each time
 				consts = append(consts, x-1, x, x+1)
+			}
+		}
+		for _, cuts := range b.fine {
+			for _, x := range cuts {
+				if r.IntN(4) == 0 {
+					consts = append(consts, x-1, x, x+1)
+				}
 			}
 		}
 	}

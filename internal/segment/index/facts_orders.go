@@ -3,11 +3,13 @@ package index
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 
 	"github.com/RoaringBitmap/roaring/v2"
 
 	"github.com/kith-scrm/kith/internal/segment"
+	"github.com/kith-scrm/kith/internal/store"
 )
 
 // The facts of migration 00017 that the orders work keeps (internal/orders):
@@ -41,7 +43,9 @@ var orderFactFields = map[segment.Field]int{
 
 // orderFactsQuery reads the numbers (in the order of the constants) and the
 // first order.
-const orderFactsQuery = `SELECT id, avg_order_fen, refund_count, refund_fen, rfm_score, rfm_r, rfm_f, rfm_m, first_order_at FROM customers WHERE TRUE`
+func orderFactsQuery(d store.Dialect) string {
+	return `SELECT id, avg_order_fen, refund_count, refund_fen, rfm_score, rfm_r, rfm_f, rfm_m, ` + epoch(d, "first_order_at") + ` FROM customers WHERE TRUE`
+}
 
 // orderFacts are the bitmaps of the facts of 00017.
 type orderFacts struct {
@@ -109,33 +113,37 @@ func (l *loader) orderFacts(ctx context.Context, ids []uint32, maxID int64, s *s
 			sinks[i] = s.orderFacts.first
 		}
 	}
-	rows, err := l.db.R.QueryContext(ctx, orderFactsQuery+inList("id", ids))
-	if err != nil {
-		return fmt.Errorf("segment index: read order facts: %w", err)
-	}
-	defer rows.Close()
 	var (
-		id    int64
-		v     [numOrderFacts]int64
-		first sql.NullTime
-		days  = l.dayer()
+		v    [numOrderFacts]int64
+		days = l.dayer()
 	)
-	for rows.Next() {
-		if err := rows.Scan(&id, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &first); err != nil {
-			return fmt.Errorf("segment index: read order facts: %w", err)
+	err := readRows(ctx, l.db, orderFactsQuery(l.db.Dialect)+inList("id", ids), func(row []driver.Value) error {
+		id, err := asInt64(row[0])
+		if err != nil {
+			return err
 		}
 		cid, err := customerID(id)
 		if err != nil {
 			return err
 		}
+		for i := range v {
+			if v[i], err = asInt64(row[1+i]); err != nil {
+				return err
+			}
+		}
+		first, hasFirst, err := days.asDay(row[1+numOrderFacts])
+		if err != nil {
+			return fmt.Errorf("first_order_at: %w", err)
+		}
 		for i, x := range v {
 			sinks[i].set(cid, x)
 		}
-		if first.Valid {
-			sinks[numOrderFacts].set(cid, days.day(first.Time))
+		if hasFirst {
+			sinks[numOrderFacts].set(cid, first)
 		}
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("segment index: read order facts: %w", err)
 	}
 	if ids == nil {

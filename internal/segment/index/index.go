@@ -73,6 +73,9 @@ type Stats struct {
 	Lag         time.Duration `json:"lag_ns"`               // since the last successful read of the changes
 	Applied     int64         `json:"applied"`              // change rows applied since the build
 	LastError   string        `json:"last_error,omitempty"` // of the last read of the changes that failed
+	// BuildPhases are the wall times of the last build's reads, by table
+	// (they run side by side, so they overlap).
+	BuildPhases map[string]time.Duration `json:"build_phases_ns,omitempty"`
 }
 
 // Open builds an index of the database: it reads every customer, so at
@@ -136,6 +139,7 @@ func (ix *Index) build(ctx context.Context) error {
 		BitmapBytes: st.sizeInBytes() + groupsSize(groups),
 		Builds:      1,
 		AppliedSeq:  w,
+		BuildPhases: l.phases,
 	}
 	if prev != nil {
 		s.Builds = prev.Builds + 1

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -24,6 +25,24 @@ type loader struct {
 	db  *store.DB
 	loc *time.Location
 	now time.Time // grants valid until later than this count
+
+	phaseMu sync.Mutex
+	phases  map[string]time.Duration // a build's reads: how long each took (they overlap)
+}
+
+// timed runs fn and records its wall time as the phase name.
+func (l *loader) timed(name string, fn func() error) func() error {
+	return func() error {
+		start := time.Now()
+		err := fn()
+		l.phaseMu.Lock()
+		if l.phases == nil {
+			l.phases = map[string]time.Duration{}
+		}
+		l.phases[name] = time.Since(start)
+		l.phaseMu.Unlock()
+		return err
+	}
 }
 
 // day returns t's calendar day in the instance's time zone, as days since
@@ -114,21 +133,21 @@ func (l *loader) load(ctx context.Context, ids []uint32) (*state, error) {
 	}
 	var reachExp [2][]expiry
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return l.customers(gctx, ids, maxID, s) })
-	g.Go(func() error { return l.follows(gctx, ids, newEarliest(ids == nil, maxID), s) })
-	g.Go(func() error { return l.tags(gctx, ids, s) })
-	g.Go(func() error { return l.orderFacts(gctx, ids, maxID, s) })
-	g.Go(func() error { return l.boughtSKUs(gctx, ids, s) })
-	g.Go(func() error {
+	g.Go(l.timed("customers", func() error { return l.customers(gctx, ids, maxID, s) }))
+	g.Go(l.timed("follows", func() error { return l.follows(gctx, ids, newEarliest(ids == nil, maxID), s) }))
+	g.Go(l.timed("follow_tags", func() error { return l.tags(gctx, ids, s) }))
+	g.Go(l.timed("order_facts", func() error { return l.orderFacts(gctx, ids, maxID, s) }))
+	g.Go(l.timed("skus", func() error { return l.boughtSKUs(gctx, ids, s) }))
+	g.Go(l.timed("consent_wecom", func() error {
 		var err error
 		reachExp[0], err = l.reachable(gctx, ids, s.reach[0], wecomQuery)
 		return err
-	})
-	g.Go(func() error {
+	}))
+	g.Go(l.timed("consent_sms", func() error {
 		var err error
 		reachExp[1], err = l.reachable(gctx, ids, s.reach[1], smsQuery)
 		return err
-	})
+	}))
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
