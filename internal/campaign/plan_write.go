@@ -240,6 +240,6 @@ func (s *Service) planAll(ctx context.Context, c Campaign, now time.Time) (Previ
 	if err := cmp.Or(writeErr, err, readErr); err != nil {
 		return Preview{}, err
 	}
-	p.price(c, SMSPricePerPartFen)
+	p.price(c, s.smsPricePerPart(ctx))
 	return p, nil
 }
