@@ -113,9 +113,9 @@ func (s *Server) Messages() []Message {
 	return append([]Message(nil), s.msgs...)
 }
 
-// Pushes returns how many report pushes were acknowledged and how many
+// ReportCounts returns how many report pushes were acknowledged and how many
 // were given up after the retries.
-func (s *Server) Pushes() (acked, failed int) {
+func (s *Server) ReportCounts() (acked, failed int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.pushes, s.failedPushes

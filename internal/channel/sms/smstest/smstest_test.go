@@ -128,12 +128,13 @@ func TestStandIn(t *testing.T) {
 		mu.Lock()
 		n := len(got)
 		mu.Unlock()
-		if n == 2 || time.Now().After(deadline) {
+		// The push counts after the receiver's answer is read: wait for both.
+		if acked, _ := sb.ReportCounts(); n == 2 && acked == 1 || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if acked, failed := sb.Pushes(); len(got) != 2 || acked != 1 || failed != 0 {
+	if acked, failed := sb.ReportCounts(); len(got) != 2 || acked != 1 || failed != 0 {
 		t.Fatalf("reports %+v, pushes %d acked, %d given up", got, acked, failed)
 	}
 	first := sb.Messages()[0]
