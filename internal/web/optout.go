@@ -1,14 +1,9 @@
 package web
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"crypto/subtle"
 	"database/sql"
-	"encoding/hex"
 	"io"
 	"net/http"
-	"strings"
 
 	"github.com/kith-scrm/kith/internal/channel/sms"
 	"github.com/kith-scrm/kith/internal/consent"
@@ -112,9 +107,7 @@ func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 func (s *Server) smsCallbackKey(provider string) string { return smsReplyKey(s.ConsentKey, provider) }
 
 func smsReplyKey(consentKey []byte, provider string) string {
-	m := hmac.New(sha256.New, consentKey)
-	m.Write([]byte("kith sms callback\x00" + provider))
-	return hex.EncodeToString(m.Sum(nil))[:32]
+	return smsKey(consentKey, "kith sms callback", provider)
 }
 
 // smsProviders are the providers whose replies Kith takes in.
@@ -125,21 +118,12 @@ var smsProviders = []string{"tencent", "aliyun"}
 // acknowledgement. A push Kith cannot read is refused (the provider
 // retries); replies that are not opt-outs are not kept (P-8).
 func (s *Server) smsReplies(w http.ResponseWriter, r *http.Request) {
-	provider := r.PathValue("provider")
-	known := false
-	for _, p := range smsProviders {
-		known = known || p == provider
-	}
-	if !known || subtle.ConstantTimeCompare([]byte(r.PathValue("key")), []byte(s.smsCallbackKey(provider))) != 1 {
-		s.apiError(w, r, kith.Errorf(kith.ENOTFOUND, "No such callback."))
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxCallbackBody))
-	if err != nil {
-		s.apiError(w, r, kith.Errorf(kith.EINVALID, "The push is larger than %d bytes or was cut off.", maxCallbackBody))
+	provider, body, ok := s.smsPush(w, r, s.smsCallbackKey)
+	if !ok {
 		return
 	}
 	var replies []sms.Reply
+	var err error
 	ack := sms.AliyunAck
 	if provider == "tencent" {
 		var one sms.Reply
@@ -175,14 +159,4 @@ func (s *Server) smsReplies(w http.ResponseWriter, r *http.Request) {
 	s.Log.Info("sms replies taken", "provider", provider, "replies", len(replies), "opt_outs", optOuts, "recorded", recorded)
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	io.WriteString(w, ack)
-}
-
-// smsCallbackURLs are the addresses to paste into the providers' consoles.
-func (s *Server) smsCallbackURLs(r *http.Request) map[string]string {
-	base := strings.TrimSuffix(callbackURL(r), "/wecom/callback")
-	out := map[string]string{}
-	for _, p := range smsProviders {
-		out[p] = base + "/sms/" + p + "/replies/" + s.smsCallbackKey(p)
-	}
-	return out
 }

@@ -72,7 +72,7 @@ func (s *Server) loadPolicies(r *http.Request, d *gateSettingsData, typed *polic
 		return kith.Errorf(kith.EUNAVAILABLE, "The gate is not running on this node.")
 	}
 	d.Rules = []gate.PlatformRule{gate.MonthDays, gate.Week7, gate.Day1}
-	d.Callbacks = s.smsCallbackURLs(r)
+	d.Callbacks = s.smsURLs(r, "replies", s.smsCallbackKey)
 	for _, ch := range gateChannels {
 		if typed != nil && typed.Channel == ch {
 			d.Policies = append(d.Policies, *typed)

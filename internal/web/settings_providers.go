@@ -86,7 +86,7 @@ func (s *Server) renderProviders(w http.ResponseWriter, r *http.Request, d *prov
 		pub = publicSettings(pub)
 	}
 	d.SMTP, d.DKIM, d.SMS, d.Sandbox = pub.SMTP, pub.DKIM, pub.SMS, set.Sandbox
-	d.ReportURLs = s.smsReportURLs(r)
+	d.ReportURLs = s.smsURLs(r, "reports", s.smsReportKey)
 	if d.Templates == "" {
 		d.Templates = formatTemplates(pub.SMS.Templates)
 	}

@@ -20,9 +20,43 @@ import (
 func (s *Server) smsReportKey(provider string) string { return smsReportKey(s.ConsentKey, provider) }
 
 func smsReportKey(consentKey []byte, provider string) string {
+	return smsKey(consentKey, "kith sms reports", provider)
+}
+
+// smsKey derives the secret part of one of a provider's push addresses
+// from consentKey; purpose keeps the reports' and replies' keys apart.
+func smsKey(consentKey []byte, purpose, provider string) string {
 	m := hmac.New(sha256.New, consentKey)
-	m.Write([]byte("kith sms reports\x00" + provider))
+	m.Write([]byte(purpose + "\x00" + provider))
 	return hex.EncodeToString(m.Sum(nil))[:32]
+}
+
+// smsPush checks a provider push's address against key and reads its
+// body, bounded: on false the answer was written (404 for a wrong
+// provider or key, 400 for a body too large or cut off).
+func (s *Server) smsPush(w http.ResponseWriter, r *http.Request, key func(provider string) string) (provider string, body []byte, ok bool) {
+	provider = r.PathValue("provider")
+	if !slices.Contains(smsProviders, provider) || subtle.ConstantTimeCompare([]byte(r.PathValue("key")), []byte(key(provider))) != 1 {
+		s.apiError(w, r, kith.Errorf(kith.ENOTFOUND, "No such callback."))
+		return "", nil, false
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxCallbackBody))
+	if err != nil {
+		s.apiError(w, r, kith.Errorf(kith.EINVALID, "The push is larger than %d bytes or was cut off.", maxCallbackBody))
+		return "", nil, false
+	}
+	return provider, body, true
+}
+
+// smsURLs are a kind of push address ("reports" or "replies") for each
+// provider, to paste into the providers' consoles.
+func (s *Server) smsURLs(r *http.Request, kind string, key func(provider string) string) map[string]string {
+	base := strings.TrimSuffix(callbackURL(r), "/wecom/callback")
+	out := map[string]string{}
+	for _, p := range smsProviders {
+		out[p] = base + "/sms/" + p + "/" + kind + "/" + key(p)
+	}
+	return out
 }
 
 // SMSCallbackPaths are a provider's delivery-report and reply addresses
@@ -40,21 +74,16 @@ func SMSCallbackPaths(consentKey []byte, provider string) (reports, replies stri
 // cannot read is 400 with what is wrong, and nothing is kept (the provider
 // pushes again); a failure to store is 5xx, so it pushes again.
 func (s *Server) smsReports(w http.ResponseWriter, r *http.Request) {
-	provider := r.PathValue("provider")
-	if !slices.Contains(smsProviders, provider) || subtle.ConstantTimeCompare([]byte(r.PathValue("key")), []byte(s.smsReportKey(provider))) != 1 {
-		s.apiError(w, r, kith.Errorf(kith.ENOTFOUND, "No such callback."))
+	provider, body, ok := s.smsPush(w, r, s.smsReportKey)
+	if !ok {
 		return
 	}
 	if s.Campaigns == nil {
 		s.apiError(w, r, kith.Errorf(kith.EUNAVAILABLE, "Campaigns are not running on this node."))
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxCallbackBody))
-	if err != nil {
-		s.apiError(w, r, kith.Errorf(kith.EINVALID, "The push is larger than %d bytes or was cut off.", maxCallbackBody))
-		return
-	}
 	var reports []sms.Report
+	var err error
 	ack := sms.AliyunAck
 	if provider == sms.ProviderTencent {
 		reports, err = sms.ParseTencentReports(body)
@@ -74,15 +103,4 @@ func (s *Server) smsReports(w http.ResponseWriter, r *http.Request) {
 	s.Log.Info("sms reports taken", "provider", provider, "reports", len(reports), "new", stored, "applied", applied)
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	io.WriteString(w, ack)
-}
-
-// smsReportURLs are the delivery-report addresses to paste into the
-// providers' consoles.
-func (s *Server) smsReportURLs(r *http.Request) map[string]string {
-	base := strings.TrimSuffix(callbackURL(r), "/wecom/callback")
-	out := map[string]string{}
-	for _, p := range smsProviders {
-		out[p] = base + "/sms/" + p + "/reports/" + s.smsReportKey(p)
-	}
-	return out
 }
