@@ -90,3 +90,43 @@ func TestMigration00024(t *testing.T) {
 		storetest.MustExec(t, db, up) // leave the schema as migrated
 	})
 }
+
+// TestMigration00029 checks the events' status rule as a chain of ORs: each
+// status is accepted, any other refused, and rebuilding the table (Down,
+// then Up again) keeps every event.
+func TestMigration00029(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		b, err := os.ReadFile(filepath.Join("..", "store", "migrations", string(db.Dialect), "00029_inbound_status_check.sql"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		up, down, ok := strings.Cut(string(b), "-- +goose Down")
+		if !ok {
+			t.Fatal("migration 00029 has no Down part")
+		}
+		now := time.Now().UTC()
+		insert := func(key, status string) error {
+			_, err := db.W.ExecContext(ctx, `INSERT INTO inbound_events (source, dedupe_key, kind, body, received_at, status)
+				VALUES ('test', $1, 'k', 'b', $2, $3)`, []byte(key), now, status)
+			return err
+		}
+		for _, st := range []string{ingest.StatusPending, ingest.StatusApplied, ingest.StatusStored, ingest.StatusFailed} {
+			if err := insert("k-"+st, st); err != nil {
+				t.Fatalf("status %s refused: %v", st, err)
+			}
+		}
+		if err := insert("k-bad", "done"); err == nil {
+			t.Fatal("status done accepted")
+		}
+		storetest.MustExec(t, db, down)
+		storetest.MustExec(t, db, up)
+		if err := insert("k-bad2", "Pending"); err == nil {
+			t.Fatal("status Pending accepted after the rebuild")
+		}
+		var n int
+		if err := db.R.QueryRowContext(ctx, "SELECT count(*) FROM inbound_events WHERE source = 'test'").Scan(&n); err != nil || n != 4 {
+			t.Fatalf("%d events after Down and Up (%v), want 4", n, err)
+		}
+	})
+}

@@ -42,6 +42,7 @@ type DB struct {
 
 	sqlitePath string // the database file, on SQLite
 	dataDir    string
+	ckpt       *checkpointer // on SQLite
 }
 
 // Options say which database to open.
@@ -63,13 +64,15 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 }
 
 // walAutocheckpoint is how many pages the WAL grows to before a commit
-// copies them back into the database file (and syncs it). SQLite's 1,000
-// pages (4 MB) made a burst of callbacks checkpoint every second or so, in
-// the commit that callbacks wait behind; a page written again and again (the
-// end of the events table and of its indexes) is copied once per checkpoint,
-// so fewer, larger checkpoints copy less. 10,000 pages is a WAL of up to
-// 40 MB (docs/operations.md has the measurement).
-const walAutocheckpoint = 10_000
+// copies them back into the database file (and syncs it) itself. Normally
+// the background checkpointer (checkpoint.go) has copied and synced all but
+// the last second's pages by then, so the commit that callbacks wait behind
+// copies little and syncs little; it is the bound on the WAL's size while
+// writes never pause (a passive checkpoint cannot catch up with a writer
+// that never stops, so the WAL is restarted only from a writer's own
+// checkpoint). 20,000 pages is a WAL of up to 80 MB (docs/operations.md has
+// the measurements).
+const walAutocheckpoint = 20_000
 
 func sqliteDSN(path string, readOnly bool) string {
 	q := url.Values{}
@@ -117,7 +120,13 @@ func openSQLite(ctx context.Context, dataDir string) (*DB, error) {
 	}
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
-	return &DB{Dialect: SQLite, W: w, R: r, sqlitePath: path, dataDir: abs}, nil
+	ckpt, err := startCheckpointer(path)
+	if err != nil {
+		r.Close()
+		w.Close()
+		return nil, err
+	}
+	return &DB{Dialect: SQLite, W: w, R: r, sqlitePath: path, dataDir: abs, ckpt: ckpt}, nil
 }
 
 func openPostgres(ctx context.Context, o Options) (*DB, error) {
@@ -186,6 +195,9 @@ func redactErr(err error, rawURL string) error {
 // Close closes every pool.
 func (db *DB) Close() error {
 	var errs []error
+	if db.ckpt != nil {
+		errs = append(errs, db.ckpt.close())
+	}
 	if db.R != db.W {
 		errs = append(errs, db.R.Close())
 	}
