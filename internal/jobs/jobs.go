@@ -106,11 +106,17 @@ func New(db *store.DB, cfg Config) (*Jobs, error) {
 	}
 	if db.Dialect == store.SQLite {
 		driver = riversqlite.New(db.W)
-		// SQLite has no LISTEN/NOTIFY: poll often so jobs start promptly,
-		// and fetch again soon after a fetch, so a burst of small jobs is
-		// worked at the rate it arrives. (The inbound queue polls less
-		// often; see below.)
-		rc.FetchPollInterval = 100 * time.Millisecond
+		// SQLite has no LISTEN/NOTIFY, but a job this client inserts makes
+		// its queue fetch at once (River does that when no listener is
+		// available), and a fetch follows soon after a fetch, so a burst of
+		// small jobs is worked at the rate it arrives. Polling is left for
+		// jobs inserted by another process (kith sync, kith jobs check) and
+		// for retries and scheduled jobs coming due. Each poll is a write on
+		// the one writer that callbacks wait behind, with its SQL parsed
+		// anew: at ten a second per queue it was 4–7% of Kith's CPU in a
+		// burst of callbacks (docs/operations.md), so every queue polls
+		// once a second.
+		rc.FetchPollInterval = SQLitePoll
 		rc.FetchCooldown = 10 * time.Millisecond
 	} else {
 		driver = riverdatabasesql.NewWithPgxListener(db.W, db.Pgx)
@@ -127,10 +133,8 @@ func New(db *store.DB, cfg Config) (*Jobs, error) {
 			// the writer busy without starving the intake of new callbacks.
 			// New events need no job (the drain loop applies them, see
 			// ingest); this queue holds only retries of events that failed,
-			// whose backoff is seconds to hours. So on SQLite, where each
-			// poll is a write on the one writer that callbacks wait behind,
-			// it polls once a second instead of ten times.
-			QueueInbound: {MaxWorkers: 2, FetchPollInterval: inboundPoll(db.Dialect)},
+			// whose backoff is seconds to hours.
+			QueueInbound: {MaxWorkers: 2},
 			// Jobs about files in this node's data folder (uploads).
 			NodeQueue(cfg.Node): {MaxWorkers: 2},
 		}
@@ -142,17 +146,8 @@ func New(db *store.DB, cfg Config) (*Jobs, error) {
 	return &Jobs{client: client, db: db, metrics: cfg.Metrics, working: cfg.Workers != nil, done: make(chan struct{})}, nil
 }
 
-// InboundPollSQLite is how often the inbound queue polls on SQLite.
-const InboundPollSQLite = time.Second
-
-// inboundPoll is the inbound queue's poll interval: 0 (the client's) on
-// PostgreSQL, which is told of new jobs by LISTEN/NOTIFY.
-func inboundPoll(d store.Dialect) time.Duration {
-	if d == store.SQLite {
-		return InboundPollSQLite
-	}
-	return 0
-}
+// SQLitePoll is how often each queue polls for jobs on SQLite.
+const SQLitePoll = time.Second
 
 // Client returns the River client, for inserting jobs.
 func (j *Jobs) Client() *river.Client[*sql.Tx] { return j.client }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -67,7 +68,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			route = "unmatched" // keeps the label's values bounded
 		}
 		elapsed := time.Since(start)
-		s.Metrics.HTTPRequests.WithLabelValues(route, r.Method, fmt.Sprint(rec.status)).Inc()
+		s.Metrics.HTTPRequests.WithLabelValues(route, r.Method, strconv.Itoa(rec.status)).Inc()
 		s.Metrics.HTTPDuration.WithLabelValues(route).Observe(elapsed.Seconds())
 		if route != "GET /healthz" && route != "GET /readyz" && !strings.HasPrefix(route, "GET /static/") {
 			s.Log.Debug("http", "method", r.Method, "route", route, "status", rec.status, "ms", elapsed.Milliseconds())
