@@ -17,7 +17,8 @@ import (
 
 // Delivery states. A delivery moves planned → claimed → sent, failed or
 // unknown, and sent → delivered or failed as the platform reports;
-// refused and cancelled are final, as are delivered, failed and unknown.
+// refused and cancelled are final, as are delivered and failed; unknown is
+// final but for a provider's report of the message (see deliveryMoves).
 const (
 	DeliveryRefused   = "refused"
 	DeliveryPlanned   = "planned"
@@ -31,11 +32,14 @@ const (
 
 // deliveryMoves lists the moves a delivery may make. A claimed delivery
 // returns to planned only when its batch is proven never sent (Retryable,
-// or a reconciler found no task).
+// or a reconciler found no task). An unknown one is never sent again; only
+// the provider's own report of that message (an SMS delivery report that
+// names its batch and number) settles it as delivered or failed.
 var deliveryMoves = map[string][]string{
 	DeliveryPlanned: {DeliveryClaimed, DeliveryRefused, DeliveryCancelled},
 	DeliveryClaimed: {DeliverySent, DeliveryFailed, DeliveryUnknown, DeliveryRefused, DeliveryPlanned},
 	DeliverySent:    {DeliveryDelivered, DeliveryFailed},
+	DeliveryUnknown: {DeliveryDelivered, DeliveryFailed},
 }
 
 // CanDeliveryMove reports whether a delivery may move from one state to

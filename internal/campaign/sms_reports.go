@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/kith-scrm/kith/internal/channel/sms"
@@ -20,8 +22,12 @@ import (
 // its detail. A report is kept once (by provider, id, number and outcome),
 // so a push the provider sends again changes nothing; a report that comes
 // before its send was settled waits and is applied by the campaign's next
-// poll (ApplySMSReports). It returns how many reports were new and how
-// many deliveries they moved.
+// poll (ApplySMSReports). A report that matches no sent delivery but names
+// its batch (the session context, SMSSession) settles the number's unknown
+// delivery in that batch — one whose answer was lost, which is never resent
+// — as delivered or failed: the provider's report is proof of what became
+// of it. It returns how many reports were new and how many deliveries they
+// moved.
 func (s *Service) TakeSMSReports(ctx context.Context, reports []sms.Report) (stored, applied int, err error) {
 	now := s.clock.Now().UTC()
 	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
@@ -43,7 +49,7 @@ func (s *Service) TakeSMSReports(ctx context.Context, reports []sms.Report) (sto
 			}
 			stored++
 			ok, err := applyReport(ctx, tx, pendingReport{id: id, providerID: r.ProviderID, phone: r.Phone, delivered: r.Delivered,
-				code: r.Code, description: r.Description, at: at}, now)
+				code: r.Code, description: r.Description, session: clip(r.Session), at: at}, now)
 			if err != nil {
 				return err
 			}
@@ -63,9 +69,35 @@ func (s *Service) TakeSMSReports(ctx context.Context, reports []sms.Report) (sto
 type pendingReport struct {
 	id                      int64
 	providerID, phone, code string
-	description             string
+	description, session    string
 	delivered               bool
 	at                      time.Time
+}
+
+// SMSSession is the session context an SMS batch is sent with (Tencent's
+// SessionContext, Aliyun's OutId); the provider echoes it in the batch's
+// delivery reports.
+func SMSSession(campaignID, batchID int64) string {
+	return fmt.Sprintf("campaign-%d-batch-%d", campaignID, batchID)
+}
+
+// parseSMSSession reads the campaign and batch of an SMSSession.
+func parseSMSSession(s string) (campaignID, batchID int64, ok bool) {
+	rest, found := strings.CutPrefix(s, "campaign-")
+	if !found {
+		return 0, 0, false
+	}
+	c, b, found := strings.Cut(rest, "-batch-")
+	if !found {
+		return 0, 0, false
+	}
+	campaignID, err1 := strconv.ParseInt(c, 10, 64)
+	batchID, err2 := strconv.ParseInt(b, 10, 64)
+	// Only the form SMSSession writes ("+2" or "02" names no batch).
+	if err1 != nil || err2 != nil || campaignID <= 0 || batchID <= 0 || SMSSession(campaignID, batchID) != s {
+		return 0, 0, false
+	}
+	return campaignID, batchID, true
 }
 
 // applyReport moves the sent delivery a report is about and marks the
@@ -80,9 +112,6 @@ func applyReport(ctx context.Context, q store.Querier, r pendingReport, now time
 		r.providerID, r.phone).Scan(&found); err != nil {
 		return false, err
 	}
-	if found == 0 {
-		return false, nil
-	}
 	state, reason, detail := DeliveryDelivered, "", ""
 	if !r.delivered {
 		state, reason, detail = DeliveryFailed, r.code, r.description
@@ -90,16 +119,38 @@ func applyReport(ctx context.Context, q store.Querier, r pendingReport, now time
 			reason = "UNDELIVERED"
 		}
 	}
-	res, err := q.ExecContext(ctx, `UPDATE campaign_deliveries SET state = $1, reason = $2, detail = $3, updated_at = $4
-		WHERE channel = 'sms' AND provider_id <> '' AND provider_id = $5 AND state = 'sent'
-		AND permit_id IN (SELECT permit_id FROM gate_sends WHERE person_kind = 'phone' AND person_key = $6)`,
-		state, clip(reason), clip(detail), r.at, r.providerID, r.phone)
+	var res sql.Result
+	var err error
+	if found > 0 {
+		res, err = q.ExecContext(ctx, `UPDATE campaign_deliveries SET state = $1, reason = $2, detail = $3, updated_at = $4
+			WHERE channel = 'sms' AND provider_id <> '' AND provider_id = $5 AND state = 'sent'
+			AND permit_id IN (SELECT permit_id FROM gate_sends WHERE person_kind = 'phone' AND person_key = $6)`,
+			state, clip(reason), clip(detail), r.at, r.providerID, r.phone)
+	} else {
+		// No sent delivery has the id: the answer that would have given it
+		// may have been lost, leaving the delivery unknown. The session
+		// names the batch, and the number the person in it.
+		campaignID, batchID, ok := parseSMSSession(r.session)
+		if !ok {
+			return false, nil
+		}
+		if r.delivered {
+			detail = "The answer to the send was lost; the provider's delivery report settled it."
+		}
+		res, err = q.ExecContext(ctx, `UPDATE campaign_deliveries SET state = $1, reason = $2, detail = $3, provider_id = $4, updated_at = $5
+			WHERE campaign_id = $6 AND batch_id = $7 AND channel = 'sms' AND state = 'unknown'
+			AND permit_id IN (SELECT permit_id FROM gate_sends WHERE person_kind = 'phone' AND person_key = $8)`,
+			state, clip(reason), clip(detail), r.providerID, r.at, campaignID, batchID, r.phone)
+	}
 	if err != nil {
 		return false, err
 	}
 	moved, err := res.RowsAffected()
 	if err != nil {
 		return false, err
+	}
+	if found == 0 && moved == 0 {
+		return false, nil // not yet settled (or no campaign's): stays pending
 	}
 	// Applied either way: a delivery already delivered or failed (an
 	// earlier report) keeps its first outcome.
@@ -115,17 +166,19 @@ func applyReport(ctx context.Context, q store.Querier, r pendingReport, now time
 func (s *Service) ApplySMSReports(ctx context.Context, id int64) (int, error) {
 	// Reports older than FollowFor are not looked at again: one that never
 	// found its delivery (a test send's, another number's) stays kept.
-	rows, err := s.db.R.QueryContext(ctx, `SELECT r.id, r.provider_id, r.phone, r.delivered, r.code, r.description, r.reported_at FROM sms_reports r
-		WHERE r.applied_at IS NULL AND r.received_at >= $2 AND EXISTS (SELECT 1 FROM campaign_deliveries d
-			WHERE d.campaign_id = $1 AND d.channel = 'sms' AND d.provider_id <> '' AND d.provider_id = r.provider_id) ORDER BY r.id`,
-		id, s.clock.Now().UTC().Add(-FollowFor))
+	// Those matched by id, and those naming one of the campaign's batches
+	// (which may settle an unknown delivery).
+	rows, err := s.db.R.QueryContext(ctx, `SELECT r.id, r.provider_id, r.phone, r.delivered, r.code, r.description, r.session, r.reported_at FROM sms_reports r
+		WHERE r.applied_at IS NULL AND r.received_at >= $2 AND (r.session LIKE $3 OR EXISTS (SELECT 1 FROM campaign_deliveries d
+			WHERE d.campaign_id = $1 AND d.channel = 'sms' AND d.provider_id <> '' AND d.provider_id = r.provider_id)) ORDER BY r.id`,
+		id, s.clock.Now().UTC().Add(-FollowFor), fmt.Sprintf("campaign-%d-batch-%%", id))
 	if err != nil {
 		return 0, fmt.Errorf("campaign: sms reports of %d: %w", id, err)
 	}
 	var pending []pendingReport
 	for rows.Next() {
 		var r pendingReport
-		if err := rows.Scan(&r.id, &r.providerID, &r.phone, &r.delivered, &r.code, &r.description, &r.at); err != nil {
+		if err := rows.Scan(&r.id, &r.providerID, &r.phone, &r.delivered, &r.code, &r.description, &r.session, &r.at); err != nil {
 			rows.Close()
 			return 0, fmt.Errorf("campaign: sms reports of %d: %w", id, err)
 		}

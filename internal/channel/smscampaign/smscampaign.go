@@ -5,7 +5,6 @@ package smscampaign
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/kith-scrm/kith/internal/campaign"
 	"github.com/kith-scrm/kith/internal/channel"
@@ -28,7 +27,7 @@ type CampaignTransport struct{ Provider Provider }
 // and values; the batch's id as the session, echoed in delivery reports.
 func (t CampaignTransport) Send(ctx context.Context, permits []gate.Permit, b campaign.Batch) ([]channel.Result, error) {
 	m := b.Campaign.Content.SMSMessage(b.Campaign.Purpose)
-	m.Session = fmt.Sprintf("campaign-%d-batch-%d", b.Campaign.ID, b.ID)
+	m.Session = campaign.SMSSession(b.Campaign.ID, b.ID)
 	return t.Provider.Send(ctx, permits, m)
 }
 

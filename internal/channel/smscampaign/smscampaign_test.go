@@ -374,3 +374,97 @@ func TestSMSCampaignStandIn(t *testing.T) {
 		}
 	})
 }
+
+// TestSMSReportSettlesUnknown: a batch whose answer was lost leaves its
+// deliveries unknown (never resent); a delivery report that names the
+// batch (its session context) and a number in it settles that number's
+// delivery as delivered or failed, with the report's id. A report naming
+// another batch, or a number not in the batch, settles nothing and stays
+// pending; one that came while the delivery was still claimed is applied
+// by the poll once the delivery is unknown.
+func TestSMSReportSettlesUnknown(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		svc, c, _ := smsCampaign(t, db)
+		for range 20 {
+			if st, err := svc.RunBatch(ctx, c.ID); err != nil || st == campaign.Finished {
+				break
+			}
+		}
+		rows, err := db.R.QueryContext(ctx, `SELECT g.person_key, d.batch_id FROM campaign_deliveries d JOIN gate_sends g ON g.permit_id = d.permit_id
+			WHERE d.campaign_id = $1 AND d.state = 'unknown' ORDER BY g.person_key`, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var phones []string
+		var batch int64
+		for rows.Next() {
+			var p string
+			if err := rows.Scan(&p, &batch); err != nil {
+				t.Fatal(err)
+			}
+			phones = append(phones, p)
+		}
+		rows.Close()
+		if len(phones) != 2 {
+			t.Fatalf("unknown deliveries to %v, want 2", phones)
+		}
+		sent := sentTo(t, db, c.ID)
+		var other string // a number sent in another batch
+		for p := range sent {
+			other = p
+		}
+		session := campaign.SMSSession(c.ID, batch)
+		at := wed10.Add(time.Minute)
+		push := []sms.Report{
+			// Another batch's session for an unknown number: nothing.
+			{Provider: sms.ProviderTencent, ProviderID: "x-1", Phone: phones[0], Delivered: true, Session: campaign.SMSSession(c.ID, batch+100), At: at},
+			// The batch's session, a number not in it: nothing.
+			{Provider: sms.ProviderTencent, ProviderID: "x-2", Phone: other, Delivered: true, Session: session, At: at},
+			// No session at all: nothing.
+			{Provider: sms.ProviderTencent, ProviderID: "x-3", Phone: phones[0], Delivered: true, At: at},
+			{Provider: sms.ProviderTencent, ProviderID: "sn-a", Phone: phones[0], Delivered: true, Code: "DELIVRD", Session: session, At: at},
+			{Provider: sms.ProviderTencent, ProviderID: "sn-b", Phone: phones[1], Code: "UNDELIV", Description: "空号", Session: session, At: at},
+		}
+		if stored, applied, err := svc.TakeSMSReports(ctx, push); err != nil || stored != 5 || applied != 2 {
+			t.Fatalf("take: %d stored, %d applied, %v; want 5 and 2", stored, applied, err)
+		}
+		state := func(phone string) (st, reason, pid string) {
+			t.Helper()
+			if err := db.R.QueryRowContext(ctx, `SELECT d.state, d.reason, d.provider_id FROM campaign_deliveries d JOIN gate_sends g ON g.permit_id = d.permit_id
+				WHERE d.campaign_id = $1 AND g.person_key = $2`, c.ID, phone).Scan(&st, &reason, &pid); err != nil {
+				t.Fatal(err)
+			}
+			return st, reason, pid
+		}
+		if st, _, pid := state(phones[0]); st != campaign.DeliveryDelivered || pid != "sn-a" {
+			t.Errorf("%s: %s with id %q, want delivered with sn-a", phones[0], st, pid)
+		}
+		if st, reason, pid := state(phones[1]); st != campaign.DeliveryFailed || reason != "UNDELIV" || pid != "sn-b" {
+			t.Errorf("%s: %s (%s) with id %q, want failed UNDELIV with sn-b", phones[1], st, reason, pid)
+		}
+		if st, _, _ := state(other); st != campaign.DeliverySent {
+			t.Errorf("%s (another batch): %s, want sent", other, st)
+		}
+		var pending int
+		db.R.QueryRowContext(ctx, "SELECT COUNT(*) FROM sms_reports WHERE applied_at IS NULL").Scan(&pending)
+		if pending != 3 {
+			t.Errorf("%d reports pending, want 3", pending)
+		}
+
+		// A report that came while the delivery was still claimed waits; once
+		// the delivery is unknown, the poll applies it.
+		mustExec(t, db, `UPDATE campaign_deliveries SET state = 'claimed', provider_id = '' WHERE campaign_id = $1 AND provider_id = 'sn-a'`, c.ID)
+		early := []sms.Report{{Provider: sms.ProviderTencent, ProviderID: "sn-a2", Phone: phones[0], Delivered: true, Session: session, At: at}}
+		if _, applied, err := svc.TakeSMSReports(ctx, early); err != nil || applied != 0 {
+			t.Fatalf("report before the delivery was unknown: %d applied, %v", applied, err)
+		}
+		mustExec(t, db, `UPDATE campaign_deliveries SET state = 'unknown' WHERE campaign_id = $1 AND state = 'claimed'`, c.ID)
+		if _, err := svc.Poll(ctx, c.ID); err != nil {
+			t.Fatal(err)
+		}
+		if st, _, pid := state(phones[0]); st != campaign.DeliveryDelivered || pid != "sn-a2" {
+			t.Errorf("after the poll %s: %s with id %q, want delivered with sn-a2", phones[0], st, pid)
+		}
+	})
+}
