@@ -20,7 +20,8 @@ var queued = []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStat
 	rivertype.JobStateRetryable, rivertype.JobStateScheduled}
 
 // TickArgs is the periodic job that starts due campaigns and queues the
-// run and poll jobs of unfinished ones.
+// run and poll jobs of unfinished ones; it also prunes SMS delivery reports
+// older than KeepSMSReports.
 type TickArgs struct{}
 
 // Kind implements river.JobArgs.
@@ -105,7 +106,8 @@ func (w *TickWorker) Work(ctx context.Context, job *river.Job[TickArgs]) error {
 			return err
 		}
 	}
-	return nil
+	_, err = w.Service.PruneSMSReports(ctx)
+	return err
 }
 
 // PollEvery is the pause between two reads of a campaign's results.

@@ -208,3 +208,42 @@ func (s *Service) ApplySMSReports(ctx context.Context, id int64) (int, error) {
 	}
 	return moved, nil
 }
+
+// KeepSMSReports is how long a delivery report is kept: past FollowFor no
+// poll looks at it again, and a day more lets a late poll finish. A report
+// holds a phone number, so it is not kept longer than it can serve (a
+// report the provider pushes again after that is stored anew and changes
+// nothing: its delivery has settled).
+const KeepSMSReports = FollowFor + 24*time.Hour
+
+// pruneBatch bounds how many reports one statement deletes, and
+// pruneBatches how many statements one prune runs (the rest waits for the
+// next tick), so a prune never holds the writer for long.
+const (
+	pruneBatch   = 1000
+	pruneBatches = 20
+)
+
+// PruneSMSReports deletes the delivery reports received more than
+// KeepSMSReports ago and returns how many it deleted. Ids grow with time,
+// so each statement looks only at the oldest reports.
+func (s *Service) PruneSMSReports(ctx context.Context) (int, error) {
+	cutoff := s.clock.Now().UTC().Add(-KeepSMSReports)
+	total := 0
+	for range pruneBatches {
+		res, err := s.db.W.ExecContext(ctx, `DELETE FROM sms_reports WHERE id IN (
+			SELECT id FROM sms_reports ORDER BY id LIMIT $1) AND received_at < $2`, pruneBatch, cutoff)
+		if err != nil {
+			return total, fmt.Errorf("campaign: prune sms reports: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, fmt.Errorf("campaign: prune sms reports: %w", err)
+		}
+		total += int(n)
+		if n < pruneBatch {
+			break
+		}
+	}
+	return total, nil
+}

@@ -468,3 +468,36 @@ func TestSMSReportSettlesUnknown(t *testing.T) {
 		}
 	})
 }
+
+// TestPruneSMSReports: reports received more than KeepSMSReports ago are
+// deleted, in several statements when there are many; younger ones stay.
+func TestPruneSMSReports(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		svc, _, _ := smsCampaign(t, db)
+		old := wed10.Add(-campaign.KeepSMSReports - time.Hour)
+		young := wed10.Add(-campaign.KeepSMSReports + time.Hour)
+		insert := func(prefix string, n int, at time.Time) {
+			t.Helper()
+			mustExec(t, db, `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1)
+				INSERT INTO sms_reports (provider, provider_id, phone, delivered, reported_at, received_at)
+				SELECT 'tencent', $2 || CAST(i AS TEXT), '13800000001', true, $3, $3 FROM n`, n, prefix, at)
+		}
+		insert("old-", 2500, old)
+		insert("young-", 3, young)
+		n, err := svc.PruneSMSReports(ctx)
+		if err != nil || n != 2500 {
+			t.Fatalf("pruned %d, %v; want 2500", n, err)
+		}
+		var left int
+		db.R.QueryRowContext(ctx, "SELECT COUNT(*) FROM sms_reports WHERE provider_id LIKE 'young-%'").Scan(&left)
+		var all int
+		db.R.QueryRowContext(ctx, "SELECT COUNT(*) FROM sms_reports").Scan(&all)
+		if left != 3 || all != 3 {
+			t.Errorf("%d young reports and %d in all left, want 3 and 3", left, all)
+		}
+		if n, err := svc.PruneSMSReports(ctx); err != nil || n != 0 {
+			t.Errorf("second prune: %d, %v", n, err)
+		}
+	})
+}
