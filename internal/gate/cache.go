@@ -117,8 +117,8 @@ type cache struct {
 	mu       sync.RWMutex
 	loaded   atomic.Bool
 	states   *stateTable
-	sends    map[sendKey][]int64 // marketing sends, Unix µs
-	seen     map[string]int64    // permit ids of sends read within sendsOverlap, by at
+	sends    *sendTable       // marketing sends, Unix µs
+	seen     map[string]int64 // permit ids of sends read within sendsOverlap, by at
 	policies map[consent.Channel]Policy
 	// sups are the suppressions (their created_at, Unix µs), for the
 	// persons without a consent_state row.
@@ -208,7 +208,7 @@ func readTx(ctx context.Context, db *store.DB, fn func(tx *sql.Tx) error) error 
 func (g *Gate) load(ctx context.Context, now time.Time) error {
 	c := g.cache
 	states := newStateTable()
-	sends := map[sendKey][]int64{}
+	sends := newSendTable()
 	seen := map[string]int64{}
 	c.scopes = map[string]*consent.Scope{}
 	sups := map[supKey]int64{}
@@ -233,7 +233,7 @@ func (g *Gate) load(ctx context.Context, now time.Time) error {
 		}
 		recent := now.Add(-sendsOverlap).UnixMicro()
 		if err = readSends(ctx, tx, now.Add(-capHorizon), false, func(id string, k sendKey, t int64) {
-			sends[k] = append(sends[k], t)
+			sends.add(k, 0, t)
 			if t >= recent && !byRow {
 				seen[id] = t
 			}
@@ -361,14 +361,7 @@ func (g *Gate) tail(ctx context.Context, now time.Time) error {
 	}
 	horizon := now.Add(-capHorizon).UnixMicro()
 	for k, ts := range newSends {
-		old := c.sends[k]
-		kept := old[:0:0]
-		for _, t := range old {
-			if t >= horizon {
-				kept = append(kept, t)
-			}
-		}
-		c.sends[k] = append(kept, ts...)
+		c.sends.add(k, horizon, ts...)
 	}
 	for id, at := range fresh {
 		c.seen[id] = at

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -168,14 +169,14 @@ func TestLateSendCounted(t *testing.T) {
 			t.Fatalf("after the sweep: %s, want CONSENT_FREQUENCY", d.Reason)
 		}
 		g.ConsentChanged()
-		if d, _ := g.Decide(ctx, mktSMS(p)); d.Reason != ConsentFrequency || len(g.cache.sends[sendKey{p, consent.ChannelSMS}]) != 1 {
-			t.Fatalf("counted twice? %s %v", d.Reason, g.cache.sends[sendKey{p, consent.ChannelSMS}])
+		if d, _ := g.Decide(ctx, mktSMS(p)); d.Reason != ConsentFrequency || len(g.cache.sends.get(sendKey{p, consent.ChannelSMS})) != 1 {
+			t.Fatalf("counted twice? %s %v", d.Reason, g.cache.sends.get(sendKey{p, consent.ChannelSMS}))
 		}
 		for range 3 { // refreshes between sweeps read nothing twice either
 			g.ConsentChanged()
 			g.Decide(ctx, mktSMS(q))
 		}
-		if n := len(g.cache.sends[sendKey{q, consent.ChannelSMS}]); n != 1 {
+		if n := len(g.cache.sends.get(sendKey{q, consent.ChannelSMS})); n != 1 {
 			t.Fatalf("q's send counted %d times", n)
 		}
 	})
@@ -526,5 +527,40 @@ func TestStateTable(t *testing.T) {
 	tab.put(key(2000), entry{eventID: 2000}) // reuses a freed slot
 	if e, ok := tab.get(key(2000)); !ok || e.eventID != 2000 || len(tab.slots) != 1000 {
 		t.Errorf("after reuse: %+v %v, %d slots", e, ok, len(tab.slots))
+	}
+}
+
+// The send table keeps each person and channel's sends apart, appends in
+// order and drops the sends before the horizon.
+func TestSendTable(t *testing.T) {
+	tab := newSendTable()
+	key := func(i int, ch consent.Channel) sendKey {
+		return sendKey{consent.Email(fmt.Sprintf("c%d@example.com", i)), ch}
+	}
+	for i := range 1000 {
+		tab.add(key(i, consent.ChannelEmail), 0, int64(i))
+		tab.add(key(i, consent.ChannelSMS), 0, int64(-i))
+	}
+	tab.add(key(5, consent.ChannelEmail), 0, 50, 60)
+	if got := tab.get(key(5, consent.ChannelEmail)); !slices.Equal(got, []int64{5, 50, 60}) {
+		t.Errorf("key 5: %v", got)
+	}
+	tab.add(key(5, consent.ChannelEmail), 50, 70) // 5 is before the horizon
+	if got := tab.get(key(5, consent.ChannelEmail)); !slices.Equal(got, []int64{50, 60, 70}) {
+		t.Errorf("key 5 after the horizon: %v", got)
+	}
+	for i := range 1000 {
+		if i == 5 {
+			continue
+		}
+		if got := tab.get(key(i, consent.ChannelEmail)); !slices.Equal(got, []int64{int64(i)}) {
+			t.Fatalf("key %d email: %v", i, got)
+		}
+		if got := tab.get(key(i, consent.ChannelSMS)); !slices.Equal(got, []int64{int64(-i)}) {
+			t.Fatalf("key %d sms: %v", i, got)
+		}
+	}
+	if tab.get(key(1000, consent.ChannelEmail)) != nil || tab.len() != 2000 {
+		t.Errorf("an unknown key has sends, or %d keys", tab.len())
 	}
 }

@@ -171,7 +171,7 @@ func (g *Gate) decideCached(r *Request, now time.Time, w *worker) Decision {
 	var sends, more []int64
 	if r.Class == Marketing {
 		k := sendKey{r.Person, r.Channel}
-		sends = c.sends[k]
+		sends = c.sends.get(k)
 		if w.extra != nil {
 			more = w.extra[k]
 		}

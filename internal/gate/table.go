@@ -111,3 +111,59 @@ func (t *stateTable) deleteEvents(gone map[int64]bool) {
 
 // len returns the number of entries.
 func (t *stateTable) len() int { return len(t.index) + len(t.overflow) }
+
+// sendTable holds the marketing sends (Unix µs) of each person and channel
+// the cap counters need, keyed like stateTable by two independent 64-bit
+// hashes of the key instead of its three strings: a million recipients'
+// sends take about a third of the memory of a map keyed by sendKey, and
+// the collector scans no key strings. Two keys agreeing on both hashes are
+// as likely as a random 128-bit collision; it would only add sends to a
+// count (a refusal, never a send allowed), and Consume re-checks the caps
+// in the database anyway.
+type sendTable struct {
+	seed1, seed2 maphash.Seed
+	m            map[sendHash][]int64
+}
+
+type sendHash struct{ h1, h2 uint64 }
+
+func newSendTable() *sendTable {
+	return &sendTable{seed1: maphash.MakeSeed(), seed2: maphash.MakeSeed(), m: map[sendHash][]int64{}}
+}
+
+func (t *sendTable) hash(k sendKey) sendHash {
+	var h maphash.Hash
+	h.SetSeed(t.seed1)
+	writeSendKey(&h, k)
+	h1 := h.Sum64()
+	h.SetSeed(t.seed2)
+	writeSendKey(&h, k)
+	return sendHash{h1, h.Sum64()}
+}
+
+func writeSendKey(h *maphash.Hash, k sendKey) {
+	h.WriteString(string(k.person.Kind))
+	h.WriteByte(0)
+	h.WriteString(k.person.Key)
+	h.WriteByte(0)
+	h.WriteString(string(k.channel))
+}
+
+// get returns k's sends (the table's own slice: not to be changed).
+func (t *sendTable) get(k sendKey) []int64 { return t.m[t.hash(k)] }
+
+// add appends ts to k's sends, dropping those before horizon.
+func (t *sendTable) add(k sendKey, horizon int64, ts ...int64) {
+	h := t.hash(k)
+	old := t.m[h]
+	kept := make([]int64, 0, len(old)+len(ts))
+	for _, at := range old {
+		if at >= horizon {
+			kept = append(kept, at)
+		}
+	}
+	t.m[h] = append(kept, ts...)
+}
+
+// len returns how many keys have sends.
+func (t *sendTable) len() int { return len(t.m) }
