@@ -169,14 +169,14 @@ func TestLateSendCounted(t *testing.T) {
 			t.Fatalf("after the sweep: %s, want CONSENT_FREQUENCY", d.Reason)
 		}
 		g.ConsentChanged()
-		if d, _ := g.Decide(ctx, mktSMS(p)); d.Reason != ConsentFrequency || len(g.cache.sends.get(sendKey{p, consent.ChannelSMS})) != 1 {
-			t.Fatalf("counted twice? %s %v", d.Reason, g.cache.sends.get(sendKey{p, consent.ChannelSMS}))
+		if d, _ := g.Decide(ctx, mktSMS(p)); d.Reason != ConsentFrequency || len(g.cache.sends.get(sendKey{p, consent.ChannelSMS}, new([1]int64))) != 1 {
+			t.Fatalf("counted twice? %s %v", d.Reason, g.cache.sends.get(sendKey{p, consent.ChannelSMS}, new([1]int64)))
 		}
 		for range 3 { // refreshes between sweeps read nothing twice either
 			g.ConsentChanged()
 			g.Decide(ctx, mktSMS(q))
 		}
-		if n := len(g.cache.sends.get(sendKey{q, consent.ChannelSMS})); n != 1 {
+		if n := len(g.cache.sends.get(sendKey{q, consent.ChannelSMS}, new([1]int64))); n != 1 {
 			t.Fatalf("q's send counted %d times", n)
 		}
 	})
@@ -534,6 +534,7 @@ func TestStateTable(t *testing.T) {
 // order and drops the sends before the horizon.
 func TestSendTable(t *testing.T) {
 	tab := newSendTable()
+	var one [1]int64
 	key := func(i int, ch consent.Channel) sendKey {
 		return sendKey{consent.Email(fmt.Sprintf("c%d@example.com", i)), ch}
 	}
@@ -542,25 +543,46 @@ func TestSendTable(t *testing.T) {
 		tab.add(key(i, consent.ChannelSMS), 0, int64(-i))
 	}
 	tab.add(key(5, consent.ChannelEmail), 0, 50, 60)
-	if got := tab.get(key(5, consent.ChannelEmail)); !slices.Equal(got, []int64{5, 50, 60}) {
+	if got := tab.get(key(5, consent.ChannelEmail), &one); !slices.Equal(got, []int64{5, 50, 60}) {
 		t.Errorf("key 5: %v", got)
 	}
 	tab.add(key(5, consent.ChannelEmail), 50, 70) // 5 is before the horizon
-	if got := tab.get(key(5, consent.ChannelEmail)); !slices.Equal(got, []int64{50, 60, 70}) {
+	if got := tab.get(key(5, consent.ChannelEmail), &one); !slices.Equal(got, []int64{50, 60, 70}) {
 		t.Errorf("key 5 after the horizon: %v", got)
 	}
 	for i := range 1000 {
 		if i == 5 {
 			continue
 		}
-		if got := tab.get(key(i, consent.ChannelEmail)); !slices.Equal(got, []int64{int64(i)}) {
+		if got := tab.get(key(i, consent.ChannelEmail), &one); !slices.Equal(got, []int64{int64(i)}) {
 			t.Fatalf("key %d email: %v", i, got)
 		}
-		if got := tab.get(key(i, consent.ChannelSMS)); !slices.Equal(got, []int64{int64(-i)}) {
+		if got := tab.get(key(i, consent.ChannelSMS), &one); !slices.Equal(got, []int64{int64(-i)}) {
 			t.Fatalf("key %d sms: %v", i, got)
 		}
 	}
-	if tab.get(key(1000, consent.ChannelEmail)) != nil || tab.len() != 2000 {
+	if tab.get(key(1000, consent.ChannelEmail), &one) != nil || tab.len() != 2000 {
 		t.Errorf("an unknown key has sends, or %d keys", tab.len())
+	}
+	tab.add(key(5, consent.ChannelEmail), 65, 80)
+	if got := tab.get(key(5, consent.ChannelEmail), &one); !slices.Equal(got, []int64{70, 80}) {
+		t.Errorf("key 5 after a second horizon: %v", got)
+	}
+	tab.add(key(5, consent.ChannelEmail), 1000, 95) // back to one send
+	if got := tab.get(key(5, consent.ChannelEmail), &one); !slices.Equal(got, []int64{95}) || len(tab.more) != 0 {
+		t.Errorf("key 5 after a third horizon: %v (%d keys with more)", got, len(tab.more))
+	}
+	// A key whose first hash is another's goes to the overflow.
+	odd := sendKey{consent.ExternalUser("wmOdd"), consent.ChannelWeCom}
+	h1, _ := tab.hashes(key(7, consent.ChannelEmail))
+	oh1, _ := tab.hashes(odd)
+	tab.index[oh1] = tab.index[h1]
+	tab.add(odd, 0, 111)
+	tab.add(odd, 0, 222)
+	if got := tab.get(odd, &one); !slices.Equal(got, []int64{111, 222}) || len(tab.overflow) != 1 {
+		t.Errorf("odd: %v, overflow %d", got, len(tab.overflow))
+	}
+	if got := tab.get(key(7, consent.ChannelEmail), &one); !slices.Equal(got, []int64{7}) {
+		t.Errorf("key 7 beside the collision: %v", got)
 	}
 }
