@@ -50,7 +50,7 @@ func cmdBenchCampaign(ctx context.Context, args []string, stdout io.Writer) erro
 	}
 	defer done()
 	o := bench.CampaignOptions{Recipients: *recipients, Channel: campaign.Channel(*ch), SMTP: *smtpAddr, Conns: *conns, BatchSize: *batch, DataDir: dir, PlanOnly: *planOnly}
-	if *smtpAddr == "" && !*inProcess && *ch == "email" {
+	if *smtpAddr == "" && !*inProcess && *ch == "email" && !*planOnly {
 		exe, err := os.Executable()
 		if err != nil {
 			return fmt.Errorf("bench: cannot find this program to run the smtp sink (use --sink-in-process): %w", err)

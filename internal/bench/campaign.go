@@ -196,11 +196,16 @@ func Campaign(ctx context.Context, o CampaignOptions) (CampaignReport, error) {
 	rep.LoadSeconds = time.Since(t0).Seconds()
 	svc := campaign.New(cfg)
 	svc.BatchSize = o.BatchSize
-	sink, closeTransport, err := benchTransport(ctx, o, svc, sb, clock)
-	if err != nil {
-		return rep, err
+	// Planning needs no transport: with PlanOnly no sink is started (nor
+	// its child process).
+	var sink any
+	if !o.PlanOnly {
+		var closeTransport func()
+		if sink, closeTransport, err = benchTransport(ctx, o, svc, sb, clock); err != nil {
+			return rep, err
+		}
+		defer closeTransport()
 	}
-	defer closeTransport()
 
 	in := campaign.Input{Name: "bench", Purpose: campaign.PurposeMarketing, Channel: o.Channel, Content: benchMail,
 		Audience: campaign.Audience{Tags: []string{"vip"}}, Schedule: campaign.Schedule{Kind: campaign.Now}}

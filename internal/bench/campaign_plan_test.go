@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"path/filepath"
 	"testing"
 
 	"github.com/kith-scrm/kith/internal/campaign"
@@ -9,9 +10,11 @@ import (
 
 // TestCampaignBenchPlanOnly plans without sending: every customer is
 // permitted, nothing is sent, planning's peak memory is reported (the
-// gate's warm-up request is valid, or the bench fails).
+// gate's warm-up request is valid, or the bench fails), and no sink is
+// started (a sink command that cannot run would fail the bench).
 func TestCampaignBenchPlanOnly(t *testing.T) {
-	rep, err := Campaign(context.Background(), CampaignOptions{Recipients: 700, Channel: campaign.Email, PlanOnly: true, DataDir: t.TempDir()})
+	rep, err := Campaign(context.Background(), CampaignOptions{Recipients: 700, Channel: campaign.Email, PlanOnly: true, DataDir: t.TempDir(),
+		SinkCommand: []string{filepath.Join(t.TempDir(), "no-such-sink")}})
 	if err != nil {
 		t.Fatal(err)
 	}

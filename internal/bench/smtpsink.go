@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,7 +20,8 @@ import (
 // discards it, counting messages and bytes: what `kith bench campaign`
 // sends e-mail to when no --smtp is given. It speaks just enough of
 // RFC 5321 for a client that pipelines (RFC 2920): EHLO/HELO, MAIL, RCPT,
-// DATA, RSET, NOOP and QUIT, no TLS and no authentication. Replies are
+// DATA, BDAT (RFC 3030 CHUNKING), RSET, NOOP and QUIT, no TLS and no
+// authentication. Replies are
 // buffered and written when the client has nothing more in flight, so a
 // pipelined MAIL, RCPT and DATA cost one write.
 type SMTPSink struct {
@@ -111,6 +113,7 @@ func (s *SMTPSink) session(c net.Conn) {
 	if !reply("220 sink.bench ESMTP") {
 		return
 	}
+	var chunk int64 // the size of the BDAT chunks of the message so far
 	for {
 		line, err := readLine(r)
 		if err != nil {
@@ -118,7 +121,7 @@ func (s *SMTPSink) session(c net.Conn) {
 		}
 		switch verb(line) {
 		case "EHLO":
-			if !reply("250-sink.bench\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SIZE 10485760") {
+			if !reply("250-sink.bench\r\n250-PIPELINING\r\n250-CHUNKING\r\n250-8BITMIME\r\n250 SIZE 10485760") {
 				return
 			}
 		case "HELO":
@@ -145,6 +148,36 @@ func (s *SMTPSink) session(c net.Conn) {
 			if !reply("250 accepted") {
 				return
 			}
+		case "BDAT":
+			n, last, ok := bdatArgs(line)
+			if !ok {
+				if !reply("501 BDAT <size> [LAST]") {
+					return
+				}
+				continue
+			}
+			chunk += n
+			if chunk > maxSinkMessage {
+				return
+			}
+			if _, err := io.CopyN(io.Discard, r, n); err != nil {
+				return
+			}
+			if !last {
+				if !reply("250 chunk") {
+					return
+				}
+				continue
+			}
+			now := time.Now().UnixNano()
+			s.first.CompareAndSwap(0, now)
+			s.last.Store(now)
+			s.messages.Add(1)
+			s.bytes.Add(chunk)
+			chunk = 0
+			if !reply("250 accepted") {
+				return
+			}
 		case "QUIT":
 			reply("221 bye")
 			w.Flush()
@@ -167,6 +200,19 @@ func readLine(r *bufio.Reader) ([]byte, error) {
 		return nil, err
 	}
 	return bytes.TrimRight(line, "\r\n"), nil
+}
+
+// bdatArgs reads "BDAT <size> [LAST]".
+func bdatArgs(line []byte) (size int64, last, ok bool) {
+	f := strings.Fields(string(line))
+	if len(f) < 2 || len(f) > 3 || (len(f) == 3 && !strings.EqualFold(f[2], "LAST")) {
+		return 0, false, false
+	}
+	n, err := strconv.ParseInt(f[1], 10, 64)
+	if err != nil || n < 0 {
+		return 0, false, false
+	}
+	return n, len(f) == 3, true
 }
 
 // verb is a command's verb, upper case.

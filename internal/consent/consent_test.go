@@ -188,15 +188,26 @@ func TestStates(t *testing.T) {
 		for i := range 1200 { // more than one query's worth
 			persons = append(persons, consent.Phone(fmt.Sprintf("1500000%04d", i)))
 		}
-		m, err := consent.NewLedger(db.R, key).States(ctx, persons, consent.Marketing, consent.ChannelSMS, t0.Add(time.Hour))
-		if err != nil {
+		late := consent.Phone("15000000700")
+		mustRecord(t, db.W, grant(t, db, late, consent.Marketing, consent.ChannelSMS, t0))
+		if err := consent.Suppress(ctx, db.W, key, late, consent.Marketing, consent.ChannelSMS, consent.ReasonComplaint, t0.Add(time.Minute)); err != nil {
 			t.Fatal(err)
 		}
-		if len(m) != 1203 {
-			t.Fatalf("%d states", len(m))
-		}
-		if m[alice].Status != consent.StatusGranted || m[carol].Status != consent.StatusWithdrawn || m[dave].Status != consent.StatusNone {
-			t.Fatalf("states alice %s carol %s dave %s", m[alice].Status, m[carol].Status, m[dave].Status)
+		// With $N lists, and with one JSON parameter per query.
+		for _, l := range []*consent.Ledger{consent.NewLedger(db.R, key), consent.NewLedger(db.R, key).WithDialect(db.Dialect)} {
+			m, err := l.States(ctx, persons, consent.Marketing, consent.ChannelSMS, t0.Add(time.Hour))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(m) != 1203 {
+				t.Fatalf("%d states", len(m))
+			}
+			if m[alice].Status != consent.StatusGranted || m[carol].Status != consent.StatusWithdrawn || m[dave].Status != consent.StatusNone {
+				t.Fatalf("states alice %s carol %s dave %s", m[alice].Status, m[carol].Status, m[dave].Status)
+			}
+			if m[late].Status != consent.StatusGranted || !m[late].Suppressed || m[alice].Suppressed {
+				t.Fatalf("suppressed: late %s %v, alice %v", m[late].Status, m[late].Suppressed, m[alice].Suppressed)
+			}
 		}
 		if _, err := consent.NewLedger(db.R, key).States(ctx, []consent.Person{{Kind: "wechat", Key: "x"}}, consent.Marketing, consent.ChannelSMS, t0); kith.ErrorCode(err) != kith.EINVALID {
 			t.Fatalf("unknown person kind: %v", err)

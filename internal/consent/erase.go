@@ -239,11 +239,15 @@ func (l *Ledger) suppressions(ctx context.Context, states map[Person]State, purp
 		bySubject[h] = p
 		subjects = append(subjects, h)
 	}
-	for start := 0; start < len(subjects); start += statesBatch {
-		chunk := subjects[start:min(start+statesBatch, len(subjects))]
+	for start := 0; start < len(subjects); start += l.statesBatch() {
+		chunk := subjects[start:min(start+l.statesBatch(), len(subjects))]
 		args := []any{string(purpose), string(ch), at}
+		in, err := l.inList(chunk, &args)
+		if err != nil {
+			return err
+		}
 		rows, err := l.q.QueryContext(ctx, "SELECT subject_hash, created_at FROM consent_suppressions WHERE purpose = $1 AND channel = $2 AND created_at <= $3 AND subject_hash IN ("+
-			placeholders(len(args), chunk, &args)+")", args...)
+			in+")", args...)
 		if err != nil {
 			return fmt.Errorf("consent: suppressions: %w", err)
 		}

@@ -17,6 +17,19 @@ type Ledger struct {
 	key      []byte
 	ix       Indexer  // fills consent_state.person_index; nil: left empty
 	onChange []func() // called after each write to consent_state
+	// dialect, when known (WithDialect), lets States pass its persons as
+	// one JSON parameter instead of one $N each.
+	dialect store.Dialect
+}
+
+// WithDialect returns a copy of l that knows the database's dialect, so
+// that States asks about many persons with one JSON parameter per query
+// (store.Dialect.JSONValues) rather than an IN list of $N parameters,
+// whose cost on SQLite grows with their number.
+func (l *Ledger) WithDialect(d store.Dialect) *Ledger {
+	c := *l
+	c.dialect = d
+	return &c
 }
 
 // NewLedger returns a Ledger that reads through q: the database's reader
@@ -135,11 +148,15 @@ func (l *Ledger) States(ctx context.Context, persons []Person, purpose Purpose, 
 		byKind[p.Kind] = append(byKind[p.Kind], p.Key)
 	}
 	for kind, keys := range byKind {
-		for start := 0; start < len(keys); start += statesBatch {
-			chunk := keys[start:min(start+statesBatch, len(keys))]
+		for start := 0; start < len(keys); start += l.statesBatch() {
+			chunk := keys[start:min(start+l.statesBatch(), len(keys))]
 			args := []any{string(kind), string(purpose), string(ch), at}
+			in, err := l.inList(chunk, &args)
+			if err != nil {
+				return nil, err
+			}
 			rows, err := l.events(ctx, "person_kind = $1 AND purpose = $2 AND channel = $3 AND occurred_at <= $4 AND person_key IN ("+
-				placeholders(len(args), chunk, &args)+") ORDER BY person_key, occurred_at, id", args...)
+				in+") ORDER BY person_key, occurred_at, id", args...)
 			if err != nil {
 				return nil, fmt.Errorf("consent: states: %w", err)
 			}
@@ -156,6 +173,34 @@ func (l *Ledger) States(ctx context.Context, persons []Person, purpose Purpose, 
 		return nil, err
 	}
 	return out, nil
+}
+
+// statesBatch is how many persons one query of States asks about: with
+// one JSON parameter, a campaign batch's in one query.
+func (l *Ledger) statesBatch() int {
+	if l.dialect != "" {
+		return 10 * statesBatch
+	}
+	return statesBatch
+}
+
+// inList appends values to args and returns the inside of an IN (…) for
+// them: a subquery over one JSON parameter when the dialect is known,
+// else "$n, $n+1, …".
+func (l *Ledger) inList(values []string, args *[]any) (string, error) {
+	if l.dialect == "" {
+		return placeholders(len(*args), values, args), nil
+	}
+	rows := make([][1]string, len(values))
+	for i, v := range values {
+		rows[i][0] = v
+	}
+	b, err := json.Marshal(rows)
+	if err != nil {
+		return "", err
+	}
+	*args = append(*args, string(b))
+	return "SELECT v.c1 FROM " + l.dialect.JSONValues(len(*args), "TEXT") + " AS v", nil
 }
 
 // placeholders appends values to args and returns "$n, $n+1, …" for them.

@@ -86,3 +86,21 @@ func TestUnsubscribeTokenRefusals(t *testing.T) {
 		t.Errorf("an e-mail person on SMS: %v", err)
 	}
 }
+
+// Tokens made under one key, then another, then the first again are each
+// the key's own (the derived keys kept for the next token follow the key).
+func TestUnsubscribeTokenKeyChange(t *testing.T) {
+	other := []byte("another-unsubscribe-key-987654321")
+	a1, _ := consent.UnsubscribeToken(tokenKey, bob, consent.ChannelEmail)
+	b, _ := consent.UnsubscribeToken(other, bob, consent.ChannelEmail)
+	a2, _ := consent.UnsubscribeToken(tokenKey, bob, consent.ChannelEmail)
+	if a1 != a2 || a1 == b {
+		t.Fatalf("tokens %q, %q, %q", a1, b, a2)
+	}
+	if _, _, err := consent.ParseUnsubscribeToken(tokenKey, b); err == nil {
+		t.Error("a token made under another key was accepted")
+	}
+	if p, _, err := consent.ParseUnsubscribeToken(other, b); err != nil || p != bob {
+		t.Errorf("parse under its own key: %v %v", p, err)
+	}
+}

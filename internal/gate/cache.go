@@ -38,6 +38,14 @@ const (
 // policies: a send committed late, or on a node whose clock is behind, is
 // counted within a second (as long as the delay or the clocks' difference
 // stays within the overlap).
+//
+// On SQLite the sends are tailed by rowid instead: one writer at a time
+// (the write lock is taken at BEGIN) gives each new row the largest rowid
+// yet, in the order of the commits, and Kith neither deletes the latest
+// sends nor runs VACUUM (which may renumber rowids), so "rowid above the
+// last one read" misses nothing and reads nothing twice. Without it, every
+// sweep read again the last two minutes of sends and kept their permit ids
+// in memory: 1.2 million of each at 10,000 messages per second.
 const (
 	sendsOverlap = 2 * time.Minute
 	sweepEvery   = time.Second
@@ -109,8 +117,8 @@ type cache struct {
 	mu       sync.RWMutex
 	loaded   atomic.Bool
 	states   *stateTable
-	sends    map[sendKey][]int64 // marketing sends, Unix µs
-	seen     map[string]int64    // permit ids of sends read within sendsOverlap, by at
+	sends    *sendTable       // marketing sends, Unix µs
+	seen     map[string]int64 // permit ids of sends read within sendsOverlap, by at
 	policies map[consent.Channel]Policy
 	// sups are the suppressions (their created_at, Unix µs), for the
 	// persons without a consent_state row.
@@ -119,6 +127,7 @@ type cache struct {
 	seq      int64     // the consent_state_seq applied
 	tailedAt time.Time // the gate clock at the last sweep of gate_sends
 	sendsMax int64     // the latest send seen (Unix µs)
+	sendsRow int64     // SQLite: the largest gate_sends rowid read
 	sweptAt  int64     // monotonic ns of the last sweep
 	scopes   map[string]*consent.Scope
 
@@ -199,12 +208,13 @@ func readTx(ctx context.Context, db *store.DB, fn func(tx *sql.Tx) error) error 
 func (g *Gate) load(ctx context.Context, now time.Time) error {
 	c := g.cache
 	states := newStateTable()
-	sends := map[sendKey][]int64{}
+	sends := newSendTable()
 	seen := map[string]int64{}
 	c.scopes = map[string]*consent.Scope{}
 	sups := map[supKey]int64{}
-	var seq, sendsMax int64
+	var seq, sendsMax, sendsRow int64
 	var pols map[consent.Channel]Policy
+	byRow := g.db.Dialect == store.SQLite
 	err := readTx(ctx, g.db, func(tx *sql.Tx) error {
 		var err error
 		if err = tx.QueryRowContext(ctx, "SELECT seq FROM consent_state_seq WHERE one = 1").Scan(&seq); err != nil {
@@ -216,10 +226,15 @@ func (g *Gate) load(ctx context.Context, now time.Time) error {
 		if err = g.readStates(ctx, tx, "", nil, func(k stateKey, e entry) { states.put(k, e) }); err != nil {
 			return err
 		}
+		if byRow {
+			if err = tx.QueryRowContext(ctx, "SELECT COALESCE(MAX(rowid), 0) FROM gate_sends").Scan(&sendsRow); err != nil {
+				return err
+			}
+		}
 		recent := now.Add(-sendsOverlap).UnixMicro()
 		if err = readSends(ctx, tx, now.Add(-capHorizon), false, func(id string, k sendKey, t int64) {
-			sends[k] = append(sends[k], t)
-			if t >= recent {
+			sends.add(k, 0, t)
+			if t >= recent && !byRow {
 				seen[id] = t
 			}
 			sendsMax = max(sendsMax, t)
@@ -234,7 +249,7 @@ func (g *Gate) load(ctx context.Context, now time.Time) error {
 	}
 	c.mu.Lock()
 	c.states, c.sends, c.seen, c.policies, c.sups, c.seq, c.tailedAt = states, sends, seen, pols, sups, seq, now
-	c.sendsMax, c.sweptAt = sendsMax, c.mono()
+	c.sendsMax, c.sendsRow, c.sweptAt = sendsMax, sendsRow, c.mono()
 	c.mu.Unlock()
 	c.loaded.Store(true)
 	return nil
@@ -254,9 +269,10 @@ func (g *Gate) tail(ctx context.Context, now time.Time) error {
 	var pols map[consent.Channel]Policy
 	newSends := map[sendKey][]int64{}
 	c.mu.RLock()
-	from, since := c.seq, time.UnixMicro(c.sendsMax)
+	from, since, row := c.seq, time.UnixMicro(c.sendsMax), c.sendsRow
 	seen := c.seen
 	c.mu.RUnlock()
+	byRow := g.db.Dialect == store.SQLite
 	sweep := c.mono()-c.sweptAt >= int64(sweepEvery)
 	if sweep {
 		since = c.tailedAt.Add(-sendsOverlap)
@@ -296,9 +312,18 @@ func (g *Gate) tail(ctx context.Context, now time.Time) error {
 				return err
 			}
 		}
-		// Sends: only the ones not seen in the overlap.
-		// Between sweeps, only sends stamped after the latest seen.
-		if err := readSends(ctx, tx, since, !sweep, func(id string, k sendKey, t int64) {
+		if byRow {
+			// SQLite: the rows written since the last read, exactly.
+			var err error
+			row, err = readSendsAfter(ctx, tx, row, func(k sendKey, t int64) {
+				newSends[k] = append(newSends[k], t)
+			})
+			if err != nil {
+				return err
+			}
+		} else if err := readSends(ctx, tx, since, !sweep, func(id string, k sendKey, t int64) {
+			// Sends: only the ones not seen in the overlap.
+			// Between sweeps, only sends stamped after the latest seen.
 			if _, ok := seen[id]; !ok {
 				newSends[k] = append(newSends[k], t)
 				fresh[id] = t
@@ -336,19 +361,13 @@ func (g *Gate) tail(ctx context.Context, now time.Time) error {
 	}
 	horizon := now.Add(-capHorizon).UnixMicro()
 	for k, ts := range newSends {
-		old := c.sends[k]
-		kept := old[:0:0]
-		for _, t := range old {
-			if t >= horizon {
-				kept = append(kept, t)
-			}
-		}
-		c.sends[k] = append(kept, ts...)
+		c.sends.add(k, horizon, ts...)
 	}
 	for id, at := range fresh {
 		c.seen[id] = at
 		c.sendsMax = max(c.sendsMax, at)
 	}
+	c.sendsRow = max(c.sendsRow, row)
 	if pols != nil {
 		c.policies = pols
 	}
@@ -463,6 +482,29 @@ func readSends(ctx context.Context, tx *sql.Tx, since time.Time, after bool, add
 		add(id, sendKey{consent.Person{Kind: consent.PersonKind(kind), Key: key}, consent.Channel(ch)}, at.UnixMicro())
 	}
 	return rows.Err()
+}
+
+// readSendsAfter (SQLite) calls add for each marketing send whose rowid is
+// above after, and returns the largest rowid read (after when none).
+func readSendsAfter(ctx context.Context, tx *sql.Tx, after int64, add func(k sendKey, t int64)) (int64, error) {
+	rows, err := tx.QueryContext(ctx, "SELECT rowid, person_kind, person_key, channel, class, at FROM gate_sends WHERE rowid > $1", after)
+	if err != nil {
+		return after, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var row int64
+		var kind, key, ch, class string
+		var at time.Time
+		if err := rows.Scan(&row, &kind, &key, &ch, &class, &at); err != nil {
+			return after, err
+		}
+		after = max(after, row)
+		if Class(class) == Marketing {
+			add(sendKey{consent.Person{Kind: consent.PersonKind(kind), Key: key}, consent.Channel(ch)}, at.UnixMicro())
+		}
+	}
+	return after, rows.Err()
 }
 
 // readPolicies reads every channel's policy (DefaultPolicy where unset).

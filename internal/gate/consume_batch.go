@@ -76,7 +76,7 @@ func (g *Gate) ConsumeBatch(ctx context.Context, q store.Querier, permits []Perm
 		purpose consent.Purpose
 		channel consent.Channel
 	}
-	ledger := consent.NewLedger(q, g.key)
+	ledger := consent.NewLedger(q, g.key).WithDialect(g.db.Dialect)
 	states := map[pc]map[consent.Person]consent.State{}
 	policies := map[consent.Channel]Policy{}
 	sends := map[consent.Channel]map[consent.Person][]int64{}

@@ -142,6 +142,7 @@ type worker struct {
 	memo   contentMemo
 	hasher *consent.SuppressionHasher // made at the first person without state
 	extra  map[sendKey][]int64        // sends allowed earlier in this batch
+	one    [1]int64                   // a key's single send, read from the cache
 }
 
 // decidePart decides the requests pending (cache read-locked).
@@ -171,7 +172,7 @@ func (g *Gate) decideCached(r *Request, now time.Time, w *worker) Decision {
 	var sends, more []int64
 	if r.Class == Marketing {
 		k := sendKey{r.Person, r.Channel}
-		sends = c.sends[k]
+		sends = c.sends.get(k, &w.one)
 		if w.extra != nil {
 			more = w.extra[k]
 		}

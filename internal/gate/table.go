@@ -111,3 +111,114 @@ func (t *stateTable) deleteEvents(gone map[int64]bool) {
 
 // len returns the number of entries.
 func (t *stateTable) len() int { return len(t.index) + len(t.overflow) }
+
+// sendTable holds the marketing sends (Unix µs) of each person and channel
+// the cap counters need, laid out like stateTable: an index from a 64-bit
+// hash of the key to a slot holding a second, independent 64-bit hash that
+// confirms the key and the first send; a key with more sends keeps them all
+// in a small map, and a key whose first hash collides with another's goes
+// to a plain map. A million recipients' sends take about 55 MB instead of
+// the 110 of a map from both hashes to a slice, and the collector scans no
+// key strings. Two keys agreeing on both hashes are as likely as a random
+// 128-bit collision; it would only add sends to a count (a refusal, never
+// a send allowed), and Consume re-checks the caps in the database anyway.
+type sendTable struct {
+	seed1, seed2 maphash.Seed
+	index        map[uint64]int32
+	slots        []sendSlot
+	more         map[int32][]int64   // all the sends of slots with two or more
+	overflow     map[sendKey][]int64 // keys whose first hash is another key's
+}
+
+// sendSlot is a key's second hash and its first send (16 bytes).
+type sendSlot struct {
+	h2    uint64
+	first int64
+}
+
+func newSendTable() *sendTable {
+	return &sendTable{seed1: maphash.MakeSeed(), seed2: maphash.MakeSeed(), index: map[uint64]int32{}, more: map[int32][]int64{}, overflow: map[sendKey][]int64{}}
+}
+
+func (t *sendTable) hashes(k sendKey) (uint64, uint64) {
+	var h maphash.Hash
+	h.SetSeed(t.seed1)
+	writeSendKey(&h, k)
+	h1 := h.Sum64()
+	h.SetSeed(t.seed2)
+	writeSendKey(&h, k)
+	return h1, h.Sum64()
+}
+
+func writeSendKey(h *maphash.Hash, k sendKey) {
+	h.WriteString(string(k.person.Kind))
+	h.WriteByte(0)
+	h.WriteString(k.person.Key)
+	h.WriteByte(0)
+	h.WriteString(string(k.channel))
+}
+
+// get returns k's sends, not to be changed; a single send is returned in
+// one (the caller's buffer).
+func (t *sendTable) get(k sendKey, one *[1]int64) []int64 {
+	h1, h2 := t.hashes(k)
+	i, ok := t.index[h1]
+	if !ok {
+		return nil
+	}
+	if t.slots[i].h2 != h2 {
+		return t.overflow[k]
+	}
+	if ts, ok := t.more[i]; ok {
+		return ts
+	}
+	one[0] = t.slots[i].first
+	return one[:]
+}
+
+// add appends ts to k's sends, dropping those before horizon.
+func (t *sendTable) add(k sendKey, horizon int64, ts ...int64) {
+	if len(ts) == 0 {
+		return
+	}
+	h1, h2 := t.hashes(k)
+	i, ok := t.index[h1]
+	if ok && t.slots[i].h2 != h2 {
+		t.overflow[k] = appendKept(t.overflow[k], horizon, ts)
+		return
+	}
+	if !ok {
+		i = int32(len(t.slots))
+		t.index[h1] = i
+		t.slots = append(t.slots, sendSlot{h2: h2, first: ts[0]})
+		if len(ts) > 1 {
+			t.more[i] = append([]int64(nil), ts...)
+		}
+		return
+	}
+	old, many := t.more[i]
+	if !many {
+		old = []int64{t.slots[i].first}
+	}
+	all := appendKept(old, horizon, ts)
+	t.slots[i].first = all[0]
+	if len(all) > 1 {
+		t.more[i] = all
+	} else {
+		delete(t.more, i)
+	}
+}
+
+// appendKept returns the sends of old at or after horizon, then ts.
+func appendKept(old []int64, horizon int64, ts []int64) []int64 {
+	kept := make([]int64, 0, len(old)+len(ts))
+	for _, at := range old {
+		if at >= horizon {
+			kept = append(kept, at)
+		}
+	}
+	return append(kept, ts...)
+}
+
+// len returns how many keys have sends.
+func (t *sendTable) len() int { return len(t.index) + len(t.overflow) }

@@ -150,6 +150,8 @@ func fold(s string, n int) string {
 	return b.String()
 }
 
+var doubleSpace = []byte("  ")
+
 func isWSP(c byte) bool { return c == ' ' || c == '\t' }
 
 // relaxedHeader appends the relaxed canonical form (RFC 6376 §3.4.2) of a
@@ -201,6 +203,13 @@ func relaxedBody(body []byte) []byte {
 		}
 		for ; empty > 0; empty-- {
 			out = append(out, '\r', '\n')
+		}
+		if bytes.IndexByte(line, '\t') < 0 && !bytes.Contains(line, doubleSpace) {
+			// Already canonical (every run of whitespace is one space):
+			// most lines of a composed message.
+			out = append(out, line...)
+			out = append(out, '\r', '\n')
+			continue
 		}
 		space := false
 		for _, c := range line {

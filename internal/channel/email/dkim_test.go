@@ -21,6 +21,8 @@ func TestRelaxedCanonicalization(t *testing.T) {
 		"a":                         "a\r\n",
 		"a\r\n\r\nb\r\n \r\n":       "a\r\n\r\nb\r\n",
 		"x  \ty\r\n":                "x y\r\n",
+		" lead and trail \r\n":      " lead and trail\r\n",
+		"a  b\r\nc\td\r\ne f\n":     "a b\r\nc d\r\ne f\r\n",
 	} {
 		if got := string(relaxedBody([]byte(in))); got != want {
 			t.Errorf("relaxedBody(%q) = %q, want %q", in, got, want)

@@ -297,17 +297,20 @@ func TestSendToSMTPSink(t *testing.T) {
 
 func TestSMTPErrors(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
-		for _, pipelining := range []bool{true, false} {
-			t.Run(fmt.Sprintf("pipelining=%v", pipelining), func(t *testing.T) { smtpErrors(t, db, pipelining) })
+		// BDAT pipelined (the server offers CHUNKING), DATA pipelined, one
+		// command at a time.
+		for _, dialogue := range []string{"chunking", "pipelining", "plain"} {
+			t.Run(dialogue, func(t *testing.T) { smtpErrors(t, db, dialogue) })
 		}
 	})
 }
 
-func smtpErrors(t *testing.T, db *store.DB, pipelining bool) {
+func smtpErrors(t *testing.T, db *store.DB, dialogue string) {
 	ctx := context.Background()
 	f := newFixture(t, db, "ed25519", NoTLS, 1)
-	f.mailer.plainDialogue = !pipelining
-	at := func(local string) string { return fmt.Sprintf("%s-%v@example.com", local, pipelining) }
+	f.mailer.plainDialogue = dialogue == "plain"
+	f.mailer.noChunking = dialogue != "chunking"
+	at := func(local string) string { return fmt.Sprintf("%s-%s@example.com", local, dialogue) }
 	f.sink.rcpt[at("gone")] = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
 	f.sink.rcpt[at("full")] = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 2, 2}, Message: "mailbox full"}
 	f.sink.drop[at("cut")] = true

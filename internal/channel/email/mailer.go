@@ -23,9 +23,12 @@ type Mailer struct {
 	// plainDialogue turns PIPELINING off (tests of the one-command-at-a-time
 	// dialogue; servers that offer it are not known to need it).
 	plainDialogue bool
-	mu            sync.Mutex
-	open          int // connections open or being dialled
-	done          bool
+	// noChunking turns CHUNKING (BDAT) off: tests of the pipelined DATA
+	// dialogue.
+	noChunking bool
+	mu         sync.Mutex
+	open       int // connections open or being dialled
+	done       bool
 }
 
 // NewMailer returns a Mailer. claim consumes the permits; limiter (nil for
@@ -75,6 +78,7 @@ func (m *Mailer) get(ctx context.Context) (c *conn, reused bool, err error) {
 			return nil, false, err
 		}
 		c.pipelining = c.pipelining && !m.plainDialogue
+		c.chunking = c.chunking && !m.noChunking
 		return c, false, nil
 	}
 	m.mu.Unlock()

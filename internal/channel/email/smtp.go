@@ -82,7 +82,9 @@ type conn struct {
 	client     *smtp.Client
 	sent       int
 	pipelining bool   // the server offers PIPELINING (RFC 2920)
+	chunking   bool   // and CHUNKING (BDAT, RFC 3030)
 	wire       []byte // the message being written, dot-stuffed (reused)
+	msg        []byte // the message of a BDAT (reused)
 }
 
 func (c *conn) close() {
@@ -134,6 +136,7 @@ func dial(ctx context.Context, cfg *SMTPConfig) (*conn, error) {
 		}
 	}
 	c.pipelining, _ = client.Extension("PIPELINING")
+	c.chunking, _ = client.Extension("CHUNKING")
 	return c, nil
 }
 
@@ -180,6 +183,16 @@ func outcome(err error, at stage) (r channel.Result, broken bool) {
 // exchange sends one message on c: MAIL, RCPT, DATA, the bytes, the dot.
 func exchange(c *conn, deadline time.Time, from, to string, r *rendered) (channel.Result, bool) {
 	c.raw.SetDeadline(deadline)
+	if c.pipelining && c.chunking {
+		// One write carries the whole message, so a failure after it
+		// cannot tell a connection the server closed while idle (nothing
+		// delivered: worth one more try) from one that failed after
+		// taking the message: look before writing.
+		if c.sent > 0 && closedByServer(c) {
+			return channel.Result{Status: channel.Retryable, Message: "the server closed the connection while it was idle"}, true
+		}
+		return chunked(c, from, to, r)
+	}
 	if c.pipelining {
 		return pipelined(c, from, to, r)
 	}
@@ -275,14 +288,81 @@ func pipelined(c *conn, from, to string, r *rendered) (channel.Result, bool) {
 	return channel.Result{Status: channel.Sent, Code: "250"}, false
 }
 
-// appendDotStuffed appends src as the DATA dialogue carries it (RFC 5321
-// §4.5.2), as textproto.DotWriter writes it: every line ends with CRLF (a
-// bare LF becomes CRLF) and a line that starts with a dot gets another.
-func appendDotStuffed(dst, src []byte) []byte {
-	// Whether src starts a line: it does when dst is empty or ends one.
+// chunked sends MAIL, RCPT and BDAT with the whole message (RFC 3030,
+// pipelined as RFC 2920 allows BDAT to be) in one write and reads their
+// three replies: one write and one wait per message, and no dot-stuffing.
+// A server that refuses MAIL or RCPT refuses the BDAT too and discards its
+// chunk (the size says where it ends), so nothing is delivered; the
+// transaction is then reset. Once the write went out, a connection that
+// fails may have delivered the message: Unknown, never sent again.
+func chunked(c *conn, from, to string, r *rendered) (channel.Result, bool) {
+	t := c.client.Text
+	if strings.ContainsAny(from+to, "\r\n<>") {
+		return channel.Result{Status: channel.Failed, Message: "email: an address holds a line break or angle bracket"}, false
+	}
+	// The message first, with every line ended by CRLF, to know its size.
+	msg := appendLines(appendLines(c.msg[:0], r.head.Bytes(), false), r.body.Bytes(), false)
+	if n := len(msg); n > 0 && (n < 2 || msg[n-2] != '\r' || msg[n-1] != '\n') {
+		msg = append(msg, '\r', '\n')
+	}
+	c.msg = msg
+	w := append(c.wire[:0], "MAIL FROM:<"...)
+	w = append(w, from...)
+	w = append(w, ">\r\nRCPT TO:<"...)
+	w = append(w, to...)
+	w = append(w, ">\r\nBDAT "...)
+	w = strconv.AppendInt(w, int64(len(msg)), 10)
+	w = append(w, " LAST\r\n"...)
+	w = append(w, msg...)
+	c.wire = w
+	if _, err := t.W.Write(w); err != nil {
+		// Not all of it went out: the chunk is incomplete, and a server
+		// delivers no message from an incomplete chunk.
+		return outcome(err, inData)
+	}
+	if err := t.W.Flush(); err != nil {
+		return outcome(err, afterData)
+	}
+	var first error                            // the first refusal, which the result reports
+	for i, want := range []int{250, 25, 250} { // MAIL, RCPT, BDAT
+		_, _, err := t.ReadResponse(want)
+		var tp *textproto.Error
+		if err != nil && !errors.As(err, &tp) {
+			if first != nil {
+				// MAIL or RCPT was refused (a 421 closes the connection):
+				// no message was taken.
+				res, _ := outcome(first, beforeData)
+				return res, true
+			}
+			return outcome(err, afterData) // the connection failed after the write
+		}
+		if err != nil && first == nil {
+			first = err
+		}
+		if i == 2 && err == nil && first != nil {
+			// The server took the message though MAIL or RCPT was
+			// refused: whether it delivers it is unknown, and the
+			// connection is not trusted again.
+			return channel.Result{Status: channel.Unknown, Message: "the server accepted the message after refusing its envelope: " + first.Error()}, true
+		}
+	}
+	if first != nil {
+		res, broken := outcome(first, beforeData)
+		if !broken && c.client.Reset() != nil {
+			broken = true
+		}
+		return res, broken
+	}
+	c.sent++
+	return channel.Result{Status: channel.Sent, Code: "250"}, false
+}
+
+// appendLines appends src with every line ended by CRLF (a bare LF becomes
+// CRLF) and, when stuff is set, a dot doubled at the start of a line.
+func appendLines(dst, src []byte, stuff bool) []byte {
 	bol := len(dst) == 0 || dst[len(dst)-1] == '\n'
 	for len(src) > 0 {
-		if bol && src[0] == '.' {
+		if stuff && bol && src[0] == '.' {
 			dst = append(dst, '.')
 		}
 		i := bytes.IndexByte(src, '\n')
@@ -300,3 +380,8 @@ func appendDotStuffed(dst, src []byte) []byte {
 	}
 	return dst
 }
+
+// appendDotStuffed appends src as the DATA dialogue carries it (RFC 5321
+// §4.5.2), as textproto.DotWriter writes it: every line ends with CRLF (a
+// bare LF becomes CRLF) and a line that starts with a dot gets another.
+func appendDotStuffed(dst, src []byte) []byte { return appendLines(dst, src, true) }
