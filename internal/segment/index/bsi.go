@@ -4,6 +4,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"sync/atomic"
 
 	"github.com/RoaringBitmap/roaring/v2"
 )
@@ -25,11 +26,14 @@ import (
 //
 // Each bucket of more than one value is cut again into about fineBuckets
 // fine buckets (fine[j], the same quantile cuts on round numbers within
-// it), with the bitmap of the customers in each (fineBM[j][f], not
-// accumulated: a customer is in one). A constant off the bounds then
-// takes the fine buckets above (or below) it whole and checks the values
-// of the one fine bucket it falls inside: about 1/(rangeBuckets·
-// fineBuckets) of the customers instead of 1/rangeBuckets.
+// it). A customer's fine number, the fine bucket of its value within its
+// bucket, is bit-sliced over all the buckets at once: fineBits[i] holds
+// the customers whose fine number has bit i set (a handful of bitmaps per
+// fact). A constant off the bounds then splits the customers in question
+// of its bucket by fine number (fineSplit: one or two operations per bit,
+// on a set that halves at each bit) and checks the values of the one fine
+// bucket it falls inside: about 1/(rangeBuckets·fineBuckets) of the
+// customers instead of 1/rangeBuckets.
 //
 // A bsi built value by value (newBSI: the reload of a few changed
 // customers) has no bounds: every comparison checks its values one by one.
@@ -40,11 +44,35 @@ type bsi struct {
 	bounds []int64           // ascending
 	lt     []*roaring.Bitmap // lt[i]: the customers whose value is below bounds[i]
 	// fine[j] are the ascending cuts inside bucket j (strictly between its
-	// bounds), fineBM[j][f] the customers of bucket j in fine bucket f (the
-	// number of fine[j] at or below the value); both nil for a bucket not
-	// cut again.
-	fine   [][]int64
-	fineBM [][]*roaring.Bitmap
+	// bounds), nil for a bucket not cut again. A customer's fine number is
+	// the number of fine[j] at or below its value (0 in a bucket not cut);
+	// fineBits[i] holds the customers whose fine number has bit i set.
+	fine     [][]int64
+	fineBits []*roaring.Bitmap
+	// whole caches whether every customer of the index has a value
+	// (covers): 0 not known yet, 1 yes, 2 no. Queries fill it in under
+	// the index's read lock; a change forgets it under the write lock.
+	whole atomic.Int32
+}
+
+// covers reports whether every customer of all has a value, so that a
+// comparison need not narrow to the customers with one. The answer is
+// kept until the values change.
+func (b *bsi) covers(all *roaring.Bitmap) bool {
+	switch b.whole.Load() {
+	case 1:
+		return true
+	case 2:
+		return false
+	}
+	n := all.GetCardinality()
+	ok := b.has.GetCardinality() >= n && b.has.AndCardinality(all) == n
+	if ok {
+		b.whole.Store(1)
+	} else {
+		b.whole.Store(2)
+	}
+	return ok
 }
 
 // rangeBuckets is about how many buckets a build makes per fact: each
@@ -54,9 +82,9 @@ type bsi struct {
 // customers).
 const rangeBuckets = 32
 
-// fineBuckets is about how many fine buckets each bucket is cut into. Fine
-// buckets are not accumulated, so together they cost about one bitmap of
-// the customers with a value, whatever their number.
+// fineBuckets is about how many fine buckets each bucket is cut into. The
+// fine numbers cost one bitmap per bit (about half of the customers with a
+// value in each), so doubling fineBuckets costs one bitmap more.
 const fineBuckets = 16
 
 func newBSI() *bsi { return &bsi{has: roaring.New()} }
@@ -64,28 +92,29 @@ func newBSI() *bsi { return &bsi{has: roaring.New()} }
 // set records value v for customer id, which must hold no value yet (the
 // index clears changed customers before it sets them again).
 func (b *bsi) set(id uint32, v int64) {
+	b.whole.Store(0)
 	b.vals.set(id, v)
 	b.has.Add(id)
 	j := b.bucket(v)
 	for i := j; i < len(b.bounds); i++ {
 		b.lt[i].Add(id)
 	}
-	if fb := b.fineOf(j); fb != nil {
-		fb[b.fineBucket(j, v)].Add(id)
+	for f, i := b.fineBucket(j, v), 0; f != 0; f, i = f>>1, i+1 {
+		if f&1 != 0 {
+			b.fineBits[i].Add(id)
+		}
 	}
 }
 
-// fineOf returns the fine buckets' bitmaps of bucket j, or nil.
-func (b *bsi) fineOf(j int) []*roaring.Bitmap {
-	if j < len(b.fineBM) {
-		return b.fineBM[j]
-	}
-	return nil
-}
+// cutAgain reports whether bucket j has fine buckets.
+func (b *bsi) cutAgain(j int) bool { return j < len(b.fine) && b.fine[j] != nil }
 
-// fineBucket returns the fine bucket of v in bucket j: the number of
-// fine[j] at or below it.
+// fineBucket returns the fine number of v in bucket j: the number of
+// fine[j] at or below it (0 when j is not cut again).
 func (b *bsi) fineBucket(j int, v int64) int {
+	if !b.cutAgain(j) {
+		return 0
+	}
 	cuts := b.fine[j]
 	return sort.Search(len(cuts), func(i int) bool { return cuts[i] > v })
 }
@@ -105,31 +134,12 @@ func (b *bsi) get(id uint32) (int64, bool) {
 
 // remove forgets the values of the customers in ids.
 func (b *bsi) remove(ids *roaring.Bitmap) {
-	if len(b.fineBM) > 0 {
-		if ids.GetCardinality() <= 4096 {
-			// Each customer is in one fine bucket: the one of its value.
-			it := ids.Iterator()
-			for it.HasNext() {
-				id := it.Next()
-				if !b.has.Contains(id) {
-					continue
-				}
-				v := b.vals.get(id)
-				j := b.bucket(v)
-				if fb := b.fineOf(j); fb != nil {
-					fb[b.fineBucket(j, v)].Remove(id)
-				}
-			}
-		} else {
-			for _, fb := range b.fineBM {
-				for _, bm := range fb {
-					bm.AndNot(ids)
-				}
-			}
-		}
-	}
+	b.whole.Store(0)
 	removeFrom(b.has, ids)
 	for _, bm := range b.lt {
+		removeFrom(bm, ids)
+	}
+	for _, bm := range b.fineBits {
 		removeFrom(bm, ids)
 	}
 }
@@ -140,8 +150,9 @@ func (b *bsi) merge(o *bsi) {
 	if o.has.IsEmpty() {
 		return
 	}
+	b.whole.Store(0)
 	byBucket := make([][]uint32, len(b.bounds)+1)
-	byFine := map[[2]int][]uint32{}
+	byBit := make([][]uint32, len(b.fineBits))
 	it := o.has.Iterator()
 	for it.HasNext() {
 		id := it.Next()
@@ -149,13 +160,14 @@ func (b *bsi) merge(o *bsi) {
 		b.vals.set(id, v)
 		j := b.bucket(v)
 		byBucket[j] = append(byBucket[j], id)
-		if b.fineOf(j) != nil {
-			k := [2]int{j, b.fineBucket(j, v)}
-			byFine[k] = append(byFine[k], id)
+		for f, i := b.fineBucket(j, v), 0; f != 0; f, i = f>>1, i+1 {
+			if f&1 != 0 {
+				byBit[i] = append(byBit[i], id)
+			}
 		}
 	}
-	for k, ids := range byFine {
-		b.fineBM[k[0]][k[1]].AddMany(ids)
+	for i, ids := range byBit {
+		b.fineBits[i].AddMany(ids)
 	}
 	b.has.Or(o.has)
 	acc := roaring.New()
@@ -172,10 +184,8 @@ func (b *bsi) sizeInBytes() uint64 {
 	for _, bm := range b.lt {
 		n += bm.GetSizeInBytes()
 	}
-	for _, fb := range b.fineBM {
-		for _, bm := range fb {
-			n += bm.GetSizeInBytes()
-		}
+	for _, bm := range b.fineBits {
+		n += bm.GetSizeInBytes()
 	}
 	return n
 }
@@ -196,27 +206,178 @@ const (
 // nil) whose value v satisfies "v op k", as a new bitmap. Customers without
 // a value never match, not even "!=".
 func (b *bsi) compare(op cmp, k int64, within *roaring.Bitmap) *roaring.Bitmap {
+	return b.compareIn(op, k, scope{within: within})
+}
+
+// scope is what a comparison narrows to: the customers of within (every
+// customer when nil). When owned, within is the caller's to change: the
+// comparison works on it in place (an "and" hands each term what the
+// terms before left, which it no longer needs) and may return it. When
+// valued, every customer of within has a value, so within need not be
+// narrowed to them.
+type scope struct {
+	within        *roaring.Bitmap
+	owned, valued bool
+}
+
+// compareIn is compare within s.
+func (b *bsi) compareIn(op cmp, k int64, s scope) *roaring.Bitmap {
 	switch op {
 	case cmpGe:
-		return b.atLeast(k, within)
+		return b.atLeast(k, s)
 	case cmpGt:
 		if k == math.MaxInt64 {
 			return roaring.New()
 		}
-		return b.atLeast(k+1, within)
+		return b.atLeast(k+1, s)
 	case cmpLt:
-		return b.below(k, within)
+		return b.below(k, s)
 	case cmpLe:
 		if k == math.MaxInt64 {
-			return narrow(b.has, within)
+			return b.withValue(s)
 		}
-		return b.below(k+1, within)
+		return b.below(k+1, s)
 	case cmpEq:
-		return b.equal(k, within)
+		return b.equal(k, s.within)
 	}
-	r := narrow(b.has, within)
-	r.AndNot(b.equal(k, within))
+	eq := b.equal(k, s.within)
+	r := b.withValue(s)
+	r.AndNot(eq)
 	return r
+}
+
+// withValue returns the customers of s with a value: s.within itself
+// when it is owned and valued.
+func (b *bsi) withValue(s scope) *roaring.Bitmap {
+	switch {
+	case s.within == nil:
+		return b.has.Clone()
+	case !s.valued:
+		if s.owned {
+			s.within.And(b.has)
+			return s.within
+		}
+		return roaring.And(s.within, b.has)
+	case s.owned:
+		return s.within
+	}
+	return s.within.Clone()
+}
+
+// without returns the customers of s with a value, less those of bm (a
+// bitmap of customers with a value).
+func (b *bsi) without(bm *roaring.Bitmap, s scope) *roaring.Bitmap {
+	switch {
+	case s.within == nil:
+		return roaring.AndNot(b.has, bm)
+	case s.owned:
+		s.within.AndNot(bm)
+		if !s.valued {
+			s.within.And(b.has)
+		}
+		return s.within
+	}
+	r := roaring.AndNot(s.within, bm)
+	if !s.valued {
+		r.And(b.has)
+	}
+	return r
+}
+
+// in returns the customers of s in bm (a bitmap of customers with a
+// value).
+func in(bm *roaring.Bitmap, s scope) *roaring.Bitmap {
+	switch {
+	case s.within == nil:
+		return bm.Clone()
+	case s.owned:
+		s.within.And(bm)
+		return s.within
+	}
+	return roaring.And(s.within, bm)
+}
+
+// atLeast returns the customers of s with v >= k: those from k's bucket
+// up, less those of its bucket below k. In an "and", within is what the
+// terms before left and is changed in place, so a comparison is two
+// operations over it (an "and not" and an "and" that leaves the few of
+// k's bucket) and a few over the customers of k's bucket.
+func (b *bsi) atLeast(k int64, s scope) *roaring.Bitmap {
+	j := b.bucket(k)
+	var r *roaring.Bitmap // from bucket j up
+	if j == 0 {
+		r = b.withValue(s)
+	} else {
+		r = b.without(b.lt[j-1], s)
+		if b.bounds[j-1] == k { // on a bound: no check
+			return r
+		}
+	}
+	e := r // the customers of bucket j
+	if j < len(b.bounds) {
+		e = roaring.And(r, b.lt[j])
+	}
+	r.AndNot(b.outside(j, e, k, false))
+	return r
+}
+
+// below returns the customers of s with v < k: those up to k's bucket,
+// less those of its bucket at or above k.
+func (b *bsi) below(k int64, s scope) *roaring.Bitmap {
+	j := b.bucket(k)
+	if j > 0 && b.bounds[j-1] == k { // on a bound: no check
+		return in(b.lt[j-1], s)
+	}
+	var r *roaring.Bitmap // up to bucket j
+	if j < len(b.bounds) {
+		r = in(b.lt[j], s)
+	} else {
+		r = b.withValue(s)
+	}
+	e := r // the customers of bucket j
+	if j > 0 {
+		e = roaring.AndNot(r, b.lt[j-1])
+	}
+	r.AndNot(b.outside(j, e, k, true))
+	return r
+}
+
+// outside returns the customers of e, customers of bucket j, whose value
+// is at or above k (when atOrAbove) or below k (otherwise): those to take
+// out of an answer that holds bucket j whole. e is not changed.
+func (b *bsi) outside(j int, e *roaring.Bitmap, k int64, atOrAbove bool) *roaring.Bitmap {
+	fail := func(v int64) bool { return v < k }
+	side := sideBelow // fine numbers below k's fail
+	if atOrAbove {
+		fail = func(v int64) bool { return v >= k }
+		side = sideAbove
+	}
+	if !b.split(j, e) {
+		return b.check(e, fail)
+	}
+	f := b.fineBucket(j, k)
+	out, eq := b.fineSplit(e, f, side)
+	if f > 0 && b.fine[j][f-1] == k { // on a fine cut: k's fine bucket is at or above k
+		if atOrAbove {
+			out.Or(eq)
+		}
+		return out
+	}
+	out.Or(b.check(eq, fail))
+	return out
+}
+
+// equal returns the customers of within (every customer when nil) with
+// v == k, as a new bitmap.
+func (b *bsi) equal(k int64, within *roaring.Bitmap) *roaring.Bitmap {
+	j := b.bucket(k)
+	e := b.edge(j, within)
+	if b.split(j, e) {
+		_, e = b.fineSplit(e, b.fineBucket(j, k), sideNone)
+	} else if j > 0 && b.bounds[j-1] == k && j < len(b.bounds) && b.bounds[j] == k+1 {
+		return e // a bucket of this one value
+	}
+	return b.check(e, func(v int64) bool { return v == k })
 }
 
 // ltOr returns lt[i], the customers below bounds[i], counting lt[-1] as
@@ -232,7 +393,7 @@ func (b *bsi) ltOr(i int) *roaring.Bitmap {
 }
 
 // edge returns the customers of within in bucket j:
-// bounds[j-1] <= v < bounds[j].
+// bounds[j-1] <= v < bounds[j], as a new bitmap.
 func (b *bsi) edge(j int, within *roaring.Bitmap) *roaring.Bitmap {
 	r := narrow(b.ltOr(j), within)
 	if lo := b.ltOr(j - 1); lo != nil {
@@ -241,111 +402,72 @@ func (b *bsi) edge(j int, within *roaring.Bitmap) *roaring.Bitmap {
 	return r
 }
 
-// atLeast returns the customers of within with v >= k.
-func (b *bsi) atLeast(k int64, within *roaring.Bitmap) *roaring.Bitmap {
-	j := b.bucket(k)
-	if j > 0 && b.bounds[j-1] == k { // on a bound: no check
-		r := narrow(b.has, within)
-		r.AndNot(b.lt[j-1])
-		return r
-	}
-	var r *roaring.Bitmap
-	if j < len(b.bounds) { // every bucket above j
-		r = narrow(b.has, within)
-		r.AndNot(b.lt[j])
-	} else {
-		r = roaring.New()
-	}
-	fb, e := b.fineOrEdge(j, within)
-	if fb != nil {
-		f := b.fineBucket(j, k)
-		if f > 0 && b.fine[j][f-1] == k { // on a fine cut: no check
-			r.Or(union(fb[f:], e))
-			return r
-		}
-		r.Or(union(fb[f+1:], e))
-		r.Or(b.check(narrow(fb[f], e), func(v int64) bool { return v >= k }))
-		return r
-	}
-	r.Or(b.check(e, func(v int64) bool { return v >= k }))
-	return r
-}
-
-// below returns the customers of within with v < k.
-func (b *bsi) below(k int64, within *roaring.Bitmap) *roaring.Bitmap {
-	j := b.bucket(k)
-	if j > 0 && b.bounds[j-1] == k {
-		return narrow(b.lt[j-1], within)
-	}
-	var r *roaring.Bitmap
-	if j > 0 {
-		r = narrow(b.lt[j-1], within)
-	} else {
-		r = roaring.New()
-	}
-	fb, e := b.fineOrEdge(j, within)
-	if fb != nil {
-		f := b.fineBucket(j, k)
-		r.Or(union(fb[:f], e))
-		if f > 0 && b.fine[j][f-1] == k { // on a fine cut: no check
-			return r
-		}
-		r.Or(b.check(narrow(fb[f], e), func(v int64) bool { return v < k }))
-		return r
-	}
-	r.Or(b.check(e, func(v int64) bool { return v < k }))
-	return r
-}
-
-// equal returns the customers of within with v == k.
-func (b *bsi) equal(k int64, within *roaring.Bitmap) *roaring.Bitmap {
-	j := b.bucket(k)
-	fb, e := b.fineOrEdge(j, within)
-	if fb != nil {
-		return b.check(narrow(fb[b.fineBucket(j, k)], e), func(v int64) bool { return v == k })
-	}
-	if j > 0 && b.bounds[j-1] == k && j < len(b.bounds) && b.bounds[j] == k+1 {
-		return e // a bucket of this one value
-	}
-	return b.check(e, func(v int64) bool { return v == k })
-}
-
 // fewToCheck is how many customers of a bucket are checked one by one
-// rather than through its fine buckets (a check is a look-up in the value
-// array; the fine buckets cost a few bitmap operations each). A variable
-// so that the tests can take either path.
+// rather than split by their fine numbers first (a check is a look-up in
+// the value array, a cache miss each over a large index; a split costs a
+// few bitmap operations). A variable so that the tests can take either
+// path.
 var fewToCheck uint64 = 4096
 
-// fineOrEdge returns what a comparison in bucket j works on: the fine
-// buckets' bitmaps (nil when j has none, or when few customers of within
-// are in j) and the customers to narrow them to — nil for everyone, else
-// the customers of within in bucket j — or, without fine buckets, the
-// customers of within in bucket j to check one by one.
-func (b *bsi) fineOrEdge(j int, within *roaring.Bitmap) ([]*roaring.Bitmap, *roaring.Bitmap) {
-	fb := b.fineOf(j)
-	if fb == nil {
-		return nil, b.edge(j, within)
-	}
-	if within == nil {
-		return fb, nil
-	}
-	e := b.edge(j, within)
-	if e.GetCardinality() <= fewToCheck {
-		return nil, e
-	}
-	return fb, e
+// split reports whether e, customers of bucket j, are to be split by
+// their fine numbers before the check: j is cut again and they are many.
+func (b *bsi) split(j int, e *roaring.Bitmap) bool {
+	return b.cutAgain(j) && e.GetCardinality() > fewToCheck
 }
 
-// union returns the union of bms, narrowed to within when it is not nil.
-func union(bms []*roaring.Bitmap, within *roaring.Bitmap) *roaring.Bitmap {
-	if within == nil {
-		return roaring.FastOr(bms...)
+// The side of a fine number that fineSplit collects.
+const (
+	sideNone = iota
+	sideBelow
+	sideAbove
+)
+
+// fineSplit splits e, customers of one bucket, by their fine number
+// against f: it returns, as new bitmaps, those below f (sideBelow) or
+// above it (sideAbove; none for sideNone), and those at f; e is not
+// changed. Bit by bit from the highest, the customers whose fine number
+// agrees with f so far (eq) go to the side a differing bit decides, or
+// stay in eq: each step works on a set about half the one before.
+func (b *bsi) fineSplit(e *roaring.Bitmap, f int, want int) (side, eq *roaring.Bitmap) {
+	side = roaring.New()
+	if f >= 1<<len(b.fineBits) { // above every fine number: cannot happen
+		if want == sideBelow {
+			return e.Clone(), roaring.New()
+		}
+		return side, roaring.New()
 	}
-	r := roaring.New()
-	for _, bm := range bms {
-		r.Or(roaring.And(bm, within))
+	eq = e
+	owned := false // eq is e until it is narrowed
+	for i := len(b.fineBits) - 1; i >= 0 && !eq.IsEmpty(); i-- {
+		one := roaring.And(eq, b.fineBits[i])
+		if f>>i&1 != 0 { // f has a 1: a 0 is below f
+			if want == sideBelow {
+				if owned {
+					eq.AndNot(one)
+					side.Or(eq)
+				} else {
+					side.Or(roaring.AndNot(eq, one))
+				}
+			}
+			eq, owned = one, true
+			continue
+		}
+		if one.IsEmpty() {
+			continue // all of eq have a 0 here, as f
+		}
+		if want == sideAbove { // f has a 0: a 1 is above f
+			side.Or(one)
+		}
+		if owned {
+			eq.AndNot(one)
+		} else {
+			eq, owned = roaring.AndNot(eq, one), true
+		}
 	}
-	return r
+	if !owned {
+		eq = eq.Clone()
+	}
+	return side, eq
 }
 
 // estimate is how many customers "v op k" may match at most, from the

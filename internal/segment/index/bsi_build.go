@@ -45,12 +45,14 @@ func (d *denseBSI) finish() *bsi {
 		return b
 	}
 	b.fine = chooseFine(b.bounds, sample)
-	// The ids of each fine bucket, ascending.
-	fineIDs := make([][][]uint32, len(b.fine))
-	for j, cuts := range b.fine {
-		if cuts != nil {
-			fineIDs[j] = make([][]uint32, len(cuts)+1)
-		}
+	// One bit array per bit of the fine numbers.
+	most := 0
+	for _, cuts := range b.fine {
+		most = max(most, len(cuts))
+	}
+	fineBits := make([][]uint64, bits.Len(uint(most)))
+	for i := range fineBits {
+		fineBits[i] = make([]uint64, len(d.has))
 	}
 	// One bit array per bucket, then lt[i] = buckets 0..i, accumulated.
 	m := len(b.bounds)
@@ -68,9 +70,8 @@ func (d *denseBSI) finish() *bsi {
 				v = d.vals.get(id)
 			}
 			j := b.bucket(v)
-			if f := fineIDs[j]; f != nil {
-				i := b.fineBucket(j, v)
-				f[i] = append(f[i], id)
+			for f, i := b.fineBucket(j, v), 0; f != 0; f, i = f>>1, i+1 {
+				fineBits[i][w] |= uint64(f&1) << (id & 63)
 			}
 			if j == m {
 				continue // above every bound: in no lt
@@ -89,19 +90,10 @@ func (d *denseBSI) finish() *bsi {
 		}
 		b.lt[i] = roaring.FromDense(acc, true)
 	}
-	b.fineBM = make([][]*roaring.Bitmap, len(b.fine))
-	for j, f := range fineIDs {
-		if f == nil {
-			continue
-		}
-		b.fineBM[j] = make([]*roaring.Bitmap, len(f))
-		for i, ids := range f {
-			bm := roaring.New()
-			bm.AddMany(ids)
-			bm.RunOptimize()
-			b.fineBM[j][i] = bm
-			f[i] = nil
-		}
+	b.fineBits = make([]*roaring.Bitmap, len(fineBits))
+	for i, ws := range fineBits {
+		b.fineBits[i] = roaring.FromDense(ws, true)
+		fineBits[i] = nil
 	}
 	return b
 }

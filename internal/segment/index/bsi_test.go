@@ -41,12 +41,13 @@ func TestBSICompare(t *testing.T) {
 	if len(built.bounds) < 4 {
 		t.Fatalf("built with bounds %v: the range buckets are not exercised", built.bounds)
 	}
-	cut := 0
-	for j, cuts := range built.fine {
+	cut, most := 0, 0
+	for _, cuts := range built.fine {
 		cut += len(cuts)
-		if len(built.fineBM[j]) != len(cuts)+min(len(cuts), 1) {
-			t.Fatalf("bucket %d: %d cuts, %d fine bitmaps", j, len(cuts), len(built.fineBM[j]))
-		}
+		most = max(most, len(cuts))
+	}
+	if 1<<len(built.fineBits) <= most || 1<<len(built.fineBits) > 2*most {
+		t.Fatalf("%d bits for fine numbers up to %d", len(built.fineBits), most)
 	}
 	if cut < 2*len(built.bounds) {
 		t.Fatalf("%d fine cuts for %d bounds: the fine buckets are not exercised", cut, len(built.bounds))
