@@ -27,11 +27,11 @@ import (
 // Each bucket of more than one value is cut again into about fineBuckets
 // fine buckets (fine[j], the same quantile cuts on round numbers within
 // it). A customer's fine number, the fine bucket of its value within its
-// bucket, is bit-sliced over all the buckets at once: fineBits[i] holds
-// the customers whose fine number has bit i set (a handful of bitmaps per
-// fact). A constant off the bounds then splits the customers in question
-// of its bucket by fine number (fineSplit: one or two operations per bit,
-// on a set that halves at each bit) and checks the values of the one fine
+// bucket, is range-encoded over all the buckets at once: fineGe[f-1] holds
+// the customers whose fine number is f or more (about fineBuckets bitmaps
+// per fact). A constant off the bounds then splits the customers in
+// question of its bucket by fine number (outside: an operation over them
+// and one over what it leaves) and checks the values of the one fine
 // bucket it falls inside: about 1/(rangeBuckets·fineBuckets) of the
 // customers instead of 1/rangeBuckets.
 //
@@ -46,9 +46,9 @@ type bsi struct {
 	// fine[j] are the ascending cuts inside bucket j (strictly between its
 	// bounds), nil for a bucket not cut again. A customer's fine number is
 	// the number of fine[j] at or below its value (0 in a bucket not cut);
-	// fineBits[i] holds the customers whose fine number has bit i set.
-	fine     [][]int64
-	fineBits []*roaring.Bitmap
+	// fineGe[f-1] holds the customers whose fine number is f or more.
+	fine   [][]int64
+	fineGe []*roaring.Bitmap
 	// whole caches whether every customer of the index has a value
 	// (covers): 0 not known yet, 1 yes, 2 no. Queries fill it in under
 	// the index's read lock; a change forgets it under the write lock.
@@ -99,10 +99,8 @@ func (b *bsi) set(id uint32, v int64) {
 	for i := j; i < len(b.bounds); i++ {
 		b.lt[i].Add(id)
 	}
-	for f, i := b.fineBucket(j, v), 0; f != 0; f, i = f>>1, i+1 {
-		if f&1 != 0 {
-			b.fineBits[i].Add(id)
-		}
+	for _, bm := range b.fineGe[:b.fineBucket(j, v)] {
+		bm.Add(id)
 	}
 }
 
@@ -139,7 +137,7 @@ func (b *bsi) remove(ids *roaring.Bitmap) {
 	for _, bm := range b.lt {
 		removeFrom(bm, ids)
 	}
-	for _, bm := range b.fineBits {
+	for _, bm := range b.fineGe {
 		removeFrom(bm, ids)
 	}
 }
@@ -152,7 +150,7 @@ func (b *bsi) merge(o *bsi) {
 	}
 	b.whole.Store(0)
 	byBucket := make([][]uint32, len(b.bounds)+1)
-	byBit := make([][]uint32, len(b.fineBits))
+	byLevel := make([][]uint32, len(b.fineGe))
 	it := o.has.Iterator()
 	for it.HasNext() {
 		id := it.Next()
@@ -160,14 +158,12 @@ func (b *bsi) merge(o *bsi) {
 		b.vals.set(id, v)
 		j := b.bucket(v)
 		byBucket[j] = append(byBucket[j], id)
-		for f, i := b.fineBucket(j, v), 0; f != 0; f, i = f>>1, i+1 {
-			if f&1 != 0 {
-				byBit[i] = append(byBit[i], id)
-			}
+		for f := range b.fineBucket(j, v) {
+			byLevel[f] = append(byLevel[f], id)
 		}
 	}
-	for i, ids := range byBit {
-		b.fineBits[i].AddMany(ids)
+	for f, ids := range byLevel {
+		b.fineGe[f].AddMany(ids)
 	}
 	b.has.Or(o.has)
 	acc := roaring.New()
@@ -184,7 +180,7 @@ func (b *bsi) sizeInBytes() uint64 {
 	for _, bm := range b.lt {
 		n += bm.GetSizeInBytes()
 	}
-	for _, bm := range b.fineBits {
+	for _, bm := range b.fineGe {
 		n += bm.GetSizeInBytes()
 	}
 	return n
@@ -344,27 +340,59 @@ func (b *bsi) below(k int64, s scope) *roaring.Bitmap {
 
 // outside returns the customers of e, customers of bucket j, whose value
 // is at or above k (when atOrAbove) or below k (otherwise): those to take
-// out of an answer that holds bucket j whole. e is not changed.
+// out of an answer that holds bucket j whole. e is not changed. Split by
+// fine number, that is one operation over e (the fine buckets on the far
+// side of k's and k's own), one over what it leaves (k's own) and a check
+// of the values of those.
 func (b *bsi) outside(j int, e *roaring.Bitmap, k int64, atOrAbove bool) *roaring.Bitmap {
-	fail := func(v int64) bool { return v < k }
-	side := sideBelow // fine numbers below k's fail
-	if atOrAbove {
-		fail = func(v int64) bool { return v >= k }
-		side = sideAbove
-	}
 	if !b.split(j, e) {
-		return b.check(e, fail)
+		if atOrAbove {
+			return b.check(e, func(v int64) bool { return v >= k })
+		}
+		return b.check(e, func(v int64) bool { return v < k })
 	}
 	f := b.fineBucket(j, k)
-	out, eq := b.fineSplit(e, f, side)
-	if f > 0 && b.fine[j][f-1] == k { // on a fine cut: k's fine bucket is at or above k
-		if atOrAbove {
-			out.Or(eq)
+	onCut := f > 0 && b.fine[j][f-1] == k // k's fine bucket is at or above k
+	if atOrAbove {
+		out := b.fineAtLeast(e, f) // fine buckets f and up
+		if onCut {
+			return out
 		}
+		eq := b.fineBelow(out, f+1) // f alone
+		out.AndNot(b.check(eq, func(v int64) bool { return v < k }))
 		return out
 	}
-	out.Or(b.check(eq, fail))
+	if onCut {
+		return b.fineBelow(e, f)
+	}
+	out := b.fineBelow(e, f+1) // fine buckets up to f
+	eq := b.fineAtLeast(out, f)
+	out.AndNot(b.check(eq, func(v int64) bool { return v >= k }))
 	return out
+}
+
+// fineAtLeast returns the customers of e whose fine number is f or more,
+// as a new bitmap.
+func (b *bsi) fineAtLeast(e *roaring.Bitmap, f int) *roaring.Bitmap {
+	switch {
+	case f <= 0:
+		return e.Clone()
+	case f > len(b.fineGe):
+		return roaring.New()
+	}
+	return roaring.And(e, b.fineGe[f-1])
+}
+
+// fineBelow returns the customers of e whose fine number is below f, as a
+// new bitmap.
+func (b *bsi) fineBelow(e *roaring.Bitmap, f int) *roaring.Bitmap {
+	switch {
+	case f <= 0:
+		return roaring.New()
+	case f > len(b.fineGe):
+		return e.Clone()
+	}
+	return roaring.AndNot(e, b.fineGe[f-1])
 }
 
 // equal returns the customers of within (every customer when nil) with
@@ -373,7 +401,8 @@ func (b *bsi) equal(k int64, within *roaring.Bitmap) *roaring.Bitmap {
 	j := b.bucket(k)
 	e := b.edge(j, within)
 	if b.split(j, e) {
-		_, e = b.fineSplit(e, b.fineBucket(j, k), sideNone)
+		f := b.fineBucket(j, k)
+		e = b.fineBelow(b.fineAtLeast(e, f), f+1)
 	} else if j > 0 && b.bounds[j-1] == k && j < len(b.bounds) && b.bounds[j] == k+1 {
 		return e // a bucket of this one value
 	}
@@ -404,8 +433,8 @@ func (b *bsi) edge(j int, within *roaring.Bitmap) *roaring.Bitmap {
 
 // fewToCheck is how many customers of a bucket are checked one by one
 // rather than split by their fine numbers first (a check is a look-up in
-// the value array, a cache miss each over a large index; a split costs a
-// few bitmap operations). A variable so that the tests can take either
+// the value array, a cache miss each over a large index; a split costs
+// two bitmap operations). A variable so that the tests can take either
 // path.
 var fewToCheck uint64 = 4096
 
@@ -413,61 +442,6 @@ var fewToCheck uint64 = 4096
 // their fine numbers before the check: j is cut again and they are many.
 func (b *bsi) split(j int, e *roaring.Bitmap) bool {
 	return b.cutAgain(j) && e.GetCardinality() > fewToCheck
-}
-
-// The side of a fine number that fineSplit collects.
-const (
-	sideNone = iota
-	sideBelow
-	sideAbove
-)
-
-// fineSplit splits e, customers of one bucket, by their fine number
-// against f: it returns, as new bitmaps, those below f (sideBelow) or
-// above it (sideAbove; none for sideNone), and those at f; e is not
-// changed. Bit by bit from the highest, the customers whose fine number
-// agrees with f so far (eq) go to the side a differing bit decides, or
-// stay in eq: each step works on a set about half the one before.
-func (b *bsi) fineSplit(e *roaring.Bitmap, f int, want int) (side, eq *roaring.Bitmap) {
-	side = roaring.New()
-	if f >= 1<<len(b.fineBits) { // above every fine number: cannot happen
-		if want == sideBelow {
-			return e.Clone(), roaring.New()
-		}
-		return side, roaring.New()
-	}
-	eq = e
-	owned := false // eq is e until it is narrowed
-	for i := len(b.fineBits) - 1; i >= 0 && !eq.IsEmpty(); i-- {
-		one := roaring.And(eq, b.fineBits[i])
-		if f>>i&1 != 0 { // f has a 1: a 0 is below f
-			if want == sideBelow {
-				if owned {
-					eq.AndNot(one)
-					side.Or(eq)
-				} else {
-					side.Or(roaring.AndNot(eq, one))
-				}
-			}
-			eq, owned = one, true
-			continue
-		}
-		if one.IsEmpty() {
-			continue // all of eq have a 0 here, as f
-		}
-		if want == sideAbove { // f has a 0: a 1 is above f
-			side.Or(one)
-		}
-		if owned {
-			eq.AndNot(one)
-		} else {
-			eq, owned = roaring.AndNot(eq, one), true
-		}
-	}
-	if !owned {
-		eq = eq.Clone()
-	}
-	return side, eq
 }
 
 // estimate is how many customers "v op k" may match at most, from the

@@ -45,15 +45,13 @@ func (d *denseBSI) finish() *bsi {
 		return b
 	}
 	b.fine = chooseFine(b.bounds, sample)
-	// One bit array per bit of the fine numbers.
+	// One bit array per fine number but 0, then fineGe accumulated from
+	// the top.
 	most := 0
 	for _, cuts := range b.fine {
 		most = max(most, len(cuts))
 	}
-	fineBits := make([][]uint64, bits.Len(uint(most)))
-	for i := range fineBits {
-		fineBits[i] = make([]uint64, len(d.has))
-	}
+	fineIs := make([][]uint64, most)
 	// One bit array per bucket, then lt[i] = buckets 0..i, accumulated.
 	m := len(b.bounds)
 	buckets := make([][]uint64, m)
@@ -70,8 +68,11 @@ func (d *denseBSI) finish() *bsi {
 				v = d.vals.get(id)
 			}
 			j := b.bucket(v)
-			for f, i := b.fineBucket(j, v), 0; f != 0; f, i = f>>1, i+1 {
-				fineBits[i][w] |= uint64(f&1) << (id & 63)
+			if f := b.fineBucket(j, v); f > 0 {
+				if fineIs[f-1] == nil {
+					fineIs[f-1] = make([]uint64, len(d.has))
+				}
+				fineIs[f-1][w] |= 1 << (id & 63)
 			}
 			if j == m {
 				continue // above every bound: in no lt
@@ -90,10 +91,14 @@ func (d *denseBSI) finish() *bsi {
 		}
 		b.lt[i] = roaring.FromDense(acc, true)
 	}
-	b.fineBits = make([]*roaring.Bitmap, len(fineBits))
-	for i, ws := range fineBits {
-		b.fineBits[i] = roaring.FromDense(ws, true)
-		fineBits[i] = nil
+	b.fineGe = make([]*roaring.Bitmap, most)
+	clear(acc)
+	for f := most - 1; f >= 0; f-- {
+		for w, x := range fineIs[f] {
+			acc[w] |= x
+		}
+		fineIs[f] = nil
+		b.fineGe[f] = roaring.FromDense(acc, true)
 	}
 	return b
 }
