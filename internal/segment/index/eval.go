@@ -79,14 +79,20 @@ func (ix *Index) eval(e segment.Expr, within *roaring.Bitmap) (*roaring.Bitmap, 
 		})
 		cur := within
 		for _, t := range terms {
-			// After the first term, cur is this "and"'s own: a comparison
+			// After the first term, cur is this "and"'s own: a term
 			// narrows it in place.
+			owned := cur != within
 			var (
 				r   *roaring.Bitmap
 				err error
 			)
 			if x, ok := t.(*segment.Term); ok {
-				r, err = ix.term(x, cur, cur != within)
+				r, err = ix.term(x, cur, owned)
+			} else if bms := ix.notSet(t); bms != nil && owned {
+				for _, bm := range bms {
+					cur.AndNot(bm)
+				}
+				r = cur
 			} else {
 				r, err = ix.eval(t, cur)
 			}
@@ -176,6 +182,20 @@ func (ix *Index) comparison(t *segment.Term) (*bsi, cmp, int64, bool) {
 	return nil, 0, 0, false
 }
 
+// notSet returns the bitmaps of t's set term when t is "not" of one
+// (whose customers it excludes), else nil.
+func (ix *Index) notSet(t segment.Expr) []*roaring.Bitmap {
+	n, ok := t.(*segment.Not)
+	if !ok {
+		return nil
+	}
+	x, ok := n.X.(*segment.Term)
+	if !ok || x.Op != segment.OpIs {
+		return nil
+	}
+	return ix.setBitmaps(x)
+}
+
 // setBitmaps returns the bitmaps whose union answers a set term (none when
 // the name is unknown), or nil when t is not a set term.
 func (ix *Index) setBitmaps(t *segment.Term) []*roaring.Bitmap {
@@ -239,6 +259,9 @@ func (ix *Index) term(t *segment.Term, within *roaring.Bitmap, owned bool) (*roa
 		switch {
 		case len(bms) == 0:
 			return roaring.New(), nil
+		case len(bms) == 1 && owned:
+			within.And(bms[0])
+			return within, nil
 		case len(bms) == 1 && within != nil:
 			return roaring.And(bms[0], within), nil
 		case len(bms) == 1:
