@@ -27,9 +27,12 @@ import (
 // Each bucket of more than one value is cut again into about fineBuckets
 // fine buckets (fine[j], the same quantile cuts on round numbers within
 // it). A customer's fine number, the fine bucket of its value within its
-// bucket, is range-encoded over all the buckets at once: fineGe[f-1] holds
-// the customers whose fine number is f or more (about fineBuckets bitmaps
-// per fact). A constant off the bounds then splits the customers in
+// bucket, is range-encoded over all the buckets at once: fineLv[f-1] holds
+// the customers whose fine number is f or more, or, in the upper half of
+// the levels, those whose fine number is below f (about fineBuckets
+// bitmaps per fact; each holds about half of the customers or more, so
+// that narrowing a few customers to it tests a bit per customer rather
+// than merging two lists). A constant off the bounds then splits the customers in
 // question of its bucket by fine number (outside: an operation over them
 // and one over what it leaves) and checks the values of the one fine
 // bucket it falls inside: about 1/(rangeBuckets·fineBuckets) of the
@@ -46,9 +49,11 @@ type bsi struct {
 	// fine[j] are the ascending cuts inside bucket j (strictly between its
 	// bounds), nil for a bucket not cut again. A customer's fine number is
 	// the number of fine[j] at or below its value (0 in a bucket not cut);
-	// fineGe[f-1] holds the customers whose fine number is f or more.
+	// fineLv[f-1] holds the customers whose fine number is f or more when
+	// f is at most len(fineLv)/2 (geLevel), else those whose fine number
+	// is below f.
 	fine   [][]int64
-	fineGe []*roaring.Bitmap
+	fineLv []*roaring.Bitmap
 	// whole caches whether every customer of the index has a value
 	// (covers): 0 not known yet, 1 yes, 2 no. Queries fill it in under
 	// the index's read lock; a change forgets it under the write lock.
@@ -99,9 +104,24 @@ func (b *bsi) set(id uint32, v int64) {
 	for i := j; i < len(b.bounds); i++ {
 		b.lt[i].Add(id)
 	}
-	for _, bm := range b.fineGe[:b.fineBucket(j, v)] {
-		bm.Add(id)
+	n := b.fineBucket(j, v)
+	for f, bm := range b.fineLv {
+		if b.inLevel(f+1, n) {
+			bm.Add(id)
+		}
 	}
+}
+
+// geLevel reports whether fineLv[f-1] holds the fine numbers at or above
+// f (rather than those below it).
+func (b *bsi) geLevel(f int) bool { return f <= len(b.fineLv)/2 }
+
+// inLevel reports whether a customer of fine number n is in fineLv[f-1].
+func (b *bsi) inLevel(f, n int) bool {
+	if b.geLevel(f) {
+		return n >= f
+	}
+	return n < f
 }
 
 // cutAgain reports whether bucket j has fine buckets.
@@ -137,7 +157,7 @@ func (b *bsi) remove(ids *roaring.Bitmap) {
 	for _, bm := range b.lt {
 		removeFrom(bm, ids)
 	}
-	for _, bm := range b.fineGe {
+	for _, bm := range b.fineLv {
 		removeFrom(bm, ids)
 	}
 }
@@ -150,7 +170,7 @@ func (b *bsi) merge(o *bsi) {
 	}
 	b.whole.Store(0)
 	byBucket := make([][]uint32, len(b.bounds)+1)
-	byLevel := make([][]uint32, len(b.fineGe))
+	byLevel := make([][]uint32, len(b.fineLv))
 	it := o.has.Iterator()
 	for it.HasNext() {
 		id := it.Next()
@@ -158,12 +178,15 @@ func (b *bsi) merge(o *bsi) {
 		b.vals.set(id, v)
 		j := b.bucket(v)
 		byBucket[j] = append(byBucket[j], id)
-		for f := range b.fineBucket(j, v) {
-			byLevel[f] = append(byLevel[f], id)
+		n := b.fineBucket(j, v)
+		for f := range byLevel {
+			if b.inLevel(f+1, n) {
+				byLevel[f] = append(byLevel[f], id)
+			}
 		}
 	}
 	for f, ids := range byLevel {
-		b.fineGe[f].AddMany(ids)
+		b.fineLv[f].AddMany(ids)
 	}
 	b.has.Or(o.has)
 	acc := roaring.New()
@@ -180,7 +203,7 @@ func (b *bsi) sizeInBytes() uint64 {
 	for _, bm := range b.lt {
 		n += bm.GetSizeInBytes()
 	}
-	for _, bm := range b.fineGe {
+	for _, bm := range b.fineLv {
 		n += bm.GetSizeInBytes()
 	}
 	return n
@@ -377,10 +400,12 @@ func (b *bsi) fineAtLeast(e *roaring.Bitmap, f int) *roaring.Bitmap {
 	switch {
 	case f <= 0:
 		return e.Clone()
-	case f > len(b.fineGe):
+	case f > len(b.fineLv):
 		return roaring.New()
+	case b.geLevel(f):
+		return roaring.And(e, b.fineLv[f-1])
 	}
-	return roaring.And(e, b.fineGe[f-1])
+	return roaring.AndNot(e, b.fineLv[f-1])
 }
 
 // fineBelow returns the customers of e whose fine number is below f, as a
@@ -389,10 +414,12 @@ func (b *bsi) fineBelow(e *roaring.Bitmap, f int) *roaring.Bitmap {
 	switch {
 	case f <= 0:
 		return roaring.New()
-	case f > len(b.fineGe):
+	case f > len(b.fineLv):
 		return e.Clone()
+	case b.geLevel(f):
+		return roaring.AndNot(e, b.fineLv[f-1])
 	}
-	return roaring.AndNot(e, b.fineGe[f-1])
+	return roaring.And(e, b.fineLv[f-1])
 }
 
 // equal returns the customers of within (every customer when nil) with

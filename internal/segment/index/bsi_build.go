@@ -45,8 +45,8 @@ func (d *denseBSI) finish() *bsi {
 		return b
 	}
 	b.fine = chooseFine(b.bounds, sample)
-	// One bit array per fine number but 0, then fineGe accumulated from
-	// the top.
+	// One bit array per fine number but 0, then the levels accumulated
+	// from the top (fineLv).
 	most := 0
 	for _, cuts := range b.fine {
 		most = max(most, len(cuts))
@@ -91,14 +91,22 @@ func (d *denseBSI) finish() *bsi {
 		}
 		b.lt[i] = roaring.FromDense(acc, true)
 	}
-	b.fineGe = make([]*roaring.Bitmap, most)
+	b.fineLv = make([]*roaring.Bitmap, most)
 	clear(acc)
-	for f := most - 1; f >= 0; f-- {
-		for w, x := range fineIs[f] {
-			acc[w] |= x
+	below := make([]uint64, len(acc))
+	for f := most; f >= 1; f-- {
+		for w, x := range fineIs[f-1] {
+			acc[w] |= x // fine number f or more
 		}
-		fineIs[f] = nil
-		b.fineGe[f] = roaring.FromDense(acc, true)
+		fineIs[f-1] = nil
+		if b.geLevel(f) {
+			b.fineLv[f-1] = roaring.FromDense(acc, true)
+			continue
+		}
+		for w, x := range acc {
+			below[w] = d.has[w] &^ x
+		}
+		b.fineLv[f-1] = roaring.FromDense(below, true)
 	}
 	return b
 }

@@ -46,8 +46,8 @@ func TestBSICompare(t *testing.T) {
 		cut += len(cuts)
 		most = max(most, len(cuts))
 	}
-	if len(built.fineGe) != most {
-		t.Fatalf("%d fine levels for fine numbers up to %d", len(built.fineGe), most)
+	if len(built.fineLv) != most {
+		t.Fatalf("%d fine levels for fine numbers up to %d", len(built.fineLv), most)
 	}
 	if cut < 2*len(built.bounds) {
 		t.Fatalf("%d fine cuts for %d bounds: the fine buckets are not exercised", cut, len(built.bounds))
