@@ -4,6 +4,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"sync/atomic"
 
 	"github.com/RoaringBitmap/roaring/v2"
 )
@@ -25,11 +26,17 @@ import (
 //
 // Each bucket of more than one value is cut again into about fineBuckets
 // fine buckets (fine[j], the same quantile cuts on round numbers within
-// it), with the bitmap of the customers in each (fineBM[j][f], not
-// accumulated: a customer is in one). A constant off the bounds then
-// takes the fine buckets above (or below) it whole and checks the values
-// of the one fine bucket it falls inside: about 1/(rangeBuckets·
-// fineBuckets) of the customers instead of 1/rangeBuckets.
+// it). A customer's fine number, the fine bucket of its value within its
+// bucket, is range-encoded over all the buckets at once: fineLv[f-1] holds
+// the customers whose fine number is f or more, or, in the upper half of
+// the levels, those whose fine number is below f (about fineBuckets
+// bitmaps per fact; each holds about half of the customers or more, so
+// that narrowing a few customers to it tests a bit per customer rather
+// than merging two lists). A constant off the bounds then splits the customers in
+// question of its bucket by fine number (outside: an operation over them
+// and one over what it leaves) and checks the values of the one fine
+// bucket it falls inside: about 1/(rangeBuckets·fineBuckets) of the
+// customers instead of 1/rangeBuckets.
 //
 // A bsi built value by value (newBSI: the reload of a few changed
 // customers) has no bounds: every comparison checks its values one by one.
@@ -40,11 +47,37 @@ type bsi struct {
 	bounds []int64           // ascending
 	lt     []*roaring.Bitmap // lt[i]: the customers whose value is below bounds[i]
 	// fine[j] are the ascending cuts inside bucket j (strictly between its
-	// bounds), fineBM[j][f] the customers of bucket j in fine bucket f (the
-	// number of fine[j] at or below the value); both nil for a bucket not
-	// cut again.
+	// bounds), nil for a bucket not cut again. A customer's fine number is
+	// the number of fine[j] at or below its value (0 in a bucket not cut);
+	// fineLv[f-1] holds the customers whose fine number is f or more when
+	// f is at most len(fineLv)/2 (geLevel), else those whose fine number
+	// is below f.
 	fine   [][]int64
-	fineBM [][]*roaring.Bitmap
+	fineLv []*roaring.Bitmap
+	// whole caches whether every customer of the index has a value
+	// (covers): 0 not known yet, 1 yes, 2 no. Queries fill it in under
+	// the index's read lock; a change forgets it under the write lock.
+	whole atomic.Int32
+}
+
+// covers reports whether every customer of all has a value, so that a
+// comparison need not narrow to the customers with one. The answer is
+// kept until the values change.
+func (b *bsi) covers(all *roaring.Bitmap) bool {
+	switch b.whole.Load() {
+	case 1:
+		return true
+	case 2:
+		return false
+	}
+	n := all.GetCardinality()
+	ok := b.has.GetCardinality() >= n && b.has.AndCardinality(all) == n
+	if ok {
+		b.whole.Store(1)
+	} else {
+		b.whole.Store(2)
+	}
+	return ok
 }
 
 // rangeBuckets is about how many buckets a build makes per fact: each
@@ -54,9 +87,10 @@ type bsi struct {
 // customers).
 const rangeBuckets = 32
 
-// fineBuckets is about how many fine buckets each bucket is cut into. Fine
-// buckets are not accumulated, so together they cost about one bitmap of
-// the customers with a value, whatever their number.
+// fineBuckets is about how many fine buckets each bucket is cut into. The
+// fine numbers cost a bitmap per level (fineLv, most of them a bit per
+// customer: ~1.2 MiB each at 10 M customers), and each level halves the
+// values a comparison checks one by one.
 const fineBuckets = 16
 
 func newBSI() *bsi { return &bsi{has: roaring.New()} }
@@ -64,28 +98,42 @@ func newBSI() *bsi { return &bsi{has: roaring.New()} }
 // set records value v for customer id, which must hold no value yet (the
 // index clears changed customers before it sets them again).
 func (b *bsi) set(id uint32, v int64) {
+	b.whole.Store(0)
 	b.vals.set(id, v)
 	b.has.Add(id)
 	j := b.bucket(v)
 	for i := j; i < len(b.bounds); i++ {
 		b.lt[i].Add(id)
 	}
-	if fb := b.fineOf(j); fb != nil {
-		fb[b.fineBucket(j, v)].Add(id)
+	n := b.fineBucket(j, v)
+	for f, bm := range b.fineLv {
+		if b.inLevel(f+1, n) {
+			bm.Add(id)
+		}
 	}
 }
 
-// fineOf returns the fine buckets' bitmaps of bucket j, or nil.
-func (b *bsi) fineOf(j int) []*roaring.Bitmap {
-	if j < len(b.fineBM) {
-		return b.fineBM[j]
+// geLevel reports whether fineLv[f-1] holds the fine numbers at or above
+// f (rather than those below it).
+func (b *bsi) geLevel(f int) bool { return f <= len(b.fineLv)/2 }
+
+// inLevel reports whether a customer of fine number n is in fineLv[f-1].
+func (b *bsi) inLevel(f, n int) bool {
+	if b.geLevel(f) {
+		return n >= f
 	}
-	return nil
+	return n < f
 }
 
-// fineBucket returns the fine bucket of v in bucket j: the number of
-// fine[j] at or below it.
+// cutAgain reports whether bucket j has fine buckets.
+func (b *bsi) cutAgain(j int) bool { return j < len(b.fine) && b.fine[j] != nil }
+
+// fineBucket returns the fine number of v in bucket j: the number of
+// fine[j] at or below it (0 when j is not cut again).
 func (b *bsi) fineBucket(j int, v int64) int {
+	if !b.cutAgain(j) {
+		return 0
+	}
 	cuts := b.fine[j]
 	return sort.Search(len(cuts), func(i int) bool { return cuts[i] > v })
 }
@@ -105,31 +153,12 @@ func (b *bsi) get(id uint32) (int64, bool) {
 
 // remove forgets the values of the customers in ids.
 func (b *bsi) remove(ids *roaring.Bitmap) {
-	if len(b.fineBM) > 0 {
-		if ids.GetCardinality() <= 4096 {
-			// Each customer is in one fine bucket: the one of its value.
-			it := ids.Iterator()
-			for it.HasNext() {
-				id := it.Next()
-				if !b.has.Contains(id) {
-					continue
-				}
-				v := b.vals.get(id)
-				j := b.bucket(v)
-				if fb := b.fineOf(j); fb != nil {
-					fb[b.fineBucket(j, v)].Remove(id)
-				}
-			}
-		} else {
-			for _, fb := range b.fineBM {
-				for _, bm := range fb {
-					bm.AndNot(ids)
-				}
-			}
-		}
-	}
+	b.whole.Store(0)
 	removeFrom(b.has, ids)
 	for _, bm := range b.lt {
+		removeFrom(bm, ids)
+	}
+	for _, bm := range b.fineLv {
 		removeFrom(bm, ids)
 	}
 }
@@ -140,8 +169,9 @@ func (b *bsi) merge(o *bsi) {
 	if o.has.IsEmpty() {
 		return
 	}
+	b.whole.Store(0)
 	byBucket := make([][]uint32, len(b.bounds)+1)
-	byFine := map[[2]int][]uint32{}
+	byLevel := make([][]uint32, len(b.fineLv))
 	it := o.has.Iterator()
 	for it.HasNext() {
 		id := it.Next()
@@ -149,13 +179,15 @@ func (b *bsi) merge(o *bsi) {
 		b.vals.set(id, v)
 		j := b.bucket(v)
 		byBucket[j] = append(byBucket[j], id)
-		if b.fineOf(j) != nil {
-			k := [2]int{j, b.fineBucket(j, v)}
-			byFine[k] = append(byFine[k], id)
+		n := b.fineBucket(j, v)
+		for f := range byLevel {
+			if b.inLevel(f+1, n) {
+				byLevel[f] = append(byLevel[f], id)
+			}
 		}
 	}
-	for k, ids := range byFine {
-		b.fineBM[k[0]][k[1]].AddMany(ids)
+	for f, ids := range byLevel {
+		b.fineLv[f].AddMany(ids)
 	}
 	b.has.Or(o.has)
 	acc := roaring.New()
@@ -172,10 +204,8 @@ func (b *bsi) sizeInBytes() uint64 {
 	for _, bm := range b.lt {
 		n += bm.GetSizeInBytes()
 	}
-	for _, fb := range b.fineBM {
-		for _, bm := range fb {
-			n += bm.GetSizeInBytes()
-		}
+	for _, bm := range b.fineLv {
+		n += bm.GetSizeInBytes()
 	}
 	return n
 }
@@ -196,27 +226,215 @@ const (
 // nil) whose value v satisfies "v op k", as a new bitmap. Customers without
 // a value never match, not even "!=".
 func (b *bsi) compare(op cmp, k int64, within *roaring.Bitmap) *roaring.Bitmap {
+	return b.compareIn(op, k, scope{within: within})
+}
+
+// scope is what a comparison narrows to: the customers of within (every
+// customer when nil). When owned, within is the caller's to change: the
+// comparison works on it in place (an "and" hands each term what the
+// terms before left, which it no longer needs) and may return it. When
+// valued, every customer of within has a value, so within need not be
+// narrowed to them.
+type scope struct {
+	within        *roaring.Bitmap
+	owned, valued bool
+}
+
+// compareIn is compare within s.
+func (b *bsi) compareIn(op cmp, k int64, s scope) *roaring.Bitmap {
 	switch op {
 	case cmpGe:
-		return b.atLeast(k, within)
+		return b.atLeast(k, s)
 	case cmpGt:
 		if k == math.MaxInt64 {
 			return roaring.New()
 		}
-		return b.atLeast(k+1, within)
+		return b.atLeast(k+1, s)
 	case cmpLt:
-		return b.below(k, within)
+		return b.below(k, s)
 	case cmpLe:
 		if k == math.MaxInt64 {
-			return narrow(b.has, within)
+			return b.withValue(s)
 		}
-		return b.below(k+1, within)
+		return b.below(k+1, s)
 	case cmpEq:
-		return b.equal(k, within)
+		return b.equal(k, s.within)
 	}
-	r := narrow(b.has, within)
-	r.AndNot(b.equal(k, within))
+	eq := b.equal(k, s.within)
+	r := b.withValue(s)
+	r.AndNot(eq)
 	return r
+}
+
+// withValue returns the customers of s with a value: s.within itself
+// when it is owned and valued.
+func (b *bsi) withValue(s scope) *roaring.Bitmap {
+	switch {
+	case s.within == nil:
+		return b.has.Clone()
+	case !s.valued:
+		if s.owned {
+			s.within.And(b.has)
+			return s.within
+		}
+		return roaring.And(s.within, b.has)
+	case s.owned:
+		return s.within
+	}
+	return s.within.Clone()
+}
+
+// without returns the customers of s with a value, less those of bm (a
+// bitmap of customers with a value).
+func (b *bsi) without(bm *roaring.Bitmap, s scope) *roaring.Bitmap {
+	switch {
+	case s.within == nil:
+		return roaring.AndNot(b.has, bm)
+	case s.owned:
+		s.within.AndNot(bm)
+		if !s.valued {
+			s.within.And(b.has)
+		}
+		return s.within
+	}
+	r := roaring.AndNot(s.within, bm)
+	if !s.valued {
+		r.And(b.has)
+	}
+	return r
+}
+
+// in returns the customers of s in bm (a bitmap of customers with a
+// value).
+func in(bm *roaring.Bitmap, s scope) *roaring.Bitmap {
+	switch {
+	case s.within == nil:
+		return bm.Clone()
+	case s.owned:
+		s.within.And(bm)
+		return s.within
+	}
+	return roaring.And(s.within, bm)
+}
+
+// atLeast returns the customers of s with v >= k: those from k's bucket
+// up, less those of its bucket below k. In an "and", within is what the
+// terms before left and is changed in place, so a comparison is two
+// operations over it (an "and not" and an "and" that leaves the few of
+// k's bucket) and a few over the customers of k's bucket.
+func (b *bsi) atLeast(k int64, s scope) *roaring.Bitmap {
+	j := b.bucket(k)
+	var r *roaring.Bitmap // from bucket j up
+	if j == 0 {
+		r = b.withValue(s)
+	} else {
+		r = b.without(b.lt[j-1], s)
+		if b.bounds[j-1] == k { // on a bound: no check
+			return r
+		}
+	}
+	e := r // the customers of bucket j
+	if j < len(b.bounds) {
+		e = roaring.And(r, b.lt[j])
+	}
+	r.AndNot(b.outside(j, e, k, false))
+	return r
+}
+
+// below returns the customers of s with v < k: those up to k's bucket,
+// less those of its bucket at or above k.
+func (b *bsi) below(k int64, s scope) *roaring.Bitmap {
+	j := b.bucket(k)
+	if j > 0 && b.bounds[j-1] == k { // on a bound: no check
+		return in(b.lt[j-1], s)
+	}
+	var r *roaring.Bitmap // up to bucket j
+	if j < len(b.bounds) {
+		r = in(b.lt[j], s)
+	} else {
+		r = b.withValue(s)
+	}
+	e := r // the customers of bucket j
+	if j > 0 {
+		e = roaring.AndNot(r, b.lt[j-1])
+	}
+	r.AndNot(b.outside(j, e, k, true))
+	return r
+}
+
+// outside returns the customers of e, customers of bucket j, whose value
+// is at or above k (when atOrAbove) or below k (otherwise): those to take
+// out of an answer that holds bucket j whole. e is not changed. Split by
+// fine number, that is one operation over e (the fine buckets on the far
+// side of k's and k's own), one over what it leaves (k's own) and a check
+// of the values of those.
+func (b *bsi) outside(j int, e *roaring.Bitmap, k int64, atOrAbove bool) *roaring.Bitmap {
+	if !b.split(j, e) {
+		if atOrAbove {
+			return b.check(e, func(v int64) bool { return v >= k })
+		}
+		return b.check(e, func(v int64) bool { return v < k })
+	}
+	f := b.fineBucket(j, k)
+	onCut := f > 0 && b.fine[j][f-1] == k // k's fine bucket is at or above k
+	if atOrAbove {
+		out := b.fineAtLeast(e, f) // fine buckets f and up
+		if onCut {
+			return out
+		}
+		eq := b.fineBelow(out, f+1) // f alone
+		out.AndNot(b.check(eq, func(v int64) bool { return v < k }))
+		return out
+	}
+	if onCut {
+		return b.fineBelow(e, f)
+	}
+	out := b.fineBelow(e, f+1) // fine buckets up to f
+	eq := b.fineAtLeast(out, f)
+	out.AndNot(b.check(eq, func(v int64) bool { return v >= k }))
+	return out
+}
+
+// fineAtLeast returns the customers of e whose fine number is f or more,
+// as a new bitmap.
+func (b *bsi) fineAtLeast(e *roaring.Bitmap, f int) *roaring.Bitmap {
+	switch {
+	case f <= 0:
+		return e.Clone()
+	case f > len(b.fineLv):
+		return roaring.New()
+	case b.geLevel(f):
+		return roaring.And(e, b.fineLv[f-1])
+	}
+	return roaring.AndNot(e, b.fineLv[f-1])
+}
+
+// fineBelow returns the customers of e whose fine number is below f, as a
+// new bitmap.
+func (b *bsi) fineBelow(e *roaring.Bitmap, f int) *roaring.Bitmap {
+	switch {
+	case f <= 0:
+		return roaring.New()
+	case f > len(b.fineLv):
+		return e.Clone()
+	case b.geLevel(f):
+		return roaring.AndNot(e, b.fineLv[f-1])
+	}
+	return roaring.And(e, b.fineLv[f-1])
+}
+
+// equal returns the customers of within (every customer when nil) with
+// v == k, as a new bitmap.
+func (b *bsi) equal(k int64, within *roaring.Bitmap) *roaring.Bitmap {
+	j := b.bucket(k)
+	e := b.edge(j, within)
+	if b.split(j, e) {
+		f := b.fineBucket(j, k)
+		e = b.fineBelow(b.fineAtLeast(e, f), f+1)
+	} else if j > 0 && b.bounds[j-1] == k && j < len(b.bounds) && b.bounds[j] == k+1 {
+		return e // a bucket of this one value
+	}
+	return b.check(e, func(v int64) bool { return v == k })
 }
 
 // ltOr returns lt[i], the customers below bounds[i], counting lt[-1] as
@@ -232,7 +450,7 @@ func (b *bsi) ltOr(i int) *roaring.Bitmap {
 }
 
 // edge returns the customers of within in bucket j:
-// bounds[j-1] <= v < bounds[j].
+// bounds[j-1] <= v < bounds[j], as a new bitmap.
 func (b *bsi) edge(j int, within *roaring.Bitmap) *roaring.Bitmap {
 	r := narrow(b.ltOr(j), within)
 	if lo := b.ltOr(j - 1); lo != nil {
@@ -241,111 +459,17 @@ func (b *bsi) edge(j int, within *roaring.Bitmap) *roaring.Bitmap {
 	return r
 }
 
-// atLeast returns the customers of within with v >= k.
-func (b *bsi) atLeast(k int64, within *roaring.Bitmap) *roaring.Bitmap {
-	j := b.bucket(k)
-	if j > 0 && b.bounds[j-1] == k { // on a bound: no check
-		r := narrow(b.has, within)
-		r.AndNot(b.lt[j-1])
-		return r
-	}
-	var r *roaring.Bitmap
-	if j < len(b.bounds) { // every bucket above j
-		r = narrow(b.has, within)
-		r.AndNot(b.lt[j])
-	} else {
-		r = roaring.New()
-	}
-	fb, e := b.fineOrEdge(j, within)
-	if fb != nil {
-		f := b.fineBucket(j, k)
-		if f > 0 && b.fine[j][f-1] == k { // on a fine cut: no check
-			r.Or(union(fb[f:], e))
-			return r
-		}
-		r.Or(union(fb[f+1:], e))
-		r.Or(b.check(narrow(fb[f], e), func(v int64) bool { return v >= k }))
-		return r
-	}
-	r.Or(b.check(e, func(v int64) bool { return v >= k }))
-	return r
-}
-
-// below returns the customers of within with v < k.
-func (b *bsi) below(k int64, within *roaring.Bitmap) *roaring.Bitmap {
-	j := b.bucket(k)
-	if j > 0 && b.bounds[j-1] == k {
-		return narrow(b.lt[j-1], within)
-	}
-	var r *roaring.Bitmap
-	if j > 0 {
-		r = narrow(b.lt[j-1], within)
-	} else {
-		r = roaring.New()
-	}
-	fb, e := b.fineOrEdge(j, within)
-	if fb != nil {
-		f := b.fineBucket(j, k)
-		r.Or(union(fb[:f], e))
-		if f > 0 && b.fine[j][f-1] == k { // on a fine cut: no check
-			return r
-		}
-		r.Or(b.check(narrow(fb[f], e), func(v int64) bool { return v < k }))
-		return r
-	}
-	r.Or(b.check(e, func(v int64) bool { return v < k }))
-	return r
-}
-
-// equal returns the customers of within with v == k.
-func (b *bsi) equal(k int64, within *roaring.Bitmap) *roaring.Bitmap {
-	j := b.bucket(k)
-	fb, e := b.fineOrEdge(j, within)
-	if fb != nil {
-		return b.check(narrow(fb[b.fineBucket(j, k)], e), func(v int64) bool { return v == k })
-	}
-	if j > 0 && b.bounds[j-1] == k && j < len(b.bounds) && b.bounds[j] == k+1 {
-		return e // a bucket of this one value
-	}
-	return b.check(e, func(v int64) bool { return v == k })
-}
-
 // fewToCheck is how many customers of a bucket are checked one by one
-// rather than through its fine buckets (a check is a look-up in the value
-// array; the fine buckets cost a few bitmap operations each). A variable
-// so that the tests can take either path.
+// rather than split by their fine numbers first (a check is a look-up in
+// the value array, a cache miss each over a large index; a split costs
+// two bitmap operations). A variable so that the tests can take either
+// path.
 var fewToCheck uint64 = 4096
 
-// fineOrEdge returns what a comparison in bucket j works on: the fine
-// buckets' bitmaps (nil when j has none, or when few customers of within
-// are in j) and the customers to narrow them to — nil for everyone, else
-// the customers of within in bucket j — or, without fine buckets, the
-// customers of within in bucket j to check one by one.
-func (b *bsi) fineOrEdge(j int, within *roaring.Bitmap) ([]*roaring.Bitmap, *roaring.Bitmap) {
-	fb := b.fineOf(j)
-	if fb == nil {
-		return nil, b.edge(j, within)
-	}
-	if within == nil {
-		return fb, nil
-	}
-	e := b.edge(j, within)
-	if e.GetCardinality() <= fewToCheck {
-		return nil, e
-	}
-	return fb, e
-}
-
-// union returns the union of bms, narrowed to within when it is not nil.
-func union(bms []*roaring.Bitmap, within *roaring.Bitmap) *roaring.Bitmap {
-	if within == nil {
-		return roaring.FastOr(bms...)
-	}
-	r := roaring.New()
-	for _, bm := range bms {
-		r.Or(roaring.And(bm, within))
-	}
-	return r
+// split reports whether e, customers of bucket j, are to be split by
+// their fine numbers before the check: j is cut again and they are many.
+func (b *bsi) split(j int, e *roaring.Bitmap) bool {
+	return b.cutAgain(j) && e.GetCardinality() > fewToCheck
 }
 
 // estimate is how many customers "v op k" may match at most, from the

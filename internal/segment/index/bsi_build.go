@@ -45,13 +45,13 @@ func (d *denseBSI) finish() *bsi {
 		return b
 	}
 	b.fine = chooseFine(b.bounds, sample)
-	// The ids of each fine bucket, ascending.
-	fineIDs := make([][][]uint32, len(b.fine))
-	for j, cuts := range b.fine {
-		if cuts != nil {
-			fineIDs[j] = make([][]uint32, len(cuts)+1)
-		}
+	// One bit array per fine number but 0, then the levels accumulated
+	// from the top (fineLv).
+	most := 0
+	for _, cuts := range b.fine {
+		most = max(most, len(cuts))
 	}
+	fineIs := make([][]uint64, most)
 	// One bit array per bucket, then lt[i] = buckets 0..i, accumulated.
 	m := len(b.bounds)
 	buckets := make([][]uint64, m)
@@ -68,9 +68,11 @@ func (d *denseBSI) finish() *bsi {
 				v = d.vals.get(id)
 			}
 			j := b.bucket(v)
-			if f := fineIDs[j]; f != nil {
-				i := b.fineBucket(j, v)
-				f[i] = append(f[i], id)
+			if f := b.fineBucket(j, v); f > 0 {
+				if fineIs[f-1] == nil {
+					fineIs[f-1] = make([]uint64, len(d.has))
+				}
+				fineIs[f-1][w] |= 1 << (id & 63)
 			}
 			if j == m {
 				continue // above every bound: in no lt
@@ -89,19 +91,22 @@ func (d *denseBSI) finish() *bsi {
 		}
 		b.lt[i] = roaring.FromDense(acc, true)
 	}
-	b.fineBM = make([][]*roaring.Bitmap, len(b.fine))
-	for j, f := range fineIDs {
-		if f == nil {
+	b.fineLv = make([]*roaring.Bitmap, most)
+	clear(acc)
+	below := make([]uint64, len(acc))
+	for f := most; f >= 1; f-- {
+		for w, x := range fineIs[f-1] {
+			acc[w] |= x // fine number f or more
+		}
+		fineIs[f-1] = nil
+		if b.geLevel(f) {
+			b.fineLv[f-1] = roaring.FromDense(acc, true)
 			continue
 		}
-		b.fineBM[j] = make([]*roaring.Bitmap, len(f))
-		for i, ids := range f {
-			bm := roaring.New()
-			bm.AddMany(ids)
-			bm.RunOptimize()
-			b.fineBM[j][i] = bm
-			f[i] = nil
+		for w, x := range acc {
+			below[w] = d.has[w] &^ x
 		}
+		b.fineLv[f-1] = roaring.FromDense(below, true)
 	}
 	return b
 }

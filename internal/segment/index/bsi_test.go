@@ -41,12 +41,13 @@ func TestBSICompare(t *testing.T) {
 	if len(built.bounds) < 4 {
 		t.Fatalf("built with bounds %v: the range buckets are not exercised", built.bounds)
 	}
-	cut := 0
-	for j, cuts := range built.fine {
+	cut, most := 0, 0
+	for _, cuts := range built.fine {
 		cut += len(cuts)
-		if len(built.fineBM[j]) != len(cuts)+min(len(cuts), 1) {
-			t.Fatalf("bucket %d: %d cuts, %d fine bitmaps", j, len(cuts), len(built.fineBM[j]))
-		}
+		most = max(most, len(cuts))
+	}
+	if len(built.fineLv) != most {
+		t.Fatalf("%d fine levels for fine numbers up to %d", len(built.fineLv), most)
 	}
 	if cut < 2*len(built.bounds) {
 		t.Fatalf("%d fine cuts for %d bounds: the fine buckets are not exercised", cut, len(built.bounds))
@@ -225,4 +226,199 @@ func TestDayer(t *testing.T) {
 			}
 		}
 	}
+}
+
+// Every comparison at and around every bound and fine cut of a built
+// index (values negative, zero, shared and spread, extremes), through
+// both ways of answering within a bucket, and in every scope an "and"
+// hands a comparison: nobody, a narrowing set it must leave alone, one it
+// may change (owned), and one of customers with a value (valued).
+func TestBSIBoundaries(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	values := map[uint32]int64{}
+	d := newDenseBSI(6000)
+	for id := uint32(1); id <= 6000; id++ {
+		var v int64
+		switch x := r.IntN(20); {
+		case x == 0:
+			continue // no value
+		case x < 8:
+			v = 0
+		case x < 10:
+			v = -r.Int64N(5000)
+		case x == 10:
+			v = []int64{math.MinInt64, math.MaxInt64, math.MinInt32, math.MaxInt32, 1 << 40, -1 << 40}[r.IntN(6)]
+		default:
+			v = r.Int64N(100000)
+		}
+		values[id] = v
+		d.set(id, v)
+	}
+	b := d.finish()
+	extremes := []int64{math.MinInt64, math.MinInt64 + 1, math.MaxInt64, math.MaxInt64 - 1, -1, 0, 1, -5000, 99999, 100000}
+	var consts, fineConsts []int64
+	for _, x := range b.bounds {
+		consts = append(consts, x-1, x, x+1)
+	}
+	fineCuts := 0
+	for _, cuts := range b.fine {
+		for _, x := range cuts {
+			fineConsts = append(fineConsts, x-1, x, x+1)
+			fineCuts++
+		}
+	}
+	consts = append(consts, extremes...)
+	if len(b.bounds) < 16 || fineCuts < 8*len(b.bounds) {
+		t.Fatalf("%d bounds, %d fine cuts: the buckets are not exercised", len(b.bounds), fineCuts)
+	}
+	has := roaring.New()
+	type idValue struct {
+		id uint32
+		v  int64
+	}
+	var list []idValue
+	for id, v := range values {
+		has.Add(id)
+		list = append(list, idValue{id, v})
+	}
+	within := roaring.New() // two thirds of the customers, some without a value
+	for id := uint32(0); id <= 6100; id++ {
+		if id%3 != 0 {
+			within.Add(id)
+		}
+	}
+	valued := roaring.And(within, has)
+	within0, valued0 := within.Clone(), valued.Clone()
+	ops := map[cmp]func(a, b int64) bool{
+		cmpEq: func(a, b int64) bool { return a == b }, cmpNe: func(a, b int64) bool { return a != b },
+		cmpLt: func(a, b int64) bool { return a < b }, cmpLe: func(a, b int64) bool { return a <= b },
+		cmpGt: func(a, b int64) bool { return a > b }, cmpGe: func(a, b int64) bool { return a >= b },
+	}
+	defer func(n uint64) { fewToCheck = n }(fewToCheck)
+	for _, few := range []uint64{0, 1 << 30} { // split by fine number, or check every value
+		fewToCheck = few
+		ks := consts
+		if few == 0 {
+			ks = slices.Concat(consts, fineConsts)
+		}
+		for _, k := range ks {
+			for op, f := range ops {
+				var ids []uint32
+				for _, x := range list {
+					if f(x.v, k) {
+						ids = append(ids, x.id)
+					}
+				}
+				all := roaring.BitmapOf(ids...)
+				in := roaring.And(all, within)
+				for name, c := range map[string]struct {
+					s    scope
+					want *roaring.Bitmap
+				}{
+					"everyone":          {scope{}, all},
+					"within":            {scope{within: within}, in},
+					"owned":             {scope{within: within.Clone(), owned: true}, in},
+					"valued":            {scope{within: valued.Clone(), owned: true, valued: true}, in},
+					"valued, not owned": {scope{within: valued, valued: true}, in},
+				} {
+					if got := b.compareIn(op, k, c.s); !got.Equals(c.want) {
+						t.Fatalf("fewToCheck %d, %s: op %d k %d: got %d customers, want %d", few, name, op, k, got.GetCardinality(), c.want.GetCardinality())
+					}
+				}
+				if !within.Equals(within0) || !valued.Equals(valued0) {
+					t.Fatalf("op %d k %d changed a set it does not own", op, k)
+				}
+			}
+		}
+	}
+}
+
+// A chain of comparisons as an "and" runs them, each on what the ones
+// before left (owned, valued when the fact covers every customer), agrees
+// with the values; covers forgets its answer when the values change.
+func TestBSIChain(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	const n = 20000
+	all := roaring.New()
+	all.AddRange(1, n+1)
+	facts := make([]map[uint32]int64, 3)
+	bs := make([]*bsi, 3)
+	for i := range facts {
+		facts[i] = map[uint32]int64{}
+		d := newDenseBSI(n)
+		for id := uint32(1); id <= n; id++ {
+			if i == 2 && id%7 == 0 {
+				continue // a fact some customers lack
+			}
+			v := r.Int64N(50000) - 1000
+			if r.IntN(3) == 0 {
+				v = 0
+			}
+			facts[i][id] = v
+			d.set(id, v)
+		}
+		bs[i] = d.finish()
+	}
+	if !bs[0].covers(all) || bs[2].covers(all) {
+		t.Fatal("covers: fact 0 covers every customer, fact 2 does not")
+	}
+	defer func(n uint64) { fewToCheck = n }(fewToCheck)
+	fewToCheck = 0
+	for range 300 {
+		type term struct {
+			fact int
+			op   cmp
+			k    int64
+		}
+		terms := make([]term, 2+r.IntN(4))
+		for i := range terms {
+			terms[i] = term{r.IntN(3), cmp(r.IntN(6)), r.Int64N(52000) - 1500}
+			if r.IntN(3) == 0 { // on or next to a cut of that fact
+				cuts := slices.Concat(bs[terms[i].fact].fine...)
+				terms[i].k = cuts[r.IntN(len(cuts))] + int64(r.IntN(3)-1)
+			}
+		}
+		var cur *roaring.Bitmap
+		for _, x := range terms {
+			b := bs[x.fact]
+			cur = b.compareIn(x.op, x.k, scope{within: cur, owned: cur != nil, valued: cur != nil && b.covers(all)})
+		}
+		want := roaring.New()
+	next:
+		for id := uint32(1); id <= n; id++ {
+			for _, x := range terms {
+				v, ok := facts[x.fact][id]
+				if !ok || !holds(x.op, v, x.k) {
+					continue next
+				}
+			}
+			want.Add(id)
+		}
+		if !cur.Equals(want) {
+			t.Fatalf("%v: got %d customers, want %d", terms, cur.GetCardinality(), want.GetCardinality())
+		}
+	}
+	// A customer without a value for fact 0 (as after the tail reads a
+	// new customer whose facts are not set yet): covers must say so.
+	bs[0].remove(roaring.BitmapOf(5))
+	if bs[0].covers(all) {
+		t.Fatal("covers: still true after a customer lost its value")
+	}
+}
+
+// holds reports whether "v op k".
+func holds(op cmp, v, k int64) bool {
+	switch op {
+	case cmpEq:
+		return v == k
+	case cmpNe:
+		return v != k
+	case cmpLt:
+		return v < k
+	case cmpLe:
+		return v <= k
+	case cmpGt:
+		return v > k
+	}
+	return v >= k
 }

@@ -79,7 +79,23 @@ func (ix *Index) eval(e segment.Expr, within *roaring.Bitmap) (*roaring.Bitmap, 
 		})
 		cur := within
 		for _, t := range terms {
-			r, err := ix.eval(t, cur)
+			// After the first term, cur is this "and"'s own: a term
+			// narrows it in place.
+			owned := cur != within
+			var (
+				r   *roaring.Bitmap
+				err error
+			)
+			if x, ok := t.(*segment.Term); ok {
+				r, err = ix.term(x, cur, owned)
+			} else if bms := ix.notSet(t); bms != nil && owned {
+				for _, bm := range bms {
+					cur.AndNot(bm)
+				}
+				r = cur
+			} else {
+				r, err = ix.eval(t, cur)
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -111,7 +127,7 @@ func (ix *Index) eval(e segment.Expr, within *roaring.Bitmap) (*roaring.Bitmap, 
 		u.AndNot(r)
 		return u, nil
 	case *segment.Term:
-		return ix.term(x, within)
+		return ix.term(x, within, false)
 	}
 	return nil, kith.Errorf(kith.EINVALID, "segment index: unknown expression node %T", e)
 }
@@ -166,6 +182,20 @@ func (ix *Index) comparison(t *segment.Term) (*bsi, cmp, int64, bool) {
 	return nil, 0, 0, false
 }
 
+// notSet returns the bitmaps of t's set term when t is "not" of one
+// (whose customers it excludes), else nil.
+func (ix *Index) notSet(t segment.Expr) []*roaring.Bitmap {
+	n, ok := t.(*segment.Not)
+	if !ok {
+		return nil
+	}
+	x, ok := n.X.(*segment.Term)
+	if !ok || x.Op != segment.OpIs {
+		return nil
+	}
+	return ix.setBitmaps(x)
+}
+
 // setBitmaps returns the bitmaps whose union answers a set term (none when
 // the name is unknown), or nil when t is not a set term.
 func (ix *Index) setBitmaps(t *segment.Term) []*roaring.Bitmap {
@@ -218,7 +248,10 @@ var cmps = map[segment.Op]cmp{
 	segment.OpLe: cmpLe, segment.OpGt: cmpGt, segment.OpGe: cmpGe,
 }
 
-func (ix *Index) term(t *segment.Term, within *roaring.Bitmap) (*roaring.Bitmap, error) {
+// term returns the customers of within (every customer when nil) that
+// match t; when owned, within is the caller's to change (the result may be
+// within itself).
+func (ix *Index) term(t *segment.Term, within *roaring.Bitmap, owned bool) (*roaring.Bitmap, error) {
 	if bms := ix.setBitmaps(t); bms != nil {
 		if t.Op != segment.OpIs {
 			return nil, kith.Errorf(kith.EINVALID, "segment index: %s takes \":\", not %q", t.Field, t.Op)
@@ -226,6 +259,9 @@ func (ix *Index) term(t *segment.Term, within *roaring.Bitmap) (*roaring.Bitmap,
 		switch {
 		case len(bms) == 0:
 			return roaring.New(), nil
+		case len(bms) == 1 && owned:
+			within.And(bms[0])
+			return within, nil
 		case len(bms) == 1 && within != nil:
 			return roaring.And(bms[0], within), nil
 		case len(bms) == 1:
@@ -237,20 +273,24 @@ func (ix *Index) term(t *segment.Term, within *roaring.Bitmap) (*roaring.Bitmap,
 		}
 		return r, nil
 	}
+	scopeOf := func(b *bsi) scope {
+		return scope{within: within, owned: owned, valued: within != nil && b.covers(ix.st.all)}
+	}
 	var b *bsi
 	if i, ok := numFields[t.Field]; ok {
 		c, ok := cmps[t.Op]
 		if !ok {
 			return nil, kith.Errorf(kith.EINVALID, "segment index: %s takes a comparison, not %q", t.Field, t.Op)
 		}
-		return ix.st.nums[i].compare(c, t.Num, within), nil
+		b := ix.st.nums[i]
+		return b.compareIn(c, t.Num, scopeOf(b)), nil
 	}
 	if ob := ix.st.orderFacts.numeric(t.Field); ob != nil {
 		c, ok := cmps[t.Op]
 		if !ok {
 			return nil, kith.Errorf(kith.EINVALID, "segment index: %s takes a comparison, not %q", t.Field, t.Op)
 		}
-		return ob.compare(c, t.Num, within), nil
+		return ob.compareIn(c, t.Num, scopeOf(ob)), nil
 	}
 	switch t.Field {
 	case segment.FieldAdded:
@@ -266,12 +306,12 @@ func (ix *Index) term(t *segment.Term, within *roaring.Bitmap) (*roaring.Bitmap,
 		if t.From > t.To {
 			return roaring.New(), nil
 		}
-		r := b.compare(cmpGe, int64(t.From), within)
-		return b.compare(cmpLe, int64(t.To), r), nil
+		r := b.compareIn(cmpGe, int64(t.From), scopeOf(b))
+		return b.compareIn(cmpLe, int64(t.To), scope{within: r, owned: true, valued: true}), nil
 	}
 	c, ok := cmps[t.Op]
 	if !ok {
 		return nil, kith.Errorf(kith.EINVALID, "segment index: %s takes a comparison or a range, not %q", t.Field, t.Op)
 	}
-	return b.compare(c, int64(t.Day), within), nil
+	return b.compareIn(c, int64(t.Day), scopeOf(b)), nil
 }

@@ -75,6 +75,8 @@ func bitmapOf(m map[string]*roaring.Bitmap, key string) *roaring.Bitmap {
 
 // replace forgets every customer of ids, then takes what o (loaded for
 // exactly those customers) says about them.
+// (Every bsi's remove runs here, which also
+// makes it forget whether it covers every customer: all changes here.)
 func (s *state) replace(ids *roaring.Bitmap, o *state) {
 	removeFrom(s.all, ids)
 	s.all.Or(o.all)
