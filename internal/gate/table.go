@@ -33,17 +33,9 @@ func newStateTable() *stateTable {
 }
 
 // hashes returns the two hashes of k.
-func (t *stateTable) hashes(k stateKey) (uint64, uint64) {
-	var h maphash.Hash
-	h.SetSeed(t.seed1)
-	writeKey(&h, k)
-	h1 := h.Sum64()
-	h.SetSeed(t.seed2)
-	writeKey(&h, k)
-	return h1, h.Sum64()
-}
+func (t *stateTable) hashes(k stateKey) (uint64, uint64) { return hashTwice(t.seed1, t.seed2, k) }
 
-func writeKey(h *maphash.Hash, k stateKey) {
+func (k stateKey) writeHash(h *maphash.Hash) {
 	h.WriteString(string(k.person.Kind))
 	h.WriteByte(0)
 	h.WriteString(k.person.Key)
@@ -51,6 +43,19 @@ func writeKey(h *maphash.Hash, k stateKey) {
 	h.WriteString(string(k.purpose))
 	h.WriteByte(0)
 	h.WriteString(string(k.channel))
+}
+
+// hashTwice returns k's hashes under two seeds: the tables index a key by
+// the first and check the second, so two keys are taken for one only if
+// both 64-bit hashes collide.
+func hashTwice[K interface{ writeHash(*maphash.Hash) }](seed1, seed2 maphash.Seed, k K) (uint64, uint64) {
+	var h maphash.Hash
+	h.SetSeed(seed1)
+	k.writeHash(&h)
+	h1 := h.Sum64()
+	h.SetSeed(seed2)
+	k.writeHash(&h)
+	return h1, h.Sum64()
 }
 
 // get returns k's entry.
@@ -140,17 +145,9 @@ func newSendTable() *sendTable {
 	return &sendTable{seed1: maphash.MakeSeed(), seed2: maphash.MakeSeed(), index: map[uint64]int32{}, more: map[int32][]int64{}, overflow: map[sendKey][]int64{}}
 }
 
-func (t *sendTable) hashes(k sendKey) (uint64, uint64) {
-	var h maphash.Hash
-	h.SetSeed(t.seed1)
-	writeSendKey(&h, k)
-	h1 := h.Sum64()
-	h.SetSeed(t.seed2)
-	writeSendKey(&h, k)
-	return h1, h.Sum64()
-}
+func (t *sendTable) hashes(k sendKey) (uint64, uint64) { return hashTwice(t.seed1, t.seed2, k) }
 
-func writeSendKey(h *maphash.Hash, k sendKey) {
+func (k sendKey) writeHash(h *maphash.Hash) {
 	h.WriteString(string(k.person.Kind))
 	h.WriteByte(0)
 	h.WriteString(k.person.Key)
