@@ -80,15 +80,7 @@ func TestSMSCampaign(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		svc, c, fake := smsCampaign(t, db)
 		ctx := context.Background()
-		for range 20 {
-			st, err := svc.RunBatch(ctx, c.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if st == campaign.Finished {
-				break
-			}
-		}
+		runCampaign(t, svc, c.ID)
 		r, err := svc.Results(ctx, c.ID)
 		if err != nil {
 			t.Fatal(err)
@@ -173,6 +165,21 @@ func smsCampaign(t *testing.T, db *store.DB) (*campaign.Service, campaign.Campai
 	return svc, c, fake
 }
 
+// runCampaign hands over the campaign's batches until it is finished.
+func runCampaign(t *testing.T, svc *campaign.Service, id int64) {
+	t.Helper()
+	for range 20 {
+		st, err := svc.RunBatch(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st == campaign.Finished {
+			return
+		}
+	}
+	t.Fatal("the campaign did not finish in 20 batches")
+}
+
 // sentTo returns the provider id of each sent delivery, by number.
 func sentTo(t *testing.T, db *store.DB, id int64) map[string]string {
 	t.Helper()
@@ -200,11 +207,7 @@ func TestSMSReports(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		svc, c, _ := smsCampaign(t, db)
-		for range 20 {
-			if st, err := svc.RunBatch(ctx, c.ID); err != nil || st == campaign.Finished {
-				break
-			}
-		}
+		runCampaign(t, svc, c.ID)
 		sent := sentTo(t, db, c.ID)
 		var phones []string
 		for p := range sent {
@@ -341,15 +344,7 @@ func TestSMSCampaignStandIn(t *testing.T) {
 			t.Fatal(err)
 		}
 		svc.Register(campaign.SMS, smscampaign.CampaignTransport{Provider: tc}, nil)
-		for range 20 {
-			st, err := svc.RunBatch(ctx, c.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if st == campaign.Finished {
-				break
-			}
-		}
+		runCampaign(t, svc, c.ID)
 		if n := len(sb.Messages()); n != 6 {
 			t.Fatalf("the stand-in took %d messages, want 6", n)
 		}
@@ -386,11 +381,7 @@ func TestSMSReportSettlesUnknown(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		svc, c, _ := smsCampaign(t, db)
-		for range 20 {
-			if st, err := svc.RunBatch(ctx, c.ID); err != nil || st == campaign.Finished {
-				break
-			}
-		}
+		runCampaign(t, svc, c.ID)
 		rows, err := db.R.QueryContext(ctx, `SELECT g.person_key, d.batch_id FROM campaign_deliveries d JOIN gate_sends g ON g.permit_id = d.permit_id
 			WHERE d.campaign_id = $1 AND d.state = 'unknown' ORDER BY g.person_key`, c.ID)
 		if err != nil {
