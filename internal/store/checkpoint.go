@@ -26,8 +26,10 @@ type checkpointer struct {
 	conn *sql.DB
 	stop chan struct{}
 	done chan struct{}
-	// copied counts the checkpoints that copied frames; lastErr is the last
-	// failure (a busy database is none: the next tick tries again).
+	// copied counts the checkpoints after which the WAL held frames copied
+	// into the database file (tests wait on it); lastErr is the last
+	// failure, kept for tests: the next tick tries again, and a lasting
+	// cause (a full disk) fails the writer's own commits, which report it.
 	copied  atomic.Int64
 	lastErr atomic.Pointer[error]
 }
