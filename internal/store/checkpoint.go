@@ -3,6 +3,7 @@ package store
 import (
 	"database/sql"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -32,6 +33,9 @@ type checkpointer struct {
 	// cause (a full disk) fails the writer's own commits, which report it.
 	copied  atomic.Int64
 	lastErr atomic.Pointer[error]
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 func startCheckpointer(path string) (*checkpointer, error) {
@@ -84,8 +88,13 @@ func (c *checkpointer) once() {
 	}
 }
 
+// close stops the checkpointer; a DB may be closed twice (a test closes
+// it to play an outage, and its cleanup again), as a sql.DB may.
 func (c *checkpointer) close() error {
-	close(c.stop)
-	<-c.done
-	return c.conn.Close()
+	c.closeOnce.Do(func() {
+		close(c.stop)
+		<-c.done
+		c.closeErr = c.conn.Close()
+	})
+	return c.closeErr
 }
