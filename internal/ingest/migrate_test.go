@@ -17,17 +17,17 @@ import (
 	"github.com/kith-scrm/kith/internal/wecom/callback"
 )
 
-// migration00024 returns the Up and Down parts of migration 00024 for the
+// migration returns the Up and Down parts of a migration file for the
 // database's dialect.
-func migration00024(t *testing.T, db *store.DB) (up, down string) {
+func migration(t *testing.T, db *store.DB, file string) (up, down string) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "store", "migrations", string(db.Dialect), "00024_inbound_dedupe_blob.sql"))
+	b, err := os.ReadFile(filepath.Join("..", "store", "migrations", string(db.Dialect), file))
 	if err != nil {
 		t.Fatal(err)
 	}
 	up, down, ok := strings.Cut(string(b), "-- +goose Down")
 	if !ok {
-		t.Fatal("migration 00024 has no Down part")
+		t.Fatalf("migration %s has no Down part", file)
 	}
 	return up, down
 }
@@ -40,7 +40,7 @@ func migration00024(t *testing.T, db *store.DB) (up, down string) {
 func TestMigration00024(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		up, down := migration00024(t, db)
+		up, down := migration(t, db, "00024_inbound_dedupe_blob.sql")
 		storetest.MustExec(t, db, down) // back to the text keys of 00003
 
 		const created = 1700000123
@@ -97,14 +97,7 @@ func TestMigration00024(t *testing.T) {
 func TestMigration00027(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		b, err := os.ReadFile(filepath.Join("..", "store", "migrations", string(db.Dialect), "00027_inbound_status_check.sql"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		up, down, ok := strings.Cut(string(b), "-- +goose Down")
-		if !ok {
-			t.Fatal("migration 00027 has no Down part")
-		}
+		up, down := migration(t, db, "00027_inbound_status_check.sql")
 		now := time.Now().UTC()
 		insert := func(key, status string) error {
 			_, err := db.W.ExecContext(ctx, `INSERT INTO inbound_events (source, dedupe_key, kind, body, received_at, status)
