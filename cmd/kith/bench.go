@@ -34,11 +34,12 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return cmdBenchSegments(ctx, args[1:], stdout)
 	}
 	if len(args) == 0 || args[0] != "callbacks" {
-		return usageError{"say what to measure: kith bench callbacks [--json] [--duration 10s] [--concurrency 32] [--senders process|in-process] [--kith-cpuprofile FILE] [--database-url URL], or kith bench gate [--json] [--customers 1000000]"}
+		return usageError{"say what to measure: kith bench callbacks [--json] [--duration 10s] [--rounds 5] [--concurrency 32] [--senders process|in-process] [--kith-cpuprofile FILE] [--database-url URL], or kith bench gate [--json] [--customers 1000000]"}
 	}
 	fs := flag.NewFlagSet("bench callbacks", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	duration := fs.Duration("duration", 10*time.Second, "how long to load each side")
+	duration := fs.Duration("duration", 10*time.Second, "how long to load each side in all")
+	rounds := fs.Int("rounds", bench.DefaultRounds, "turns each side gets, no-op handler and Kith alternating (1: one after the other)")
 	concurrency := fs.Int("concurrency", 32, "concurrent senders")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	kithProfile := fs.String("kith-cpuprofile", "", "write a CPU profile of the Kith side alone (while Kith is loaded) to this file")
@@ -50,6 +51,9 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if *duration < time.Second || *duration > 10*time.Minute {
 		return usageError{fmt.Sprintf("--duration is %s; use 1s to 10m", *duration)}
 	}
+	if *rounds < 1 || *rounds > 100 || *duration/time.Duration(*rounds) < 200*time.Millisecond {
+		return usageError{fmt.Sprintf("--rounds is %d; use 1 to 100, with turns of at least 200ms (--duration / --rounds)", *rounds)}
+	}
 	if *concurrency < 1 || *concurrency > 1024 {
 		return usageError{fmt.Sprintf("--concurrency is %d; use 1 to 1024", *concurrency)}
 	}
@@ -59,7 +63,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if *cpuProfile != "" && *kithProfile != "" {
 		return usageError{"use --cpuprofile or --kith-cpuprofile, not both (a process has one CPU profile at a time)"}
 	}
-	o := bench.CallbackOptions{Concurrency: *concurrency, Duration: *duration, DatabaseURL: *databaseURL,
+	o := bench.CallbackOptions{Concurrency: *concurrency, Duration: *duration, Rounds: *rounds, DatabaseURL: *databaseURL,
 		Log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))}
 	if *sendersWhere == "process" {
 		exe, err := os.Executable()
@@ -91,7 +95,12 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		if *databaseURL != "" {
 			where = "PostgreSQL (a database of its own)"
 		}
-		fmt.Fprintf(stdout, "Loading a no-op handler, then Kith on %s, with %d senders (%s) for %s each…\n", where, *concurrency, *sendersWhere, *duration)
+		if *rounds == 1 {
+			fmt.Fprintf(stdout, "Loading a no-op handler, then Kith on %s, with %d senders (%s) for %s each…\n", where, *concurrency, *sendersWhere, *duration)
+		} else {
+			fmt.Fprintf(stdout, "Loading a no-op handler and Kith on %s in turn, with %d senders (%s), %d turns of %s each…\n",
+				where, *concurrency, *sendersWhere, *rounds, *duration/time.Duration(*rounds))
+		}
 	}
 	rep, err := bench.Callbacks(ctx, o)
 	if err != nil {
@@ -108,6 +117,13 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	yes := map[bool]string{true: "met", false: "NOT met"}
 	fmt.Fprintf(stdout, "  ratio %.2f of the no-op handler (goal ≥ %.2f: %s); p99 goal < %s: %s\n",
 		rep.Ratio, bench.GoalRatio, yes[rep.RatioGoal], bench.GoalP99, yes[rep.LatencyGoal])
+	if len(rep.RoundRatios) > 1 {
+		fmt.Fprint(stdout, "  ratio in each turn:")
+		for _, r := range rep.RoundRatios {
+			fmt.Fprintf(stdout, " %.2f", r)
+		}
+		fmt.Fprintln(stdout, "  (p50: the turns' median; p99: the highest turn's)")
+	}
 	if rep.Senders == "process" {
 		fmt.Fprintf(stdout, "  server CPU per answer: no-op %.1f µs, Kith %.1f µs (ratio %.2f); senders' CPU per answer (their own process): %.1f µs to the no-op, %.1f µs to Kith\n",
 			rep.Baseline.CPUMicros, rep.Kith.CPUMicros, rep.CPURatio, rep.Baseline.SenderCPUMicros, rep.Kith.SenderCPUMicros)

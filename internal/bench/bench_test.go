@@ -51,11 +51,14 @@ func TestMain(m *testing.M) {
 }
 
 func TestCallbacksReport(t *testing.T) {
-	rep, err := Callbacks(context.Background(), CallbackOptions{Concurrency: 4, Duration: time.Second, DataDir: t.TempDir(), Deliveries: 20000})
+	rep, err := Callbacks(context.Background(), CallbackOptions{Concurrency: 4, Duration: time.Second, Rounds: 1, DataDir: t.TempDir(), Deliveries: 20000})
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkCallbacksReport(t, rep)
+	if rep.Rounds != 1 {
+		t.Fatalf("%d rounds, want 1", rep.Rounds)
+	}
 	if rep.Senders != "in-process" || rep.Kith.SenderCPUMicros != 0 {
 		t.Fatalf("senders %q, sender CPU %v", rep.Senders, rep.Kith.SenderCPUMicros)
 	}
@@ -78,6 +81,9 @@ func TestCallbacksReportSendersProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkCallbacksReport(t, rep)
+	if rep.Rounds != DefaultRounds {
+		t.Fatalf("%d rounds, want %d", rep.Rounds, DefaultRounds)
+	}
 	if rep.Senders != "process" || rep.Kith.SenderCPUMicros <= 0 || rep.Baseline.SenderCPUMicros <= 0 || rep.Kith.CPUMicros <= 0 {
 		t.Fatalf("senders %q: Kith %+v, no-op %+v", rep.Senders, rep.Kith, rep.Baseline)
 	}
@@ -108,6 +114,33 @@ func checkCallbacksReport(t *testing.T, rep *CallbackReport) {
 	}
 	if rep.Distinct+rep.Repeats != rep.Kith.Sent {
 		t.Fatalf("%d distinct + %d repeats != %d sent", rep.Distinct, rep.Repeats, rep.Kith.Sent)
+	}
+	if len(rep.RoundRatios) != rep.Rounds {
+		t.Fatalf("%d rounds but ratios %v", rep.Rounds, rep.RoundRatios)
+	}
+	for _, r := range rep.RoundRatios {
+		if r <= 0 {
+			t.Fatalf("round ratios %v", rep.RoundRatios)
+		}
+	}
+}
+
+// TestMergeRounds: counts, time and CPU time add up; p50 is the median
+// round's, p99 the worst round's.
+func TestMergeRounds(t *testing.T) {
+	ms := time.Millisecond
+	m := mergeRounds([]Result{
+		{Sent: 110, OK: 100, Failed: 10, Seconds: 1, P50: 2 * ms, P99: 9 * ms, CPUMicros: 50, SenderCPUMicros: 30},
+		{Sent: 300, OK: 300, Seconds: 2, P50: 1 * ms, P99: 4 * ms, CPUMicros: 10, SenderCPUMicros: 20, FirstError: "first"},
+		{Sent: 100, OK: 100, Seconds: 1, P50: 3 * ms, P99: 5 * ms, CPUMicros: 30, SenderCPUMicros: 10, FirstError: "second"},
+	})
+	want := Result{Sent: 510, OK: 500, Failed: 10, Seconds: 4, PerSecond: 125, P50: 2 * ms, P99: 9 * ms, P50Millis: 2, P99Millis: 9,
+		CPUMicros: (50*100 + 10*300 + 30*100) / 500.0, SenderCPUMicros: (30*100 + 20*300 + 10*100) / 500.0, FirstError: "first"}
+	if m != want {
+		t.Fatalf("merged\n%+v\nwant\n%+v", m, want)
+	}
+	if z := mergeRounds(nil); z != (Result{}) {
+		t.Fatalf("no rounds: %+v", z)
 	}
 }
 

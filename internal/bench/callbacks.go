@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os/exec"
 	"runtime/pprof"
+	"slices"
 	"time"
 
 	"github.com/kith-scrm/kith/internal/app"
@@ -31,7 +32,12 @@ const (
 // CallbackOptions shape `kith bench callbacks`.
 type CallbackOptions struct {
 	Concurrency int           // senders at once; 0 means 32
-	Duration    time.Duration // how long each side is loaded; 0 means 10 s
+	Duration    time.Duration // how long each side is loaded in all; 0 means 10 s
+	// Rounds splits each side's Duration into that many turns, no-op
+	// handler and Kith alternating, so that a change in what else runs on
+	// the machine weighs on both sides alike; 0 means DefaultRounds, 1
+	// loads the no-op handler, then Kith, once each.
+	Rounds int
 	// DataDir is where the measured Kith keeps its SQLite database (or
 	// its lock and secrets with PostgreSQL); it should be an empty
 	// temporary folder.
@@ -62,6 +68,12 @@ type CallbackReport struct {
 	Senders  string `json:"senders"`
 	Baseline Result `json:"noop_handler"`
 	Kith     Result `json:"kith"`
+	// Rounds is how many turns each side had; RoundRatios the ratio of
+	// the rates in each (Ratio is the ratio of the totals). Baseline's and
+	// Kith's p50 are the median of the rounds' p50, their p99 the highest
+	// round's p99.
+	Rounds      int       `json:"rounds"`
+	RoundRatios []float64 `json:"round_ratios"`
 	// Ratio is Kith's accepted callbacks per second over the no-op
 	// handler's answers per second.
 	Ratio float64 `json:"ratio"`
@@ -90,6 +102,9 @@ type CallbackReport struct {
 // DefaultDeliveries is how many distinct deliveries are sealed in advance:
 // more than Kith takes in a 10-second run on this machine.
 const DefaultDeliveries = 250_000
+
+// DefaultRounds is how many turns each side gets by default.
+const DefaultRounds = 5
 
 // Goals of the benchmark.
 const (
@@ -124,6 +139,9 @@ func Callbacks(ctx context.Context, o CallbackOptions) (*CallbackReport, error) 
 	if o.Duration <= 0 {
 		o.Duration = 10 * time.Second
 	}
+	if o.Rounds <= 0 {
+		o.Rounds = DefaultRounds
+	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
@@ -150,7 +168,7 @@ func Callbacks(ctx context.Context, o CallbackOptions) (*CallbackReport, error) 
 		snd = l
 	}
 	defer snd.close()
-	rep := &CallbackReport{Concurrency: o.Concurrency, Database: "sqlite", Senders: where}
+	rep := &CallbackReport{Concurrency: o.Concurrency, Database: "sqlite", Senders: where, Rounds: o.Rounds}
 	dbURL := ""
 	if o.DatabaseURL != "" {
 		u, drop, err := tempPostgres(ctx, o.DatabaseURL)
@@ -173,13 +191,7 @@ func Callbacks(ctx context.Context, o CallbackOptions) (*CallbackReport, error) 
 	// Profile labels (side = noop, kith or senders) let a CPU profile of
 	// the run be split: go tool pprof -tagfocus side=kith.
 	go pprof.Do(ctx, pprof.Labels("side", "noop"), func(context.Context) { noopSrv.Serve(noop) })
-	pprof.Do(ctx, pprof.Labels("side", "senders"), func(ctx context.Context) {
-		rep.Baseline, err = snd.load(ctx, "http://"+noop.Addr().String(), o.Duration, math.MaxInt)
-	})
-	noopSrv.Close()
-	if err != nil {
-		return nil, err
-	}
+	defer noopSrv.Close()
 
 	// Kith, with its own SQLite database in DataDir.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -208,13 +220,59 @@ func Callbacks(ctx context.Context, o CallbackOptions) (*CallbackReport, error) 
 		stop()
 		<-done
 	}()
+	db, err := store.Open(ctx, store.Options{DataDir: o.DataDir, URL: dbURL})
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	svc := ingest.NewService(db, nil, kith.SystemClock{}, o.Log)
+	// waitApplied waits until Kith applied every event it stored: before a
+	// no-op round, so that Kith's applying (which yields to a burst of
+	// callbacks and catches up after it) takes no CPU time from the no-op
+	// handler; and at the end, to check the events.
+	waitApplied := func() error {
+		for start := time.Now(); ; time.Sleep(100 * time.Millisecond) {
+			counts, err := svc.Counts(ctx)
+			if err != nil {
+				return err
+			}
+			rep.Applied = counts[ingest.StatusApplied]
+			rep.Stored = rep.Applied + counts[ingest.StatusPending] + counts[ingest.StatusStored] + counts[ingest.StatusFailed]
+			if counts[ingest.StatusPending] == 0 || time.Since(start) > 5*time.Minute || ctx.Err() != nil {
+				return ctx.Err()
+			}
+		}
+	}
+
 	if o.KithCPUProfile != nil {
 		if err := pprof.StartCPUProfile(o.KithCPUProfile); err != nil {
 			return nil, fmt.Errorf("bench: Kith's CPU profile: %w", err)
 		}
 	}
+	turn := o.Duration / time.Duration(o.Rounds)
+	var noopRounds, kithRounds []Result
+	sent := 0 // Kith gets each delivery once, in order
 	pprof.Do(ctx, pprof.Labels("side", "senders"), func(ctx context.Context) {
-		rep.Kith, err = snd.load(ctx, "http://"+ln.Addr().String(), o.Duration, o.Deliveries)
+		for range o.Rounds {
+			if sent >= o.Deliveries {
+				break
+			}
+			if err = waitApplied(); err != nil {
+				return
+			}
+			var b, k Result
+			if b, err = snd.load(ctx, "http://"+noop.Addr().String(), turn, 0, math.MaxInt); err != nil {
+				return
+			}
+			if k, err = snd.load(ctx, "http://"+ln.Addr().String(), turn, sent, o.Deliveries-sent); err != nil {
+				return
+			}
+			noopRounds, kithRounds = append(noopRounds, b), append(kithRounds, k)
+			sent += k.Sent
+			if b.PerSecond > 0 {
+				rep.RoundRatios = append(rep.RoundRatios, k.PerSecond/b.PerSecond)
+			}
+		}
 	})
 	if o.KithCPUProfile != nil {
 		pprof.StopCPUProfile()
@@ -222,13 +280,14 @@ func Callbacks(ctx context.Context, o CallbackOptions) (*CallbackReport, error) 
 	if err != nil {
 		return nil, err
 	}
+	rep.Baseline, rep.Kith = mergeRounds(noopRounds), mergeRounds(kithRounds)
 	if rep.Baseline.PerSecond > 0 {
 		rep.Ratio = rep.Kith.PerSecond / rep.Baseline.PerSecond
 	}
 	if rep.Kith.CPUMicros > 0 {
 		rep.CPURatio = rep.Baseline.CPUMicros / rep.Kith.CPUMicros
 	}
-	for i := range rep.Kith.Sent {
+	for i := range sent {
 		if eventIndex(i) == i {
 			rep.Distinct++
 		} else {
@@ -238,24 +297,9 @@ func Callbacks(ctx context.Context, o CallbackOptions) (*CallbackReport, error) 
 
 	// Wait for the jobs to apply every stored event, then check that each
 	// distinct event was stored and applied once.
-	db, err := store.Open(ctx, store.Options{DataDir: o.DataDir, URL: dbURL})
-	if err != nil {
-		return nil, err
-	}
-	defer db.Close()
-	svc := ingest.NewService(db, nil, kith.SystemClock{}, o.Log)
 	waitStart := time.Now()
-	for {
-		counts, err := svc.Counts(ctx)
-		if err != nil {
-			return nil, err
-		}
-		rep.Applied = counts[ingest.StatusApplied]
-		rep.Stored = rep.Applied + counts[ingest.StatusPending] + counts[ingest.StatusStored] + counts[ingest.StatusFailed]
-		if counts[ingest.StatusPending] == 0 || time.Since(waitStart) > 5*time.Minute || ctx.Err() != nil {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
+	if err := waitApplied(); err != nil {
+		return nil, err
 	}
 	rep.SecondsWait = time.Since(waitStart).Seconds()
 	rep.LoadAverage = loadAverage()
@@ -266,4 +310,40 @@ func Callbacks(ctx context.Context, o CallbackOptions) (*CallbackReport, error) 
 		return rep, errors.New("bench: Kith accepted no callback: " + rep.Kith.FirstError)
 	}
 	return rep, nil
+}
+
+// mergeRounds adds up one side's rounds: counts, time and CPU time add up;
+// the p50 is the median of the rounds' p50 and the p99 the highest round's
+// p99 (each round's latencies are summarised where they are measured).
+func mergeRounds(rounds []Result) Result {
+	var m Result
+	var cpu, senderCPU float64
+	p50s := make([]time.Duration, 0, len(rounds))
+	for _, r := range rounds {
+		m.Sent += r.Sent
+		m.OK += r.OK
+		m.Failed += r.Failed
+		m.Seconds += r.Seconds
+		cpu += r.CPUMicros * float64(r.OK)
+		senderCPU += r.SenderCPUMicros * float64(r.OK)
+		m.P99 = max(m.P99, r.P99)
+		p50s = append(p50s, r.P50)
+		if m.FirstError == "" {
+			m.FirstError = r.FirstError
+		}
+	}
+	if len(p50s) > 0 {
+		slices.Sort(p50s)
+		m.P50 = p50s[len(p50s)/2]
+	}
+	m.P50Millis = float64(m.P50.Microseconds()) / 1000
+	m.P99Millis = float64(m.P99.Microseconds()) / 1000
+	if m.Seconds > 0 {
+		m.PerSecond = float64(m.OK) / m.Seconds
+	}
+	if m.OK > 0 {
+		m.CPUMicros = cpu / float64(m.OK)
+		m.SenderCPUMicros = senderCPU / float64(m.OK)
+	}
+	return m
 }

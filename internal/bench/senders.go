@@ -26,10 +26,11 @@ import (
 // server it measures; in a process of their own the server's CPU time is
 // its own, and both sides of the comparison pay the senders the same way.
 type senders interface {
-	// load sends deliveries to base (the server's "http://host:port") with
-	// the pool's concurrency for d, at most n of them (cycling through the
-	// pool if n exceeds it), and returns what it measured.
-	load(ctx context.Context, base string, d time.Duration, n int) (Result, error)
+	// load sends deliveries from, from+1, … to base (the server's
+	// "http://host:port") with the pool's concurrency for d, at most n of
+	// them (cycling through the pool past its end), and returns what it
+	// measured.
+	load(ctx context.Context, base string, d time.Duration, from, n int) (Result, error)
 	close() error
 }
 
@@ -44,6 +45,7 @@ type senderSetup struct {
 type senderLoad struct {
 	Base     string        `json:"base"`
 	Duration time.Duration `json:"duration"`
+	From     int           `json:"from"`
 	N        int           `json:"n"`
 }
 
@@ -84,9 +86,9 @@ func newLocalSenders(s senderSetup) (*localSenders, error) {
 		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: s.Concurrency, MaxConnsPerHost: s.Concurrency}}}, nil
 }
 
-func (l *localSenders) load(ctx context.Context, base string, d time.Duration, n int) (Result, error) {
+func (l *localSenders) load(ctx context.Context, base string, d time.Duration, from, n int) (Result, error) {
 	return load(ctx, l.client, l.concurrency, d, n, func(i int) Request {
-		r := l.pool[i%len(l.pool)]
+		r := l.pool[(from+i)%len(l.pool)]
 		return Request{URL: base + r.URL, Body: r.Body}
 	}), nil
 }
@@ -145,8 +147,8 @@ func (c *childSenders) read(v any) error {
 // load runs one load in the child. The child's own CPU time goes to
 // SenderCPUMicros; CPUMicros is this process's (the server's) CPU time over
 // the same span.
-func (c *childSenders) load(ctx context.Context, base string, d time.Duration, n int) (Result, error) {
-	if err := json.NewEncoder(c.in).Encode(senderLoad{Base: base, Duration: d, N: n}); err != nil {
+func (c *childSenders) load(ctx context.Context, base string, d time.Duration, from, n int) (Result, error) {
+	if err := json.NewEncoder(c.in).Encode(senderLoad{Base: base, Duration: d, From: from, N: n}); err != nil {
 		return Result{}, fmt.Errorf("bench: ask the senders' process for a load: %w", err)
 	}
 	cpu0 := processCPU()
@@ -209,7 +211,7 @@ func ServeSenders(ctx context.Context, in io.Reader, out io.Writer) error {
 		if req.N <= 0 {
 			req.N = math.MaxInt
 		}
-		r, err := l.load(ctx, req.Base, req.Duration, req.N)
+		r, err := l.load(ctx, req.Base, req.Duration, req.From, req.N)
 		if err != nil {
 			return enc.Encode(map[string]string{"error": err.Error()})
 		}

@@ -9,8 +9,14 @@ import (
 )
 
 // checkpointEvery is how often the background checkpointer copies the WAL
-// into the database file.
-const checkpointEvery = 250 * time.Millisecond
+// into the database file. Under a steady stream of small commits the same
+// few pages (the tails of a table and its indexes) are written again and
+// again; a checkpoint copies each page once, its last version, so a
+// longer interval copies less: at a second, `kith bench callbacks` spent
+// about a twelfth of Kith's CPU time less per callback than at 250 ms
+// (docs/operations.md). A second of writes stays far below the WAL's
+// bound (walAutocheckpoint pages).
+const checkpointEvery = time.Second
 
 // A checkpointer copies committed pages from SQLite's write-ahead log back
 // into the database file on a connection of its own, in the background.

@@ -52,8 +52,8 @@ func (s *Server) buildRoutes() http.Handler {
 	public("POST /login", s.loginSubmit)
 	public("POST /lang", s.switchLang)
 	// WeCom's servers call these; the signature, not a session, is checked.
-	public("GET /wecom/callback", s.wecomVerify)
-	public("POST /wecom/callback", s.wecomReceive)
+	public("GET "+callbackPath, s.wecomVerify)
+	public("POST "+callbackPath, s.wecomReceive)
 	// Opt-outs from outside: unsubscribe links (GET asks, POST records,
 	// including RFC 8058 one-click) and SMS providers' reply pushes (the
 	// address carries a key, since the providers sign nothing).

@@ -341,7 +341,8 @@ func TestSecurityHeadersAndUnknownPages(t *testing.T) {
 	c := newClient(t, in)
 	resp, body := c.do("GET", "/login", nil, nil)
 	csp := resp.Header.Get("Content-Security-Policy")
-	if !strings.Contains(csp, "default-src 'self'") || !strings.Contains(csp, "frame-ancestors 'none'") || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+	if !strings.Contains(csp, "default-src 'self'") || !strings.Contains(csp, "frame-ancestors 'none'") || resp.Header.Get("X-Content-Type-Options") != "nosniff" ||
+		resp.Header.Get("X-Frame-Options") != "DENY" || resp.Header.Get("Referrer-Policy") != "same-origin" {
 		t.Fatalf("security headers: %v", resp.Header)
 	}
 	if strings.Contains(body, "<script>") || strings.Contains(body, " style=") {
@@ -350,6 +351,13 @@ func TestSecurityHeadersAndUnknownPages(t *testing.T) {
 	resp, body = c.do("GET", "/api/v1/nothing", nil, nil)
 	if resp.StatusCode != 404 || !strings.Contains(body, `"not_found"`) {
 		t.Fatalf("unknown API route: %d %s", resp.StatusCode, body)
+	}
+	// Only the WeCom callback itself goes without the document policies.
+	for _, path := range []string{"/api/v1/nothing", "/wecom/callback/x", "/wecom/callbacks"} {
+		resp, _ = c.do("GET", path, nil, nil)
+		if resp.Header.Get("Content-Security-Policy") == "" || resp.Header.Get("X-Frame-Options") != "DENY" {
+			t.Fatalf("%s: security headers %v", path, resp.Header)
+		}
 	}
 	resp, _ = c.do("GET", "/static/htmx.min.js", nil, nil)
 	if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Type"), "javascript") {

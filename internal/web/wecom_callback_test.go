@@ -81,8 +81,15 @@ func TestWeComCallbackStoresOnceAndApplies(t *testing.T) {
 	}
 	d := seal(t, c, delEvent("wmAAA"))
 	for i := range 3 { // WeCom retries a delivery; only one is kept
-		if resp := post(t, in, d); resp.StatusCode != 200 {
+		resp := post(t, in, d)
+		if resp.StatusCode != 200 {
 			t.Fatalf("delivery %d: %d", i, resp.StatusCode)
+		}
+		// The answer goes to Tencent's server, not a browser: nosniff,
+		// but none of the document policies pages carry.
+		if resp.Header.Get("X-Content-Type-Options") != "nosniff" || resp.Header.Get("Content-Security-Policy") != "" ||
+			resp.Header.Get("X-Frame-Options") != "" || resp.Header.Get("Referrer-Policy") != "" {
+			t.Fatalf("delivery %d: headers %v", i, resp.Header)
 		}
 	}
 	if n := countEvents(t, in); n != 1 {
