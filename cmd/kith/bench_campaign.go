@@ -21,6 +21,7 @@ func cmdBenchCampaign(ctx context.Context, args []string, stdout io.Writer) erro
 	smtpAddr := fs.String("smtp", "", "send the e-mail to this SMTP server (host:port, no TLS) instead of the bench's own sink")
 	conns := fs.Int("conns", 8, "SMTP connections used at once")
 	batch := fs.Int("batch", 0, "recipients per batch handed to the channel (default 5000 for e-mail, 10000 for WeCom)")
+	overlap := fs.Int("overlap", 0, "batches one run step hands over, each prepared while the one before sends (default 8; 1: none overlapped)")
 	planOnly := fs.Bool("plan-only", false, "stop after planning (measure planning without the send)")
 	inProcess := fs.Bool("sink-in-process", false, "run the bench's SMTP sink in this process (its CPU is then counted as Kith's) instead of a child process")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
@@ -44,12 +45,15 @@ func cmdBenchCampaign(ctx context.Context, args []string, stdout io.Writer) erro
 	if *batch < 0 || *batch > 10000 {
 		return usageError{fmt.Sprintf("--batch is %d; use 1 to 10000", *batch)}
 	}
+	if *overlap < 0 || *overlap > 1000 {
+		return usageError{fmt.Sprintf("--overlap is %d; use 1 to 1000", *overlap)}
+	}
 	dir, done, err := benchSetup("kith-bench-campaign-", *cpuProfile)
 	if err != nil {
 		return err
 	}
 	defer done()
-	o := bench.CampaignOptions{Recipients: *recipients, Channel: campaign.Channel(*ch), SMTP: *smtpAddr, Conns: *conns, BatchSize: *batch, DataDir: dir, PlanOnly: *planOnly}
+	o := bench.CampaignOptions{Recipients: *recipients, Channel: campaign.Channel(*ch), SMTP: *smtpAddr, Conns: *conns, BatchSize: *batch, Overlap: *overlap, DataDir: dir, PlanOnly: *planOnly}
 	if *smtpAddr == "" && !*inProcess && *ch == "email" && !*planOnly {
 		exe, err := os.Executable()
 		if err != nil {

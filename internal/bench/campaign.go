@@ -50,8 +50,12 @@ type CampaignOptions struct {
 	// BatchSize is the most recipients one batch hands to the channel
 	// (default 5,000 for e-mail, 10,000 for WeCom: a task's limit).
 	BatchSize int
-	DataDir   string
-	Progress  func(string)
+	// Overlap is how many batches one RunBatch hands over, each prepared
+	// and claimed while the one before sends (default 8; 1: none
+	// overlapped).
+	Overlap  int
+	DataDir  string
+	Progress func(string)
 	// PlanOnly stops after planning: nothing is sent.
 	PlanOnly bool
 }
@@ -161,6 +165,9 @@ func Campaign(ctx context.Context, o CampaignOptions) (CampaignReport, error) {
 			o.BatchSize = 10000
 		}
 	}
+	if o.Overlap <= 0 {
+		o.Overlap = 8
+	}
 	say := func(s string) {
 		if o.Progress != nil {
 			o.Progress(s)
@@ -196,6 +203,7 @@ func Campaign(ctx context.Context, o CampaignOptions) (CampaignReport, error) {
 	rep.LoadSeconds = time.Since(t0).Seconds()
 	svc := campaign.New(cfg)
 	svc.BatchSize = o.BatchSize
+	svc.Overlap = o.Overlap
 	// Planning needs no transport: with PlanOnly no sink is started (nor
 	// its child process).
 	var sink any

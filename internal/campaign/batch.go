@@ -139,7 +139,7 @@ func (c *claims) take(id string) (claim, bool) {
 // permits with: it moves the permit's delivery from planned to claimed in
 // the transaction that consumes the permit.
 func (s *Service) Claimer() *channel.Claimer {
-	return &channel.Claimer{DB: s.db, Gate: s.gate, Record: s.recordClaim, RecordBatch: s.recordClaims}
+	return &channel.Claimer{DB: s.db, Gate: s.gate, Record: s.recordClaim, RecordBatch: s.recordClaims, Claimed: s.claimed}
 }
 
 // recordClaims moves the deliveries of permits from planned to claimed

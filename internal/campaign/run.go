@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/kith-scrm/kith/internal/channel"
@@ -30,45 +31,110 @@ const (
 // RunBatch advances a running campaign by one step: it first reconciles
 // every batch in doubt, then hands the next batch of planned deliveries
 // (one sender's, for WeCom) to the channel, and finishes the campaign when
-// none is left. Only one RunBatch may run per campaign at a time (the
-// River job is unique per campaign).
+// none is left. With Overlap above 1 a step hands over up to Overlap
+// batches, each prepared and claimed while the one before is sending; it
+// returns once all of them are settled. Only one RunBatch may run per
+// campaign at a time (the River job is unique per campaign).
 func (s *Service) RunBatch(ctx context.Context, id int64) (Step, error) {
-	c, err := s.Get(ctx, id)
-	if err != nil {
-		return Idle, err
+	var prev *flight
+	st, err := s.runBatches(ctx, id, &prev)
+	if prev != nil {
+		if werr := prev.wait(); err == nil {
+			err = werr
+		}
 	}
-	if c.State != Running || c.PlannedAt.IsZero() {
-		return Idle, nil
-	}
-	if c.ResumeAt.After(s.clock.Now()) {
-		return Waiting, nil
-	}
-	t := s.transports[c.Channel]
-	if t == nil {
-		return Idle, kith.Errorf(kith.EUNAVAILABLE, "campaign: no transport for %s is configured", c.Channel)
-	}
-	doubt, err := s.recoverDoubts(ctx, c)
-	if err != nil || doubt {
-		return InDoubt, err
-	}
-	b, err := s.nextBatch(ctx, c)
-	if err != nil {
-		return Idle, err
-	}
-	if len(b.Recipients) == 0 {
-		var open int
-		if err := s.db.R.QueryRowContext(ctx, "SELECT COUNT(*) FROM campaign_deliveries WHERE campaign_id = $1 AND state IN ('planned', 'claimed')", id).Scan(&open); err != nil {
+	return st, err
+}
+
+// runBatches is RunBatch's loop; *prev is the batch still sending, which
+// RunBatch waits for.
+func (s *Service) runBatches(ctx context.Context, id int64, prev **flight) (Step, error) {
+	limit := max(1, s.Overlap)
+	for n := 0; ; n++ {
+		// After the first batch, whatever stops the loop is reported as
+		// progress: the next RunBatch, with nothing in flight, tells what.
+		stop := func(st Step, err error) (Step, error) {
+			if n > 0 && err == nil {
+				return Progressed, nil
+			}
+			return st, err
+		}
+		c, err := s.Get(ctx, id)
+		if err != nil {
 			return Idle, err
 		}
-		if open > 0 {
+		if c.State != Running || c.PlannedAt.IsZero() {
+			return stop(Idle, nil)
+		}
+		if c.ResumeAt.After(s.clock.Now()) {
+			return stop(Waiting, nil)
+		}
+		t := s.transports[c.Channel]
+		if t == nil {
+			return Idle, kith.Errorf(kith.EUNAVAILABLE, "campaign: no transport for %s is configured", c.Channel)
+		}
+		doubt, err := s.recoverDoubts(ctx, c)
+		if err != nil || doubt {
+			return stop(InDoubt, err)
+		}
+		b, err := s.nextBatch(ctx, c)
+		if err != nil {
+			return Idle, err
+		}
+		if len(b.Recipients) == 0 {
+			if n > 0 {
+				return Progressed, nil
+			}
+			var open int
+			if err := s.db.R.QueryRowContext(ctx, "SELECT COUNT(*) FROM campaign_deliveries WHERE campaign_id = $1 AND state IN ('planned', 'claimed')", id).Scan(&open); err != nil {
+				return Idle, err
+			}
+			if open > 0 {
+				return Progressed, nil
+			}
+			if err := s.transition(ctx, s.db.W, id, Running, Done, ""); err != nil && kith.ErrorCode(err) != kith.ECONFLICT {
+				return Idle, err
+			}
+			return Finished, nil
+		}
+		f, err := s.prepare(ctx, b)
+		if err != nil {
+			return Progressed, err
+		}
+		if f == nil { // nothing permitted
+			if n+1 >= limit {
+				return Progressed, nil
+			}
+			continue
+		}
+		if _, ok := s.reconcilers[c.Channel]; ok || limit == 1 {
+			s.hand(ctx, t, f)
+			return Progressed, f.wait()
+		}
+		s.fly(ctx, t, f)
+		// The next batch is picked once this one's deliveries are claimed
+		// (or its claim failed), while it sends.
+		<-f.claimed
+		if p := *prev; p != nil {
+			*prev = nil
+			if err := p.wait(); err != nil {
+				*prev = f
+				return Progressed, err
+			}
+		}
+		*prev = f
+		select {
+		case <-f.done:
+			*prev = nil
+			if err := f.wait(); err != nil {
+				return Progressed, err
+			}
+		default:
+		}
+		if n+1 >= limit {
 			return Progressed, nil
 		}
-		if err := s.transition(ctx, s.db.W, id, Running, Done, ""); err != nil && kith.ErrorCode(err) != kith.ECONFLICT {
-			return Idle, err
-		}
-		return Finished, nil
 	}
-	return Progressed, s.handOver(ctx, t, b)
 }
 
 // nextBatch picks up to BatchSize planned deliveries of one sender and
@@ -136,9 +202,68 @@ func (s *Service) refuse(ctx context.Context, c Campaign, customer int64, reason
 	return nil
 }
 
-// handOver asks the gate again (a permit is good for one send, now), marks
-// the batch, hands the permitted recipients to t and settles the results.
-func (s *Service) handOver(ctx context.Context, t Transport, b Batch) error {
+// flight is a batch handed over: claimed is closed once its claim's
+// transaction has ended (or the transport returned without claiming),
+// done once it is settled, with err.
+type flight struct {
+	b        Batch
+	permits  []gate.Permit
+	claimed  chan struct{}
+	once     sync.Once
+	done     chan struct{}
+	err      error
+	panicked any // the transport's panic
+}
+
+func (f *flight) markClaimed() { f.once.Do(func() { close(f.claimed) }) }
+
+func (f *flight) wait() error {
+	<-f.done
+	if f.panicked != nil {
+		panic(f.panicked)
+	}
+	return f.err
+}
+
+// flights are the batches in flight in this process, by id.
+type flights struct {
+	mu sync.Mutex
+	m  map[int64]*flight
+}
+
+func (fs *flights) put(f *flight) {
+	fs.mu.Lock()
+	fs.m[f.b.ID] = f
+	fs.mu.Unlock()
+}
+
+func (fs *flights) get(id int64) *flight {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return fs.m[id]
+}
+
+func (fs *flights) remove(id int64) {
+	fs.mu.Lock()
+	delete(fs.m, id)
+	fs.mu.Unlock()
+}
+
+// claimed is the Claimer's hook: the claim of the permits' batch is over.
+func (s *Service) claimed(permits []gate.Permit) {
+	for _, p := range permits {
+		if c, ok := s.claims.get(p.ID()); ok {
+			if f := s.flights.get(c.batch); f != nil {
+				f.markClaimed()
+			}
+			return
+		}
+	}
+}
+
+// prepare asks the gate again (a permit is good for one send, now) and
+// marks the batch; nil when no recipient is permitted.
+func (s *Service) prepare(ctx context.Context, b Batch) (*flight, error) {
 	c := b.Campaign
 	content := c.Content.gateContent(c.Channel, c.Purpose)
 	reqs := make([]gate.Request, len(b.Recipients))
@@ -147,7 +272,7 @@ func (s *Service) handOver(ctx context.Context, t Transport, b Batch) error {
 	}
 	ds, err := s.gate.DecideBatch(ctx, reqs)
 	if err != nil {
-		return fmt.Errorf("campaign: run %d: gate: %w", c.ID, err)
+		return nil, fmt.Errorf("campaign: run %d: gate: %w", c.ID, err)
 	}
 	var permits []gate.Permit
 	var allowed []Recipient
@@ -163,7 +288,7 @@ func (s *Service) handOver(ctx context.Context, t Transport, b Batch) error {
 		}
 		if !d.Allowed {
 			if err := s.refuse(ctx, c, b.Recipients[i].CustomerID, string(d.Reason), d.Message); err != nil {
-				return err
+				return nil, err
 			}
 			continue
 		}
@@ -172,25 +297,52 @@ func (s *Service) handOver(ctx context.Context, t Transport, b Batch) error {
 	}
 	if !resume.IsZero() {
 		if _, err := s.db.W.ExecContext(ctx, "UPDATE campaigns SET resume_at = $1 WHERE id = $2", resume.UTC(), c.ID); err != nil {
-			return fmt.Errorf("campaign: run %d: %w", c.ID, err)
+			return nil, fmt.Errorf("campaign: run %d: %w", c.ID, err)
 		}
 	}
 	if len(permits) == 0 {
-		return nil
+		return nil, nil
 	}
 	b.Recipients = allowed
 	if b.ID, err = s.markBatch(ctx, c, b.Sender, len(permits)); err != nil {
-		return err
+		return nil, err
 	}
+	f := &flight{b: b, permits: permits, claimed: make(chan struct{}), done: make(chan struct{})}
+	s.flights.put(f)
 	for i, p := range permits {
 		s.claims.put(p.ID(), claim{campaign: c.ID, customer: allowed[i].CustomerID, batch: b.ID, channel: string(c.Channel)})
 	}
+	return f, nil
+}
+
+// fly hands f's permitted recipients to t and settles the results, on a
+// goroutine of its own (see hand).
+func (s *Service) fly(ctx context.Context, t Transport, f *flight) { go s.hand(ctx, t, f) }
+
+// hand hands f's permitted recipients to t and settles the results; f.done
+// is closed when it is over. A panic of the transport is kept for wait to
+// raise again in the caller's goroutine (as a crash would, the batch is
+// then no longer in flight: recoverDoubts finds it).
+func (s *Service) hand(ctx context.Context, t Transport, f *flight) {
+	defer close(f.done)
+	defer s.flights.remove(f.b.ID) // settled, void or left in doubt
+	defer func() {
+		if r := recover(); r != nil {
+			f.panicked = r
+		}
+	}()
+	f.err = s.send(ctx, t, f)
+}
+
+func (s *Service) send(ctx context.Context, t Transport, f *flight) error {
+	b, permits := f.b, f.permits
 	defer func() {
 		for _, p := range permits {
 			s.claims.take(p.ID())
 		}
 	}()
 	results, err := t.Send(ctx, permits, b)
+	f.markClaimed()
 	if err == nil && len(results) != len(permits) {
 		err = fmt.Errorf("campaign: batch %d: the transport returned %d results for %d permits", b.ID, len(results), len(permits))
 	}
@@ -200,7 +352,7 @@ func (s *Service) handOver(ctx context.Context, t Transport, b Batch) error {
 		s.voidBatch(context.WithoutCancel(ctx), b.ID, err.Error())
 		return err
 	}
-	if _, ok := s.reconcilers[c.Channel]; ok && allUnknown(results) {
+	if _, ok := s.reconcilers[b.Campaign.Channel]; ok && allUnknown(results) {
 		// No answer: leave the batch in doubt for the reconciler, which
 		// asks the platform before anything is sent again.
 		return nil
@@ -221,8 +373,9 @@ func (s *Service) voidBatch(ctx context.Context, id int64, reason string) {
 	s.db.W.ExecContext(ctx, "UPDATE campaign_batches SET state = 'void', reason = $1, settled_at = $2 WHERE id = $3 AND state = 'calling'", clip(reason), s.clock.Now().UTC(), id)
 }
 
-// recoverDoubts settles every batch of c still marked calling: with the
-// channel's reconciler when it has one, else as unknown. It reports true
+// recoverDoubts settles every batch of c still marked calling — but those
+// in flight in this process, still sending — with the channel's
+// reconciler when it has one, else as unknown. It reports true
 // when a batch stays in doubt.
 func (s *Service) recoverDoubts(ctx context.Context, c Campaign) (bool, error) {
 	rows, err := s.db.R.QueryContext(ctx, "SELECT id, sender, marked_at FROM campaign_batches WHERE campaign_id = $1 AND state = 'calling' ORDER BY id", c.ID)
@@ -244,6 +397,9 @@ func (s *Service) recoverDoubts(ctx context.Context, c Campaign) (bool, error) {
 	}
 	stuck := false
 	for _, d := range doubts {
+		if s.flights.get(d.BatchID) != nil {
+			continue // still sending in this process: not in doubt
+		}
 		if err := s.resolveDoubt(ctx, d); err != nil {
 			if kith.ErrorCode(err) == kith.EUNAVAILABLE {
 				stuck = true

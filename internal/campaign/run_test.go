@@ -5,11 +5,13 @@ import (
 	"encoding/csv"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/kith-scrm/kith/internal/campaign"
 	"github.com/kith-scrm/kith/internal/channel"
+	"github.com/kith-scrm/kith/internal/gate"
 	"github.com/kith-scrm/kith/internal/store"
 	"github.com/kith-scrm/kith/internal/store/storetest"
 )
@@ -299,6 +301,81 @@ func TestExportCSV(t *testing.T) {
 		last := recs[3]
 		if last[0] != "6" || last[1] != "wm6***" || last[4] != "refused" || last[5] != "NO_CONSENT" || last[6] != `'=HYPERLINK("http://evil")` {
 			t.Errorf("row of customer 6 = %q", last)
+		}
+	})
+}
+
+// overlapTransport holds the first batch's answer until the second batch
+// has been claimed and sent: only a run that prepares and claims a batch
+// while the one before is still sending gets past it.
+type overlapTransport struct {
+	ft     *fakeTransport
+	mu     sync.Mutex
+	calls  int
+	second chan struct{} // closed once the second batch was sent
+	held   bool          // the first batch waited for the second
+}
+
+func (o *overlapTransport) Send(ctx context.Context, permits []gate.Permit, b campaign.Batch) ([]channel.Result, error) {
+	o.mu.Lock()
+	o.calls++
+	n := o.calls
+	o.mu.Unlock()
+	res, err := o.ft.Send(ctx, permits, b)
+	switch n {
+	case 1:
+		select {
+		case <-o.second:
+			o.held = true
+		case <-time.After(30 * time.Second): // a guard against a hang, not a measure
+		}
+	case 2:
+		close(o.second)
+	}
+	return res, err
+}
+
+// TestRunBatchOverlap: with Overlap, one RunBatch hands over several
+// batches, the next one prepared and claimed while the one before is still
+// sending; the batch in flight is not taken for one in doubt, and every
+// permitted recipient is sent once.
+func TestRunBatchOverlap(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		w := newWorld(t, db, 24)
+		w.svc.BatchSize = 3
+		w.svc.Overlap = 4
+		ot := &overlapTransport{ft: &fakeTransport{svc: w.svc, sent: map[string]int{}}, second: make(chan struct{})}
+		w.svc.Register(campaign.WeCom, ot, nil)
+		c := started(t, w)
+		if st, err := w.svc.RunBatch(ctx, c.ID); st != campaign.Progressed || err != nil {
+			t.Fatalf("first step: %v %v", st, err)
+		}
+		if !ot.held {
+			t.Fatal("the second batch was not claimed and sent while the first was in flight")
+		}
+		if ot.calls != 3 {
+			t.Errorf("one step handed over %d batches, want all 3", ot.calls)
+		}
+		if st := runAll(t, w.svc, c.ID); st != campaign.Finished {
+			t.Fatalf("step %v", st)
+		}
+		if len(ot.ft.sent) != 8 {
+			t.Errorf("sent to %d, want 8", len(ot.ft.sent))
+		}
+		for k, n := range ot.ft.sent {
+			if n != 1 {
+				t.Errorf("%s got it %d times", k, n)
+			}
+		}
+		if got := w.deliveries(t, c.ID); got["sent"] != 8 || got["refused"] != 4 || len(got) != 2 {
+			t.Errorf("deliveries = %v", got)
+		}
+		var settled, batches int
+		db.R.QueryRowContext(ctx, "SELECT COUNT(*) FROM campaign_batches WHERE campaign_id = $1 AND state = 'settled'", c.ID).Scan(&settled)
+		db.R.QueryRowContext(ctx, "SELECT COUNT(*) FROM campaign_batches WHERE campaign_id = $1", c.ID).Scan(&batches)
+		if settled != 3 || batches != 3 {
+			t.Errorf("%d batches, %d settled; want 3 settled", batches, settled)
 		}
 	})
 }

@@ -34,6 +34,15 @@ type Service struct {
 	// BatchSize is the most recipients one batch hands to a channel
 	// (WeCom: one task per member and batch, ≤ 10,000 external_userids).
 	BatchSize int
+	// Overlap is how many batches one RunBatch may hand over, each one's
+	// database work (next batch, gate decisions, mark, claim) done while
+	// the one before is still sending, so that both run at once. 0 or 1:
+	// one batch per RunBatch, nothing overlapped. Channels with a
+	// reconciler always go one batch at a time.
+	Overlap int
+	// flights are the batches this process has handed over and not yet
+	// settled, by id: recoverDoubts leaves them alone.
+	flights flights
 	// claims maps a permit id to its delivery during a batch (see claimer).
 	claims claims
 }
@@ -65,6 +74,7 @@ func New(cfg Config) *Service {
 		s.address = &DBAddresser{DB: cfg.DB}
 	}
 	s.claims.m = map[string]claim{}
+	s.flights.m = map[int64]*flight{}
 	return s
 }
 

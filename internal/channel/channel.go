@@ -59,6 +59,10 @@ type Claimer struct {
 	// RecordBatch, when set, records the claimed sends of a whole batch
 	// in one go (Record is then used only when it refuses one).
 	RecordBatch BatchRecorder
+	// Claimed, when set, is called once the claim's transaction has ended,
+	// committed or not, before Claim returns (a campaign prepares its
+	// next batch only once this one's deliveries are claimed).
+	Claimed func(permits []gate.Permit)
 }
 
 // Claim consumes every permit in one transaction on the writer, with the
@@ -76,6 +80,9 @@ type Claimer struct {
 func (c *Claimer) Claim(ctx context.Context, permits []gate.Permit) (refusals []error, err error) {
 	if c == nil || c.DB == nil || c.Gate == nil {
 		return nil, errors.New("channel: a Claimer needs a database and a gate")
+	}
+	if c.Claimed != nil {
+		defer c.Claimed(permits)
 	}
 	err = c.DB.InTx(ctx, func(sqlTx *sql.Tx) error {
 		tx := store.NewCachedTx(sqlTx)

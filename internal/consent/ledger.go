@@ -262,3 +262,126 @@ func purposes(ctx context.Context, q store.Querier, where string) ([]PurposeInfo
 	}
 	return out, rows.Err()
 }
+
+// CurrentStates returns what States returns, read from consent_state (the
+// fold of the events, which every writer of the ledger keeps in its own
+// transaction) instead of folding the events again: one row per person
+// rather than all their events. A person whose row rests on something
+// dated after at — an event that occurred, or a suppression made, later
+// than at, which the fold as of at would not count — and every person
+// when consent_state was never built (a database from before migration
+// 00011 until BackfillState ran) are folded from the events as States
+// does. The Last event of a state read from a row holds what the row
+// keeps: its id, action, source, scope and times, not its evidence or hash.
+func (l *Ledger) CurrentStates(ctx context.Context, persons []Person, purpose Purpose, ch Channel, at time.Time) (map[Person]State, error) {
+	if len(l.key) < minKeyLen {
+		return nil, fmt.Errorf("consent: the ledger has no suppression key")
+	}
+	var built bool
+	if err := l.q.QueryRowContext(ctx, "SELECT built FROM consent_state_seq WHERE one = 1").Scan(&built); err != nil {
+		return nil, fmt.Errorf("consent: states: %w", err)
+	}
+	if !built {
+		return l.States(ctx, persons, purpose, ch, at)
+	}
+	at = at.UTC()
+	out := make(map[Person]State, len(persons))
+	byKind := map[PersonKind][]string{}
+	for _, p := range persons {
+		p, err := p.normalize()
+		if err != nil {
+			return nil, err
+		}
+		if _, dup := out[p]; dup {
+			continue
+		}
+		out[p] = State{Person: p, Purpose: purpose, Channel: ch, Status: StatusNone}
+		byKind[p.Kind] = append(byKind[p.Kind], p.Key)
+	}
+	var later []Person // rows dated after at: folded from the events
+	none := make(map[Person]State, len(out))
+	for p, st := range out {
+		none[p] = st
+	}
+	scopes := map[string]*Scope{}
+	for kind, keys := range byKind {
+		for start := 0; start < len(keys); start += l.statesBatch() {
+			chunk := keys[start:min(start+l.statesBatch(), len(keys))]
+			args := []any{string(kind), string(purpose), string(ch)}
+			in, err := l.inList(chunk, &args)
+			if err != nil {
+				return nil, err
+			}
+			rows, err := l.q.QueryContext(ctx, `SELECT person_key, action, scope, event_id, suppressed, suppressed_at, occurred_at, received_at, source
+				FROM consent_state WHERE person_kind = $1 AND purpose = $2 AND channel = $3 AND person_key IN (`+in+")", args...)
+			if err != nil {
+				return nil, fmt.Errorf("consent: states: %w", err)
+			}
+			for rows.Next() {
+				var key, action, scope, source string
+				var ev Event
+				var supAt sql.NullTime
+				var suppressed bool
+				if err := rows.Scan(&key, &action, &scope, &ev.ID, &suppressed, &supAt, &ev.OccurredAt, &ev.ReceivedAt, &source); err != nil {
+					rows.Close()
+					return nil, fmt.Errorf("consent: states: %w", err)
+				}
+				p := Person{Kind: kind, Key: key}
+				st, ok := out[p]
+				if !ok {
+					continue
+				}
+				delete(none, p)
+				ev.OccurredAt, ev.ReceivedAt = ev.OccurredAt.UTC(), ev.ReceivedAt.UTC()
+				if ev.OccurredAt.After(at) || (suppressed && supAt.Time.After(at)) {
+					later = append(later, p)
+					continue
+				}
+				ev.Person, ev.Purpose, ev.Channel, ev.Action, ev.Source = p, purpose, ch, Action(action), Source(source)
+				if scope != "" {
+					s, ok := scopes[scope]
+					if !ok {
+						s = new(Scope)
+						if err := json.Unmarshal([]byte(scope), s); err != nil {
+							rows.Close()
+							return nil, fmt.Errorf("consent: scope of event %d: %w", ev.ID, err)
+						}
+						scopes[scope] = s
+					}
+					ev.Scope = s
+				}
+				if err := fold(&st, stored{canonical: canonical{Event: ev}}, at); err != nil {
+					rows.Close()
+					return nil, err
+				}
+				if suppressed {
+					st.Suppressed, st.SuppressedAt = true, supAt.Time.UTC()
+				}
+				out[p] = st
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return nil, fmt.Errorf("consent: states: %w", err)
+			}
+		}
+	}
+	// Without a row: no event, but perhaps a suppression (an erased person).
+	if len(none) > 0 {
+		if err := l.suppressions(ctx, none, purpose, ch, at); err != nil {
+			return nil, err
+		}
+		for p, st := range none {
+			out[p] = st
+		}
+	}
+	if len(later) > 0 {
+		m, err := l.States(ctx, later, purpose, ch, at)
+		if err != nil {
+			return nil, err
+		}
+		for p, st := range m {
+			out[p] = st
+		}
+	}
+	return out, nil
+}

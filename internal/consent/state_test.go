@@ -200,6 +200,12 @@ func TestStateIsTheFold(t *testing.T) {
 			if !reflect.DeepEqual(got, want) {
 				t.Fatalf("step %d (%s %s %s): consent_state\n%v\nwant the fold\n%v", step, op, p, pu, got, want)
 			}
+			// CurrentStates reads the table and States folds the events:
+			// the same states now, before the last events (which the
+			// fold at that instant leaves out) and after grants expired.
+			for _, at := range []time.Time{clock, clock.Add(-45 * time.Minute), clock.Add(-90 * time.Minute), clock.Add(10 * time.Hour)} {
+				sameStates(t, db, l, persons, chOf, purposes, at, fmt.Sprintf("step %d (%s)", step, op))
+			}
 		}
 		t.Logf("operations: %v", ops)
 		if ops["grant"] == 0 || ops["erase"] == 0 || ops["suppress"] == 0 || ops["opt-out"] == 0 {
@@ -215,6 +221,15 @@ func TestStateIsTheFold(t *testing.T) {
 		if after := readStateTable(t, db); !reflect.DeepEqual(before, after) {
 			t.Fatalf("rebuilt consent_state differs:\n%v\nwas\n%v", after, before)
 		}
+		// A table never built (before BackfillState): CurrentStates folds
+		// the events.
+		if _, err := db.W.ExecContext(ctx, "UPDATE consent_state_seq SET built = FALSE WHERE one = 1"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.W.ExecContext(ctx, "DELETE FROM consent_state"); err != nil {
+			t.Fatal(err)
+		}
+		sameStates(t, db, l, persons, chOf, purposes, clock, "consent_state not built")
 	})
 }
 
@@ -229,6 +244,7 @@ func TestBackfillState(t *testing.T) {
 		mustRecordWith(t, l, db.W, grant(t, db, wm, consent.Marketing, consent.ChannelWeCom, t0))
 		// Forget consent_state, as a database from before 00011 had it.
 		storetest.MustExec(t, db, "DELETE FROM consent_state")
+		storetest.MustExec(t, db, "UPDATE consent_state_seq SET built = FALSE WHERE one = 1")
 		n, err := l.BackfillState(ctx, db, t0)
 		if err != nil || n != 2 {
 			t.Fatalf("backfill: %d rows, %v", n, err)
@@ -276,6 +292,60 @@ func TestSuppressionHasher(t *testing.T) {
 	for _, p := range []consent.Person{alice, bob, wm, alice} {
 		if got, want := h.Hash(p), consent.SuppressionHash(key, p); got != want {
 			t.Errorf("%s: %s, want %s", p, got, want)
+		}
+	}
+}
+
+// sameStates fails unless Ledger.CurrentStates gives every person of
+// persons, for each purpose on their channel, at at, the state States
+// gives (as far as a consent_state row keeps it).
+func sameStates(t *testing.T, db *store.DB, l *consent.Ledger, persons []consent.Person, chOf func(consent.Person) consent.Channel,
+	purposes []consent.Purpose, at time.Time, what string) {
+	t.Helper()
+	ctx := context.Background()
+	l = l.WithDialect(db.Dialect)
+	type sum struct {
+		Status       consent.Status
+		Scope        *consent.Scope
+		Suppressed   bool
+		SuppressedAt time.Time
+		Last         bool
+		ID           int64
+		Action       consent.Action
+		Source       consent.Source
+		Occurred     time.Time
+		Received     time.Time
+		Permits      bool
+	}
+	of := func(st consent.State) sum {
+		s := sum{Status: st.Status, Scope: st.Scope, Suppressed: st.Suppressed, SuppressedAt: st.SuppressedAt.UTC(), Last: st.Last != nil, Permits: st.Permits()}
+		if st.Last != nil {
+			s.ID, s.Action, s.Source, s.Occurred, s.Received = st.Last.ID, st.Last.Action, st.Last.Source, st.Last.OccurredAt.UTC(), st.Last.ReceivedAt.UTC()
+		}
+		return s
+	}
+	for _, pu := range purposes {
+		byCh := map[consent.Channel][]consent.Person{}
+		for _, p := range persons {
+			byCh[chOf(p)] = append(byCh[chOf(p)], p)
+		}
+		for ch, ps := range byCh {
+			want, err := l.States(ctx, ps, pu, ch, at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := l.CurrentStates(ctx, ps, pu, ch, at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("%s: %d states from consent_state, %d folded", what, len(got), len(want))
+			}
+			for p, w := range want {
+				if g, w := of(got[p]), of(w); !reflect.DeepEqual(g, w) {
+					t.Fatalf("%s, %s %s/%s at %s: from consent_state\n%+v\nfolded\n%+v", what, p, pu, ch, ts(at), g, w)
+				}
+			}
 		}
 	}
 }

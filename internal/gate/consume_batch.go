@@ -15,7 +15,8 @@ import (
 // ConsumeBatch consumes permits inside q as Consume would, one after the
 // other, with the same decisions and the same sends recorded, but with a
 // few queries for the whole batch instead of a few per permit: the used
-// permits, the consent states, the policies and the recent sends are read
+// permits, the consent states (from consent_state rather than the ledger's
+// events: Ledger.CurrentStates), the policies and the recent sends are read
 // once, and the sends are written in one INSERT. A permit
 // consumed earlier in the batch counts against the caps of the ones after
 // it, and a permit given twice is PERMIT_REUSED the second time, as with
@@ -94,7 +95,9 @@ func (g *Gate) ConsumeBatch(ctx context.Context, q store.Querier, permits []Perm
 		}
 	}
 	for k, ps := range persons {
-		m, err := ledger.States(ctx, ps, k.purpose, k.channel, now)
+		// consent_state, equal to the fold of the ledger's events in this
+		// transaction (each writer of the ledger keeps it so in its own).
+		m, err := ledger.CurrentStates(ctx, ps, k.purpose, k.channel, now)
 		if err != nil {
 			return nil, fmt.Errorf("gate: consume: consent: %w", err)
 		}

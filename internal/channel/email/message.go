@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"html"
 	"mime"
-	"mime/quotedprintable"
 	"net"
 	"net/mail"
 	"net/url"
@@ -382,8 +381,9 @@ func (r *rendered) add(name, value string) {
 
 // writePart writes a MIME part with its header lines.
 func writePart(b *bytes.Buffer, typ, s string) {
-	b.WriteString("Content-Type: " + typ + "; charset=utf-8\r\nContent-Transfer-Encoding: " + transferEncoding(s) + "\r\n\r\n")
-	writeEncoded(b, s)
+	enc := transferEncoding(s)
+	b.WriteString("Content-Type: " + typ + "; charset=utf-8\r\nContent-Transfer-Encoding: " + enc + "\r\n\r\n")
+	writeIn(b, enc, s)
 }
 
 // transferEncoding returns quoted-printable for mostly ASCII text and
@@ -403,8 +403,11 @@ func transferEncoding(s string) string {
 }
 
 // writeEncoded writes s in its transfer encoding, ending with CRLF.
-func writeEncoded(b *bytes.Buffer, s string) {
-	if transferEncoding(s) == "base64" {
+func writeEncoded(b *bytes.Buffer, s string) { writeIn(b, transferEncoding(s), s) }
+
+// writeIn writes s in the transfer encoding enc, ending with CRLF.
+func writeIn(b *bytes.Buffer, enc, s string) {
+	if enc == "base64" {
 		writeBase64(b, s)
 		return
 	}
@@ -427,10 +430,81 @@ func writeBase64(b *bytes.Buffer, s string) {
 	}
 }
 
+// writeQP writes s in quoted-printable, byte for byte as
+// mime/quotedprintable's Writer (text mode) does, without its copies: runs
+// of literal bytes go to b whole. Lines hold at most 75 characters and a
+// soft break; a space or tab that ends a line is encoded.
 func writeQP(b *bytes.Buffer, s string) {
-	w := quotedprintable.NewWriter(b)
-	w.Write([]byte(s))
-	w.Close()
+	const max = 75 // characters before a soft line break ('=' makes 76)
+	col := 0       // characters on the current line
+	cr := false    // the last line break was a CR (a CRLF's LF is not a second break)
+	b.Grow(len(s) + len(s)/max*3 + 8)
+	// trailing encodes the line's last character when it is a space or a
+	// tab (checkLastByte).
+	trailing := func() {
+		if col == 0 {
+			return
+		}
+		last := b.Bytes()[b.Len()-1]
+		if last == ' ' || last == '\t' {
+			b.Truncate(b.Len() - 1)
+			col--
+			encode(b, &col, last)
+		}
+	}
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == '\n' || c == '\r':
+			i++
+			if cr && c == '\n' {
+				cr = false
+				continue
+			}
+			cr = c == '\r'
+			trailing()
+			b.WriteString("\r\n")
+			col = 0
+		case qpLiteral(c):
+			j := i + 1
+			for j < len(s) && qpLiteral(s[j]) {
+				j++
+			}
+			for i < j {
+				if col == max {
+					b.WriteString("=\r\n")
+					col = 0
+				}
+				n := min(max-col, j-i)
+				b.WriteString(s[i : i+n])
+				col += n
+				i += n
+			}
+			cr = false
+		default:
+			encode(b, &col, c)
+			i++
+		}
+	}
+	trailing()
+}
+
+// qpLiteral reports whether quoted-printable writes c as it is (a line
+// break aside).
+func qpLiteral(c byte) bool { return c >= '!' && c <= '~' && c != '=' || c == ' ' || c == '\t' }
+
+// encode writes c as =XX, after a soft line break when the line has no
+// room for it.
+func encode(b *bytes.Buffer, col *int, c byte) {
+	const hex = "0123456789ABCDEF"
+	if *col > 72 {
+		b.WriteString("=\r\n")
+		*col = 0
+	}
+	b.WriteByte('=')
+	b.WriteByte(hex[c>>4])
+	b.WriteByte(hex[c&0x0f])
+	*col += 3
 }
 
 // encodeSubject encodes a non-ASCII subject as RFC 2047 words, one per
