@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -490,14 +491,16 @@ func TestStateTable(t *testing.T) {
 	for i := range 1000 {
 		tab.put(key(i), entry{eventID: int64(i)})
 	}
-	// Force a collision: a key whose first hash is taken by another.
+	// Force a collision: a key whose first hash is another's.
 	odd := stateKey{consent.ExternalUser("wmOdd"), consent.Profiling, consent.ChannelWeCom}
 	h1, _ := tab.hashes(key(7))
-	oh1, oh2 := tab.hashes(odd)
-	tab.index[oh1] = tab.index[h1] // as if odd's first hash were key(7)'s
-	delete(tab.index, h1)
-	tab.slots[tab.index[oh1]].h1 = oh1
-	_ = oh2
+	tab.hash = func(k stateKey) (uint64, uint64) {
+		a, b := hashTwice(tab.seed1, tab.seed2, k)
+		if k == odd {
+			a = h1
+		}
+		return a, b
+	}
 	tab.put(odd, entry{eventID: 5000})
 	if e, ok := tab.get(odd); !ok || e.eventID != 5000 {
 		t.Fatalf("odd: %+v %v", e, ok)
@@ -505,14 +508,21 @@ func TestStateTable(t *testing.T) {
 	if _, ok := tab.overflow[odd]; !ok {
 		t.Fatal("the colliding key should have gone to the overflow")
 	}
+	if tab.len() != 1001 {
+		t.Fatalf("%d entries, want 1001", tab.len())
+	}
 	for i := range 1000 {
-		e, ok := tab.get(key(i))
-		if i == 7 {
-			continue // its index entry was taken over above
-		}
-		if !ok || e.eventID != int64(i) {
+		if e, ok := tab.get(key(i)); !ok || e.eventID != int64(i) {
 			t.Fatalf("key %d: %+v %v", i, e, ok)
 		}
+	}
+	if _, ok := tab.get(stateKey{consent.Phone("13900000000"), consent.Marketing, consent.ChannelEmail}); ok {
+		t.Fatal("a key never put was found")
+	}
+	tab.hash = nil
+	k9 := key(9)
+	if n := testing.AllocsPerRun(100, func() { tab.get(k9) }); n != 0 {
+		t.Errorf("a lookup allocates %v times", n)
 	}
 	tab.put(key(3), entry{eventID: 3000})
 	tab.deleteEvents(map[int64]bool{3000: true, 10: true, 5000: true})
@@ -524,9 +534,99 @@ func TestStateTable(t *testing.T) {
 	if _, ok := tab.get(odd); ok {
 		t.Error("the overflow key survived its erasure")
 	}
+	for i := range 1000 {
+		if e, ok := tab.get(key(i)); i != 3 && i != 10 && (!ok || e.eventID != int64(i)) {
+			t.Fatalf("key %d after the erasure: %+v %v", i, e, ok)
+		}
+	}
 	tab.put(key(2000), entry{eventID: 2000}) // reuses a freed slot
-	if e, ok := tab.get(key(2000)); !ok || e.eventID != 2000 || len(tab.slots) != 1000 {
-		t.Errorf("after reuse: %+v %v, %d slots", e, ok, len(tab.slots))
+	if e, ok := tab.get(key(2000)); !ok || e.eventID != 2000 || len(tab.slots) != 1000 || tab.len() != 999 {
+		t.Errorf("after reuse: %+v %v, %d slots, %d entries", e, ok, len(tab.slots), tab.len())
+	}
+}
+
+// The open index finds every slot through growth and a rebuild, also
+// when the hashes crowd into a few positions.
+func TestOpenIndex(t *testing.T) {
+	for _, crowded := range []bool{false, true} { // crowded: the hashes' low bits are 0–2 only
+		var x openIndex
+		hs := make(hashList, 0, 5000)
+		at := &hs
+		for i := range 5000 {
+			h := uint64(i)*0x9E3779B97F4A7C15 + 1
+			if crowded {
+				h = uint64(i)<<20 | uint64(i%3)
+			}
+			if _, ok := x.find(h, at); ok {
+				t.Fatalf("crowded %v: hash %d found before it was put", crowded, i)
+			}
+			hs = append(hs, h)
+			x.insert(h, int32(i), at)
+		}
+		if x.n != 5000 || len(x.pos)*3 < x.n*4 {
+			t.Fatalf("crowded %v: %d indexed in %d positions", crowded, x.n, len(x.pos))
+		}
+		for i, h := range hs {
+			if s, ok := x.find(h, at); !ok || s != int32(i) {
+				t.Fatalf("crowded %v: hash %d found at %d, %v", crowded, i, s, ok)
+			}
+		}
+		// Keep the even slots only.
+		x.rebuild(2500, func(place func(uint64, int32)) {
+			for i := 0; i < len(hs); i += 2 {
+				place(hs[i], int32(i))
+			}
+		})
+		for i, h := range hs {
+			s, ok := x.find(h, at)
+			if ok != (i%2 == 0) || ok && s != int32(i) {
+				t.Fatalf("crowded %v after the rebuild: hash %d at %d, %v", crowded, i, s, ok)
+			}
+		}
+	}
+}
+
+// hashList is the first hashes of slots 0, 1, …
+type hashList []uint64
+
+func (l *hashList) h1At(i int32) uint64 { return (*l)[i] }
+
+// TestOpenIndexIsSmall: for a million keys the index takes a fraction of
+// what a Go map from the first hash to the slot took.
+func TestOpenIndexIsSmall(t *testing.T) {
+	const n = 1 << 20
+	measure := func(build func() any) uint64 {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		keep := build()
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		runtime.KeepAlive(keep)
+		return after.HeapAlloc - before.HeapAlloc
+	}
+	hs := make(hashList, n)
+	for i := range hs {
+		hs[i] = uint64(i) * 0x9E3779B97F4A7C15
+	}
+	at := &hs
+	open := measure(func() any {
+		x := &openIndex{}
+		for i, h := range hs {
+			x.insert(h, int32(i), at)
+		}
+		return x
+	})
+	goMap := measure(func() any {
+		m := map[uint64]int32{}
+		for i, h := range hs {
+			m[h] = int32(i)
+		}
+		return m
+	})
+	t.Logf("a million keys: open index %d MB, map %d MB", open>>20, goMap>>20)
+	if open > 12<<20 || open*2 > goMap {
+		t.Fatalf("open index %d bytes, map %d bytes", open, goMap)
 	}
 }
 
@@ -575,8 +675,16 @@ func TestSendTable(t *testing.T) {
 	// A key whose first hash is another's goes to the overflow.
 	odd := sendKey{consent.ExternalUser("wmOdd"), consent.ChannelWeCom}
 	h1, _ := tab.hashes(key(7, consent.ChannelEmail))
-	oh1, _ := tab.hashes(odd)
-	tab.index[oh1] = tab.index[h1]
+	tab.hash = func(k sendKey) (uint64, uint64) {
+		a, b := sendHashTwice(tab.seed1, tab.seed2, k)
+		if k == odd {
+			a = h1
+		}
+		return a, b
+	}
+	if tab.get(odd, &one) != nil {
+		t.Fatal("the colliding key has sends before any was added")
+	}
 	tab.add(odd, 0, 111)
 	tab.add(odd, 0, 222)
 	if got := tab.get(odd, &one); !slices.Equal(got, []int64{111, 222}) || len(tab.overflow) != 1 {
@@ -584,5 +692,10 @@ func TestSendTable(t *testing.T) {
 	}
 	if got := tab.get(key(7, consent.ChannelEmail), &one); !slices.Equal(got, []int64{7}) {
 		t.Errorf("key 7 beside the collision: %v", got)
+	}
+	tab.hash = nil
+	k9 := key(9, consent.ChannelSMS)
+	if n := testing.AllocsPerRun(100, func() { tab.get(k9, &one) }); n != 0 {
+		t.Errorf("a lookup allocates %v times", n)
 	}
 }
