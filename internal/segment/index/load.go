@@ -183,7 +183,7 @@ func (l *loader) customers(ctx context.Context, ids []uint32, maxID int64, s *st
 		days = l.dayer()
 	)
 	q := `SELECT id, ` + strings.Join(factColumns[:], ", ") + `, ` + epoch(l.db.Dialect, "last_order_at") + ` FROM customers WHERE TRUE` + inList("id", ids)
-	err := readRows(ctx, l.db, q, func(row []driver.Value) error {
+	err := l.read(ctx, ids, q, func(row []driver.Value) error {
 		id, err := asInt64(row[0])
 		if err != nil {
 			return err
@@ -238,7 +238,7 @@ type followKey struct {
 func (l *loader) follows(ctx context.Context, ids []uint32, added *earliest, s *state) error {
 	days := l.dayer()
 	q := `SELECT customer_id, member_userid, state, ` + epoch(l.db.Dialect, "added_at") + ` FROM follows WHERE status = 'active'` + inList("customer_id", ids)
-	err := readRows(ctx, l.db, q, func(row []driver.Value) error {
+	err := l.read(ctx, ids, q, func(row []driver.Value) error {
 		id, err := asInt64(row[0])
 		if err != nil {
 			return err
@@ -326,7 +326,7 @@ func (l *loader) tags(ctx context.Context, ids []uint32, s *state) error {
 		found[i] = map[string]*roaring.Bitmap{}
 		g.Go(func() error {
 			q := `SELECT customer_id, member_userid, tag_id FROM follow_tags WHERE TRUE` + inList("customer_id", ids) + part
-			return readRows(gctx, l.db, q, func(row []driver.Value) error {
+			return l.read(gctx, ids, q, func(row []driver.Value) error {
 				id, err := asInt64(row[0])
 				if err != nil {
 					return err
@@ -394,7 +394,7 @@ func (l *loader) reachable(ctx context.Context, ids []uint32, bm *roaring.Bitmap
 	for i, part := range parts {
 		bms[i] = roaring.New()
 		g.Go(func() error {
-			return readRows(gctx, l.db, query+inList(col, ids)+part, func(row []driver.Value) error {
+			return l.read(gctx, ids, query+inList(col, ids)+part, func(row []driver.Value) error {
 				id, err := asInt64(row[0])
 				if err != nil {
 					return err
