@@ -5,7 +5,6 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"math"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -368,63 +367,69 @@ func (l *loader) tags(ctx context.Context, ids []uint32, s *state) error {
 	return nil
 }
 
-// The marketing grants that make a customer reachable (CONTRACTS.md), by
-// channel; valid_until is compared in Go.
-const (
-	wecomQuery = `SELECT c.id, cs.valid_until FROM consent_state cs JOIN customers c ON c.external_userid = cs.person_key
-WHERE cs.person_kind = 'external_userid' AND cs.purpose = 'marketing' AND cs.channel = 'wecom' AND cs.action = 'grant' AND cs.suppressed = FALSE`
-	smsQuery = `SELECT p.customer_id, cs.valid_until FROM customer_phones p JOIN consent_state cs ON cs.person_index = p.phone_index
-WHERE cs.person_kind = 'phone' AND cs.purpose = 'marketing' AND cs.channel = 'sms' AND cs.action = 'grant' AND cs.suppressed = FALSE`
+// reachQuery reads the marketing grants that make a customer reachable on
+// one channel (CONTRACTS.md) and the customers they reach; valid_until is
+// compared in Go.
+type reachQuery struct {
+	sql string // PostgreSQL, and SQLite for a few customers (with an IN list on col)
+	// build is SQLite's read of every customer: through the channel's
+	// partial covering index of the grants (migration 00029), in key order,
+	// joined to the person's table by a covering index too, so that no
+	// table row is read.
+	build string
+	col   string // the customer id's column
+}
+
+var (
+	wecomGrants = ` cs.person_kind = 'external_userid' AND cs.purpose = 'marketing' AND cs.channel = 'wecom' AND cs.action = 'grant' AND cs.suppressed = FALSE`
+	smsGrants   = ` cs.person_kind = 'phone' AND cs.purpose = 'marketing' AND cs.channel = 'sms' AND cs.action = 'grant' AND cs.suppressed = FALSE`
+
+	wecomQuery = reachQuery{
+		sql:   `SELECT c.id, cs.valid_until FROM consent_state cs JOIN customers c ON c.external_userid = cs.person_key WHERE` + wecomGrants,
+		build: `SELECT c.id, cs.valid_until FROM consent_state cs INDEXED BY consent_state_wecom_grants CROSS JOIN customers c ON c.external_userid = cs.person_key WHERE` + wecomGrants,
+		col:   "c.id",
+	}
+	smsQuery = reachQuery{
+		sql:   `SELECT p.customer_id, cs.valid_until FROM customer_phones p JOIN consent_state cs ON cs.person_index = p.phone_index WHERE` + smsGrants,
+		build: `SELECT p.customer_id, cs.valid_until FROM consent_state cs INDEXED BY consent_state_sms_grants CROSS JOIN customer_phones p INDEXED BY customer_phones_index ON p.phone_index = cs.person_index WHERE` + smsGrants,
+		col:   "p.customer_id",
+	}
 )
 
 // reachable adds the customers a grant reaches to bm and returns the grants
 // that expire later.
-func (l *loader) reachable(ctx context.Context, ids []uint32, bm *roaring.Bitmap, query string) ([]expiry, error) {
-	col := "c.id"
-	if query == smsQuery {
-		col = "p.customer_id"
+func (l *loader) reachable(ctx context.Context, ids []uint32, bm *roaring.Bitmap, rq reachQuery) ([]expiry, error) {
+	query := rq.sql + inList(rq.col, ids)
+	if ids == nil && l.db.Dialect == store.SQLite {
+		query = rq.build
 	}
-	parts, err := l.halves(ctx, ids, "consent_state", "cs")
-	if err != nil {
-		return nil, err
-	}
-	bms := make([]*roaring.Bitmap, len(parts))
-	exps := make([][]expiry, len(parts))
-	g, gctx := errgroup.WithContext(ctx)
-	for i, part := range parts {
-		bms[i] = roaring.New()
-		g.Go(func() error {
-			return l.read(gctx, ids, query+inList(col, ids)+part, func(row []driver.Value) error {
-				id, err := asInt64(row[0])
-				if err != nil {
-					return err
-				}
-				cid, err := customerID(id)
-				if err != nil {
-					return err
-				}
-				switch until := row[1].(type) {
-				case nil:
-				case time.Time:
-					if !until.After(l.now) {
-						return nil
-					}
-					exps[i] = append(exps[i], expiry{at: until, id: cid})
-				default:
-					return fmt.Errorf("valid_until %T %v is not a time", until, until)
-				}
-				bms[i].Add(cid)
+	var exps []expiry
+	err := l.read(ctx, ids, query, func(row []driver.Value) error {
+		id, err := asInt64(row[0])
+		if err != nil {
+			return err
+		}
+		cid, err := customerID(id)
+		if err != nil {
+			return err
+		}
+		switch until := row[1].(type) {
+		case nil:
+		case time.Time:
+			if !until.After(l.now) {
 				return nil
-			})
-		})
-	}
-	if err := g.Wait(); err != nil {
+			}
+			exps = append(exps, expiry{at: until, id: cid})
+		default:
+			return fmt.Errorf("valid_until %T %v is not a time", until, until)
+		}
+		bm.Add(cid)
+		return nil
+	})
+	if err != nil {
 		return nil, fmt.Errorf("segment index: read consent: %w", err)
 	}
-	for _, b := range bms {
-		bm.Or(b)
-	}
-	return slices.Concat(exps...), nil
+	return exps, nil
 }
 
 // splitAbove is the table size (in rowids) from which halves splits.
@@ -432,6 +437,7 @@ var splitAbove int64 = 100_000
 
 // halves splits a build's read of a large table in two by rowid, so the
 // two halves run side by side (SQLite: one read is one goroutine's work).
+// (The reads of the grants go through an index, in its order: not split.)
 // It returns the conditions to append to the query: one empty one when the
 // read is not a build on SQLite, or the table is small.
 func (l *loader) halves(ctx context.Context, ids []uint32, table, alias string) ([]string, error) {
