@@ -32,6 +32,23 @@ const buildMmap = 1 << 31
 // readRowsMapped is readRows; when mapped (a build's read on SQLite), the
 // connection maps the database file into memory for this query.
 func readRowsMapped(ctx context.Context, db *store.DB, query string, mapped bool, fn func(row []driver.Value) error) error {
+	return pullRows(ctx, db, query, mapped, func(next func() ([]driver.Value, error)) error {
+		for {
+			row, err := next()
+			if err != nil || row == nil {
+				return err
+			}
+			if err := fn(row); err != nil {
+				return err
+			}
+		}
+	})
+}
+
+// pullRows runs query like readRowsMapped and hands body a function that
+// returns the next row's values (nil after the last), valid until the next
+// call: so that one goroutine can walk two queries side by side.
+func pullRows(ctx context.Context, db *store.DB, query string, mapped bool, body func(next func() ([]driver.Value, error)) error) error {
 	conn, err := db.R.Conn(ctx)
 	if err != nil {
 		return err
@@ -59,17 +76,15 @@ func readRowsMapped(ctx context.Context, db *store.DB, query string, mapped bool
 		}
 		defer rows.Close()
 		dest := make([]driver.Value, len(rows.Columns()))
-		for {
+		return body(func() ([]driver.Value, error) {
 			if err := rows.Next(dest); err != nil {
 				if errors.Is(err, io.EOF) {
-					return nil
+					return nil, nil
 				}
-				return err
+				return nil, err
 			}
-			if err := fn(dest); err != nil {
-				return err
-			}
-		}
+			return dest, nil
+		})
 	})
 }
 
