@@ -117,7 +117,7 @@ func (l *loader) orderFacts(ctx context.Context, ids []uint32, maxID int64, s *s
 		v    [numOrderFacts]int64
 		days = l.dayer()
 	)
-	err := readRows(ctx, l.db, orderFactsQuery(l.db.Dialect)+inList("id", ids), func(row []driver.Value) error {
+	err := l.read(ctx, ids, orderFactsQuery(l.db.Dialect)+inList("id", ids), func(row []driver.Value) error {
 		id, err := asInt64(row[0])
 		if err != nil {
 			return err

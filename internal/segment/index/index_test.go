@@ -218,3 +218,29 @@ func TestRefusesIDsBeyond32Bits(t *testing.T) {
 		}
 	})
 }
+
+// TestReachableMerge checks reachable:wecom where a build merges the
+// grants with the customers by external_userid (SQLite): keys in another
+// order than the ids, beyond ASCII, grants of people who are no customer
+// (before, between and after the customers' keys) and customers without a
+// grant.
+func TestReachableMerge(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		exts := map[int64]string{1: "wm9", 2: "wm10", 3: "wm1", 4: "客户b", 5: "客户a", 6: "wmé", 7: "wm2", 8: "zz"}
+		for id, ext := range exts {
+			addCustomer(t, db, id, ext)
+		}
+		for _, key := range []string{"a0", "wm1", "wm10", "wm100", "wm2", "wm3", "wmé", "客户a", "客户c", "zz", "zzz"} {
+			setConsent(t, db, "external_userid", key, "", "wecom", "grant", nil, false)
+		}
+		setConsent(t, db, "external_userid", "wm9", "", "wecom", "withdraw", nil, false)
+		ix := mustOpen(t, db, &fixedClock{testNow})
+		bm, err := ix.Eval(context.Background(), &segment.Term{Field: segment.FieldReachable, Op: segment.OpIs, Name: "wecom"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := bm.ToArray(), []uint32{2, 3, 5, 6, 7, 8}; !slices.Equal(got, want) {
+			t.Errorf("reachable:wecom = %v, want %v", got, want)
+		}
+	})
+}
