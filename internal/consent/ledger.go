@@ -125,6 +125,26 @@ func (l *Ledger) State(ctx context.Context, p Person, purpose Purpose, ch Channe
 // statesBatch is how many persons one query asks about.
 const statesBatch = 500
 
+// noStates returns a StatusNone state for each distinct person (in
+// normalised form) and their keys by kind, for States and CurrentStates to
+// fill in.
+func noStates(persons []Person, purpose Purpose, ch Channel) (map[Person]State, map[PersonKind][]string, error) {
+	out := make(map[Person]State, len(persons))
+	byKind := map[PersonKind][]string{}
+	for _, p := range persons {
+		p, err := p.normalize()
+		if err != nil {
+			return nil, nil, err
+		}
+		if _, dup := out[p]; dup {
+			continue
+		}
+		out[p] = State{Person: p, Purpose: purpose, Channel: ch, Status: StatusNone}
+		byKind[p.Kind] = append(byKind[p.Kind], p.Key)
+	}
+	return out, byKind, nil
+}
+
 // States returns the State of each person for a purpose on a channel at
 // the instant at, keyed by the person in normalised form (as the
 // ExternalUser, Phone and Email constructors return it). A person with no
@@ -134,18 +154,9 @@ func (l *Ledger) States(ctx context.Context, persons []Person, purpose Purpose, 
 		return nil, fmt.Errorf("consent: the ledger has no suppression key")
 	}
 	at = at.UTC()
-	out := make(map[Person]State, len(persons))
-	byKind := map[PersonKind][]string{}
-	for _, p := range persons {
-		p, err := p.normalize()
-		if err != nil {
-			return nil, err
-		}
-		if _, dup := out[p]; dup {
-			continue
-		}
-		out[p] = State{Person: p, Purpose: purpose, Channel: ch, Status: StatusNone}
-		byKind[p.Kind] = append(byKind[p.Kind], p.Key)
+	out, byKind, err := noStates(persons, purpose, ch)
+	if err != nil {
+		return nil, err
 	}
 	for kind, keys := range byKind {
 		for start := 0; start < len(keys); start += l.statesBatch() {
@@ -285,18 +296,9 @@ func (l *Ledger) CurrentStates(ctx context.Context, persons []Person, purpose Pu
 		return l.States(ctx, persons, purpose, ch, at)
 	}
 	at = at.UTC()
-	out := make(map[Person]State, len(persons))
-	byKind := map[PersonKind][]string{}
-	for _, p := range persons {
-		p, err := p.normalize()
-		if err != nil {
-			return nil, err
-		}
-		if _, dup := out[p]; dup {
-			continue
-		}
-		out[p] = State{Person: p, Purpose: purpose, Channel: ch, Status: StatusNone}
-		byKind[p.Kind] = append(byKind[p.Kind], p.Key)
+	out, byKind, err := noStates(persons, purpose, ch)
+	if err != nil {
+		return nil, err
 	}
 	var later []Person // rows dated after at: folded from the events
 	none := make(map[Person]State, len(out))
