@@ -2,7 +2,9 @@ package consent_test
 
 import (
 	"encoding/base64"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/kith-scrm/kith/internal/consent"
@@ -44,6 +46,30 @@ func TestUnsubscribeTokenRoundTrip(t *testing.T) {
 	other, _ := consent.UnsubscribeToken(tokenKey, consent.Email("carol@example.com"), consent.ChannelEmail)
 	if other == b {
 		t.Fatal("two persons share a token")
+	}
+}
+
+// TestUnsubscribeTokenIsStable: links already sent keep working, so a
+// token's bytes never change for the same key, person and channel — also
+// when many are made at once.
+func TestUnsubscribeTokenIsStable(t *testing.T) {
+	const want = "Ac1Hx3GTGtmgNBiQhxTCrrFcUVVJ2vjYvi_RBg_y7Z4G9vcYgPjp9jHwkDt5-1zuv0LBRX05aywl-9Sj"
+	var wg sync.WaitGroup
+	errs := make(chan string, 64)
+	for range 8 {
+		wg.Go(func() {
+			for range 200 {
+				if tok, err := consent.UnsubscribeToken(tokenKey, bob, consent.ChannelEmail); err != nil || tok != want {
+					errs <- fmt.Sprintf("%q, %v", tok, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Errorf("token = %s, want %q", e, want)
 	}
 }
 

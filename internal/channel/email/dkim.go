@@ -12,6 +12,7 @@ import (
 	"encoding/pem"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/kith-scrm/kith/internal/kith"
 )
@@ -84,13 +85,16 @@ type field struct {
 // sign returns the DKIM-Signature field over fields (each is signed, in
 // order) and body, at unix time t.
 func (d *DKIM) sign(fields []field, body []byte, t int64) (string, error) {
-	bh := sha256.Sum256(relaxedBody(body))
+	canon := bodyBufs.Get().(*[]byte)
+	*canon = appendRelaxedBody((*canon)[:0], body)
+	bh := sha256.Sum256(*canon)
+	bodyBufs.Put(canon)
 	var names strings.Builder
 	for i, f := range fields {
 		if i > 0 {
 			names.WriteByte(':')
 		}
-		names.WriteString(strings.ToLower(f.name))
+		writeLower(&names, f.name)
 	}
 	head := "DKIM-Signature: v=1; a=" + d.algo + "; c=relaxed/relaxed; d=" + d.Domain + "; s=" + d.Selector +
 		";\r\n t=" + strconv.FormatInt(t, 10) + "; h=" + foldList(names.String()) +
@@ -160,7 +164,7 @@ func isWSP(c byte) bool { return c == ' ' || c == '\t' }
 // CRLF.
 func relaxedHeader(dst []byte, raw string) []byte {
 	name, value, _ := strings.Cut(raw, ":")
-	dst = append(dst, strings.ToLower(strings.TrimRight(name, " \t"))...)
+	dst = appendLower(dst, strings.TrimRight(name, " \t"))
 	dst = append(dst, ':')
 	space := false
 	start := len(dst)
@@ -182,11 +186,48 @@ func relaxedHeader(dst []byte, raw string) []byte {
 	return append(dst, '\r', '\n')
 }
 
+// appendLower appends s in lower case: field names are ASCII, lowered
+// byte by byte without strings.ToLower's allocation; a name with other
+// bytes (which no composed message has) goes through strings.ToLower.
+func appendLower(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return append(dst, strings.ToLower(s)...)
+		}
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}
+
+// writeLower writes s in lower case, as appendLower appends it.
+func writeLower(b *strings.Builder, s string) {
+	var buf [64]byte
+	if len(s) > len(buf) {
+		b.WriteString(strings.ToLower(s))
+		return
+	}
+	b.Write(appendLower(buf[:0], s))
+}
+
+// bodyBufs hold the canonical bodies being hashed, one per signing at a
+// time: a body is some kilobytes, copied for every message.
+var bodyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
+
 // relaxedBody returns the relaxed canonical form of a body (RFC 6376
 // §3.4.4): whitespace at line ends dropped, runs of it one space, empty
 // lines at the end dropped, and a CRLF at the end of a non-empty body.
 func relaxedBody(body []byte) []byte {
-	out := make([]byte, 0, len(body))
+	return appendRelaxedBody(make([]byte, 0, len(body)), body)
+}
+
+// appendRelaxedBody appends the relaxed canonical form of body to out.
+func appendRelaxedBody(out, body []byte) []byte {
 	empty := 0 // empty lines held back: they are dropped if nothing follows
 	for len(body) > 0 {
 		var line []byte

@@ -28,6 +28,25 @@ func TestRelaxedCanonicalization(t *testing.T) {
 			t.Errorf("relaxedBody(%q) = %q, want %q", in, got, want)
 		}
 	}
+	if got := string(appendRelaxedBody([]byte("kept"), []byte("x  y \r\n\r\n"))); got != "keptx y\r\n" {
+		t.Errorf("appendRelaxedBody after other bytes = %q", got)
+	}
+	for in, want := range map[string]string{"From": "from", "LIST-Unsubscribe-Post": "list-unsubscribe-post", "x-ok-9": "x-ok-9", "Ärger-Feld": "ärger-feld", "": ""} {
+		if got := string(appendLower([]byte(">"), in)); got != ">"+want {
+			t.Errorf("appendLower(%q) = %q, want %q", in, got, ">"+want)
+		}
+		var b strings.Builder
+		if writeLower(&b, in); b.String() != want {
+			t.Errorf("writeLower(%q) = %q, want %q", in, b.String(), want)
+		}
+	}
+	if long := strings.Repeat("Ab", 40); string(appendLower(nil, long)) != strings.ToLower(long) {
+		t.Error("appendLower of a long name")
+	}
+	var lb strings.Builder
+	if writeLower(&lb, strings.Repeat("Ab", 40)); lb.String() != strings.Repeat("ab", 40) {
+		t.Errorf("writeLower of a long name = %q", lb.String())
+	}
 	if got := foldList("from:to:subject:date:message-id:reply-to:list-unsubscribe:list-unsubscribe-post:list-id:mime-version:content-type"); got !=
 		"from:to:subject:date:message-id:reply-to:list-unsubscribe:\r\n  list-unsubscribe-post:list-id:mime-version:content-type" {
 		t.Errorf("foldList = %q", got)
