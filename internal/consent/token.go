@@ -70,7 +70,7 @@ func keysFor(key []byte) *tokenKeys {
 	return k
 }
 
-// mac is tokenMAC under k.kMac with a reused HMAC: a campaign makes a
+// mac is HMAC-SHA256 under k.kMac over the parts, with a reused HMAC: a campaign makes a
 // token per recipient, and setting up the HMAC's two hashes each time was
 // about a third of a token's cost.
 func (k *tokenKeys) mac(parts ...[]byte) []byte {
@@ -81,24 +81,6 @@ func (k *tokenKeys) mac(parts ...[]byte) []byte {
 	}
 	out := m.Sum(nil)
 	k.macs.Put(m)
-	return out
-}
-
-func tokenMAC(kMac []byte, parts ...[]byte) []byte {
-	m := hmac.New(sha256.New, kMac)
-	for _, p := range parts {
-		m.Write(p)
-	}
-	return m.Sum(nil)
-}
-
-func ctr(kEnc, iv, in []byte) []byte {
-	block, err := aes.NewCipher(kEnc)
-	if err != nil {
-		panic(err) // kEnc is a 32-byte HMAC output
-	}
-	out := make([]byte, len(in))
-	cipher.NewCTR(block, iv).XORKeyStream(out, in)
 	return out
 }
 
@@ -150,14 +132,15 @@ func ParseUnsubscribeToken(key []byte, token string) (Person, Channel, error) {
 	if err != nil || len(raw) < 1+tokenIVLen+tokenTagLen+1 || raw[0] != tokenVersion {
 		return Person{}, "", errBadToken()
 	}
-	kEnc, kMac := derive(key, "kith.consent.unsubscribe.enc"), derive(key, "kith.consent.unsubscribe.mac")
+	k := keysFor(key)
 	head, tag := raw[:len(raw)-tokenTagLen], raw[len(raw)-tokenTagLen:]
-	if !hmac.Equal(tag, tokenMAC(kMac, head)[:tokenTagLen]) {
+	if !hmac.Equal(tag, k.mac(head)[:tokenTagLen]) {
 		return Person{}, "", errBadToken()
 	}
 	iv, ct := head[1:1+tokenIVLen], head[1+tokenIVLen:]
-	payload := ctr(kEnc, iv, ct)
-	if !hmac.Equal(iv, tokenMAC(kMac, []byte("iv"), payload)[:tokenIVLen]) {
+	payload := make([]byte, len(ct))
+	cipher.NewCTR(k.block, iv).XORKeyStream(payload, ct)
+	if !hmac.Equal(iv, k.mac([]byte("iv"), payload)[:tokenIVLen]) {
 		return Person{}, "", errBadToken()
 	}
 	parts := strings.SplitN(string(payload), "\x00", 3)

@@ -219,14 +219,10 @@ func writeLower(b *strings.Builder, s string) {
 // time: a body is some kilobytes, copied for every message.
 var bodyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
 
-// relaxedBody returns the relaxed canonical form of a body (RFC 6376
-// §3.4.4): whitespace at line ends dropped, runs of it one space, empty
-// lines at the end dropped, and a CRLF at the end of a non-empty body.
-func relaxedBody(body []byte) []byte {
-	return appendRelaxedBody(make([]byte, 0, len(body)), body)
-}
-
-// appendRelaxedBody appends the relaxed canonical form of body to out.
+// appendRelaxedBody appends the relaxed canonical form of body (RFC 6376
+// §3.4.4) to out: whitespace at line ends dropped, runs of it one space,
+// empty lines at the end dropped, and a CRLF at the end of a non-empty
+// body.
 func appendRelaxedBody(out, body []byte) []byte {
 	empty := 0 // empty lines held back: they are dropped if nothing follows
 	for len(body) > 0 {
