@@ -21,10 +21,11 @@ func cmdBenchCampaign(ctx context.Context, args []string, stdout io.Writer) erro
 	smtpAddr := fs.String("smtp", "", "send the e-mail to this SMTP server (host:port, no TLS) instead of the bench's own sink")
 	conns := fs.Int("conns", 8, "SMTP connections used at once")
 	batch := fs.Int("batch", 0, "recipients per batch handed to the channel (default 5000 for e-mail, 10000 for WeCom)")
-	overlap := fs.Int("overlap", 0, "batches one run step hands over, each prepared while the one before sends (default 8; 1: none overlapped)")
+	overlap := fs.Int("overlap", 0, fmt.Sprintf("batches one run step hands over, each prepared while the one before sends (default %d, as the server; 1: none overlapped)", campaign.ServerOverlap))
 	planOnly := fs.Bool("plan-only", false, "stop after planning (measure planning without the send)")
 	inProcess := fs.Bool("sink-in-process", false, "run the bench's SMTP sink in this process (its CPU is then counted as Kith's) instead of a child process")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
+	memProfile := fs.String("memprofile", "", "write a heap profile to this file when the sending is done (go tool pprof)")
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
@@ -53,7 +54,7 @@ func cmdBenchCampaign(ctx context.Context, args []string, stdout io.Writer) erro
 		return err
 	}
 	defer done()
-	o := bench.CampaignOptions{Recipients: *recipients, Channel: campaign.Channel(*ch), SMTP: *smtpAddr, Conns: *conns, BatchSize: *batch, Overlap: *overlap, DataDir: dir, PlanOnly: *planOnly}
+	o := bench.CampaignOptions{Recipients: *recipients, Channel: campaign.Channel(*ch), SMTP: *smtpAddr, Conns: *conns, BatchSize: *batch, Overlap: *overlap, DataDir: dir, PlanOnly: *planOnly, MemProfile: *memProfile}
 	if *smtpAddr == "" && !*inProcess && *ch == "email" && !*planOnly {
 		exe, err := os.Executable()
 		if err != nil {
@@ -95,6 +96,10 @@ func cmdBenchCampaign(ctx context.Context, args []string, stdout io.Writer) erro
 			rep.SinkMessages, rep.MessageBytes, rep.SinkCPUSeconds, rep.SinkCPUSeconds/float64(rep.SinkMessages)*100_000)
 	}
 	fmt.Fprintf(stdout, "  peak memory: %.0f MB while sending, %.0f MB over the whole run; load average %.1f\n", rep.SendPeakMemoryMB, rep.PeakMemoryMB, rep.LoadAverage)
+	if m := rep.SendMemory; m.ResidentMB > 0 {
+		fmt.Fprintf(stdout, "  at the highest sample while sending (%.0f MB resident): Go heap objects %.0f MB (%.0f MB live at the last collection), heap pages free %.0f MB, other Go runtime %.0f MB (stacks %.0f, metadata %.0f), outside Go %.0f MB, files %.0f MB\n",
+			m.ResidentMB, m.HeapObjectMB, m.HeapLiveMB, m.HeapFreeMB, m.GoOtherMB, m.StacksMB, m.MetadataMB, m.OutsideMB, m.FileMB)
+	}
 	if rep.Channel == "email" {
 		fmt.Fprintf(stdout, "  goals: ≥ %d msg/s %s; ≤ %.0f CPU-s per 100k %s; < %.0f MB %s\n", bench.GoalMessagesPerSecond, yes[rep.RateGoal],
 			bench.GoalCPUSecondsPer100k, yes[rep.CPUGoal], bench.GoalPeakMemoryMB, yes[rep.MemoryGoal])

@@ -29,7 +29,7 @@ func newCampaigns(db *store.DB, g *gate.Gate, conn *wecomsync.Conn, prot *protec
 	// SMS and e-mail: each step hands over up to 4 batches, the next one
 	// prepared and claimed while the one before sends (WeCom, which has a
 	// reconciler, goes one batch at a time).
-	svc.Overlap = 4
+	svc.Overlap = campaign.ServerOverlap
 	svc.Register(campaign.WeCom, wecomgroup.New(svc.Claimer(), conn.Client, clock), wecomgroup.NewReconciler(conn.Client, clock))
 	svc.RegisterFollower(campaign.WeCom, wecomgroup.NewFollower(conn.Client))
 	// Customer moments: each batch's own tag on the permitted customers, one

@@ -9,9 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,6 +23,7 @@ import (
 	"github.com/kith-scrm/kith/internal/consent"
 	"github.com/kith-scrm/kith/internal/customer"
 	"github.com/kith-scrm/kith/internal/gate"
+	"github.com/kith-scrm/kith/internal/gcfloor"
 	"github.com/kith-scrm/kith/internal/ingest"
 	"github.com/kith-scrm/kith/internal/jobs"
 	"github.com/kith-scrm/kith/internal/obs"
@@ -64,26 +63,6 @@ func Listen(addr string) (net.Listener, error) {
 		return nil, fmt.Errorf("--addr %s names an address this machine does not have; use 127.0.0.1, 0.0.0.0 or one of its own addresses", addr)
 	}
 	return nil, fmt.Errorf("--addr %s: %v", addr, err)
-}
-
-// GCFloor is the heap below which a serving process hardly collects
-// garbage (see gcFloor).
-const GCFloor = 64 << 20
-
-// gcFloor returns a ballast: GCFloor bytes that are allocated but never
-// touched, so the operating system never backs them with memory, and that
-// hold no pointers, so the collector never scans them. Counted as live heap,
-// they move the next collection's target from twice a few MB of live data to
-// twice GCFloor: under a burst of callbacks (each some tens of KB of short-
-// lived garbage) the collector ran several times a second and took about a
-// tenth of the server's CPU (`kith bench callbacks --kith-cpuprofile`,
-// docs/operations.md). An operator who sets GOGC or GOMEMLIMIT tunes the
-// collector himself, and gets no ballast.
-func gcFloor() []byte {
-	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
-		return nil
-	}
-	return make([]byte, GCFloor)
 }
 
 // Options are the parts of Serve that callers and tests choose.
@@ -278,7 +257,8 @@ func Serve(ctx context.Context, cfg *config.Config, ln net.Listener, o Options) 
 		j.Stop(stopCtx)
 		return err
 	}
-	defer runtime.KeepAlive(gcFloor())
+	// The collector waits for 64 MB of allocation at least (see gcfloor).
+	defer gcfloor.Keep(gcfloor.Floor)()
 	httpSrv := srv.HTTPServer()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpSrv.Serve(ln) }()

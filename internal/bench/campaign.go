@@ -19,6 +19,7 @@ import (
 	"github.com/kith-scrm/kith/internal/channel/wecomgroup"
 	"github.com/kith-scrm/kith/internal/consent"
 	"github.com/kith-scrm/kith/internal/gate"
+	"github.com/kith-scrm/kith/internal/gcfloor"
 	"github.com/kith-scrm/kith/internal/kith"
 	"github.com/kith-scrm/kith/internal/store"
 	"github.com/kith-scrm/kith/internal/wecom"
@@ -51,13 +52,16 @@ type CampaignOptions struct {
 	// (default 5,000 for e-mail, 10,000 for WeCom: a task's limit).
 	BatchSize int
 	// Overlap is how many batches one RunBatch hands over, each prepared
-	// and claimed while the one before sends (default 8; 1: none
-	// overlapped).
+	// and claimed while the one before sends (default: the server's,
+	// campaign.ServerOverlap; 1: none overlapped).
 	Overlap  int
 	DataDir  string
 	Progress func(string)
 	// PlanOnly stops after planning: nothing is sent.
 	PlanOnly bool
+	// MemProfile, if set, is a file to write a heap profile to when the
+	// sending is done (what is still live then: the gate's tables).
+	MemProfile string
 }
 
 // CampaignReport is what `kith bench campaign` measured.
@@ -97,6 +101,9 @@ type CampaignReport struct {
 	// before it where Linux allows).
 	PeakMemoryMB     float64 `json:"peak_memory_mb"`
 	SendPeakMemoryMB float64 `json:"send_peak_memory_mb"`
+	// SendMemory is what the resident memory was made of at its highest
+	// sample while sending.
+	SendMemory MemoryAtPeak `json:"send_memory"`
 
 	PlanGoal   bool `json:"plan_goal_met"`   // scaled to 1 M: planning < 10 s
 	RateGoal   bool `json:"rate_goal_met"`   // e-mail: ≥ 10,000 msg/s
@@ -166,13 +173,15 @@ func Campaign(ctx context.Context, o CampaignOptions) (CampaignReport, error) {
 		}
 	}
 	if o.Overlap <= 0 {
-		o.Overlap = 8
+		o.Overlap = campaign.ServerOverlap
 	}
 	say := func(s string) {
 		if o.Progress != nil {
 			o.Progress(s)
 		}
 	}
+	// The collector as the server sets it (app.Serve).
+	defer gcfloor.Keep(gcfloor.Floor)()
 	rep := CampaignReport{Recipients: o.Recipients, Channel: string(o.Channel), Database: "sqlite"}
 	db, err := store.Open(ctx, store.Options{DataDir: o.DataDir})
 	if err != nil {
@@ -262,6 +271,8 @@ func Campaign(ctx context.Context, o CampaignOptions) (CampaignReport, error) {
 
 	say(fmt.Sprintf("sending %d messages…", p.Permitted))
 	resetPeakMemory()
+	sampler := startMemSampler()
+	defer sampler.Stop()
 	t0, cpu0 = time.Now(), processCPU()
 	for {
 		st, err := svc.RunBatch(ctx, c.ID)
@@ -277,6 +288,12 @@ func Campaign(ctx context.Context, o CampaignOptions) (CampaignReport, error) {
 	}
 	wall, cpu := time.Since(t0), processCPU()-cpu0
 	rep.SendPeakMemoryMB = peakMemoryMB()
+	rep.SendMemory = sampler.Stop()
+	if o.MemProfile != "" {
+		if err := writeHeapProfile(o.MemProfile); err != nil {
+			return rep, err
+		}
+	}
 	res, err := svc.Results(ctx, c.ID)
 	if err != nil {
 		return rep, err

@@ -2,6 +2,9 @@ package bench
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/kith-scrm/kith/internal/campaign"
@@ -10,7 +13,8 @@ import (
 // TestCampaignBenchEmail runs `kith bench campaign` small: every customer
 // is planned, sent once through the Mailer and received by the sink.
 func TestCampaignBenchEmail(t *testing.T) {
-	rep, err := Campaign(context.Background(), CampaignOptions{Recipients: 1200, Channel: campaign.Email, BatchSize: 500, Conns: 3, DataDir: t.TempDir()})
+	heap := filepath.Join(t.TempDir(), "heap.prof")
+	rep, err := Campaign(context.Background(), CampaignOptions{Recipients: 1200, Channel: campaign.Email, BatchSize: 500, Conns: 3, DataDir: t.TempDir(), MemProfile: heap})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,6 +29,40 @@ func TestCampaignBenchEmail(t *testing.T) {
 	}
 	if rep.PlanSeconds <= 0 || rep.MessagesPerSecond <= 0 || rep.CPUSecondsPer100k <= 0 || rep.PeakMemoryMB <= 0 {
 		t.Errorf("missing figures: %+v", rep)
+	}
+	if runtime.GOOS == "linux" && (rep.SendMemory.ResidentMB <= 0 || rep.SendMemory.HeapObjectMB <= 0) {
+		t.Errorf("no memory sample while sending: %+v", rep.SendMemory)
+	}
+	if st, err := os.Stat(heap); err != nil || st.Size() == 0 {
+		t.Errorf("the heap profile was not written: %v", err)
+	}
+}
+
+// A memory sample's parts add up to the resident size: the Go runtime's
+// resident classes plus what lies outside it and the mapped files.
+func TestSampleMemory(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("reads /proc/self/status")
+	}
+	keep := make([]byte, 32<<20)
+	for i := range keep {
+		keep[i] = 1
+	}
+	m, ok := sampleMemory()
+	runtime.KeepAlive(keep)
+	if !ok {
+		t.Fatal("no sample")
+	}
+	if m.HeapObjectMB < 32 || m.ResidentMB < 32 || m.FileMB <= 0 || m.MetadataMB <= 0 || m.StacksMB <= 0 {
+		t.Fatalf("sample with 32 MB held: %+v", m)
+	}
+	// Outside is clamped at zero, so the parts may only exceed the whole
+	// (by what the runtime counts as resident but the kernel does not).
+	if sum := m.HeapObjectMB + m.HeapFreeMB + m.GoOtherMB + m.OutsideMB + m.FileMB; sum < m.ResidentMB*0.98 {
+		t.Errorf("the parts add to %.1f MB of %.1f MB resident: %+v", sum, m.ResidentMB, m)
+	}
+	if kbToMB(" 2048 kB") != 2 || kbToMB("x kB") != 0 {
+		t.Errorf("kbToMB: %v, %v", kbToMB(" 2048 kB"), kbToMB("x kB"))
 	}
 }
 

@@ -418,12 +418,12 @@ func (s *Service) resolveDoubt(ctx context.Context, d Doubt) error {
 		// SMS and e-mail: the provider may have taken the messages. Never
 		// resent; an operator decides.
 		return s.db.InTx(ctx, func(tx *sql.Tx) error {
-			if _, err := tx.ExecContext(ctx, `UPDATE campaign_deliveries SET state = 'unknown', reason = 'IN_DOUBT',
-				detail = 'The batch was handed over but its outcome was never recorded; it is not sent again.', updated_at = $1
-				WHERE batch_id = $2 AND state = 'claimed'`, now, d.BatchID); err != nil {
+			if ok, err := leaveCalling(ctx, tx, "UPDATE campaign_batches SET state = 'unknown', settled_at = $1 WHERE id = $2 AND state = 'calling'", now, d.BatchID); !ok {
 				return err
 			}
-			_, err := tx.ExecContext(ctx, "UPDATE campaign_batches SET state = 'unknown', settled_at = $1 WHERE id = $2", now, d.BatchID)
+			_, err := tx.ExecContext(ctx, `UPDATE campaign_deliveries SET state = 'unknown', reason = 'IN_DOUBT',
+				detail = 'The batch was handed over but its outcome was never recorded; it is not sent again.', updated_at = $1
+				WHERE batch_id = $2 AND state = 'claimed'`, now, d.BatchID)
 			return err
 		})
 	}
@@ -434,7 +434,7 @@ func (s *Service) resolveDoubt(ctx context.Context, d Doubt) error {
 	if len(persons) == 0 {
 		// Nothing was claimed (the process died between the mark and the
 		// claim), so nothing can have been sent: the claim comes first.
-		_, err := s.db.W.ExecContext(ctx, "UPDATE campaign_batches SET state = 'void', reason = 'nothing claimed', settled_at = $1 WHERE id = $2", now, d.BatchID)
+		_, err := s.db.W.ExecContext(ctx, "UPDATE campaign_batches SET state = 'void', reason = 'nothing claimed', settled_at = $1 WHERE id = $2 AND state = 'calling'", now, d.BatchID)
 		return err
 	}
 	d.Persons = persons
@@ -447,21 +447,34 @@ func (s *Service) resolveDoubt(ctx context.Context, d Doubt) error {
 	}
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
 		if out.Sent {
-			if _, err := tx.ExecContext(ctx, `UPDATE campaign_deliveries SET state = 'sent', provider_id = $1, reason = '', detail = 'Found on the platform after a restart.', updated_at = $2
-				WHERE batch_id = $3 AND state = 'claimed'`, out.ProviderID, now, d.BatchID); err != nil {
+			if ok, err := leaveCalling(ctx, tx, "UPDATE campaign_batches SET state = 'settled', provider_id = $1, reason = 'reconciled', settled_at = $2 WHERE id = $3 AND state = 'calling'", out.ProviderID, now, d.BatchID); !ok {
 				return err
 			}
-			_, err := tx.ExecContext(ctx, "UPDATE campaign_batches SET state = 'settled', provider_id = $1, reason = 'reconciled', settled_at = $2 WHERE id = $3", out.ProviderID, now, d.BatchID)
+			_, err := tx.ExecContext(ctx, `UPDATE campaign_deliveries SET state = 'sent', provider_id = $1, reason = '', detail = 'Found on the platform after a restart.', updated_at = $2
+				WHERE batch_id = $3 AND state = 'claimed'`, out.ProviderID, now, d.BatchID)
 			return err
 		}
 		// Proven never created: the deliveries may be tried again.
-		if _, err := tx.ExecContext(ctx, `UPDATE campaign_deliveries SET state = 'planned', batch_id = NULL, updated_at = $1 WHERE batch_id = $2 AND state = 'claimed'`,
-			now, d.BatchID); err != nil {
+		if ok, err := leaveCalling(ctx, tx, "UPDATE campaign_batches SET state = 'void', reason = 'not found on the platform', settled_at = $1 WHERE id = $2 AND state = 'calling'", now, d.BatchID); !ok {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, "UPDATE campaign_batches SET state = 'void', reason = 'not found on the platform', settled_at = $1 WHERE id = $2", now, d.BatchID)
+		_, err := tx.ExecContext(ctx, `UPDATE campaign_deliveries SET state = 'planned', batch_id = NULL, updated_at = $1 WHERE batch_id = $2 AND state = 'claimed'`,
+			now, d.BatchID)
 		return err
 	})
+}
+
+// leaveCalling runs update, which moves a batch out of calling, and
+// reports whether it did. A batch listed in doubt may have been settled
+// since (a batch in flight in this process settles, then leaves the
+// flights): it is then left as it is, and its deliveries with it.
+func leaveCalling(ctx context.Context, tx *sql.Tx, update string, args ...any) (bool, error) {
+	res, err := tx.ExecContext(ctx, update, args...)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
 
 // claimedPersons returns the identities of a batch's claimed deliveries.

@@ -379,3 +379,51 @@ func TestRunBatchOverlap(t *testing.T) {
 		}
 	})
 }
+
+// A batch listed in doubt but settled before it is looked at (it was in
+// flight in this process, settled, then left the flights) keeps its
+// outcome: it was once marked unknown over its settlement (seen as a
+// flaky TestRunBatchOverlap: "3 batches, 2 settled").
+func TestDoubtSettledMeanwhile(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		w := newWorld(t, db, 24)
+		w.svc.BatchSize = 3
+		w.svc.Overlap = 4
+		ft := &fakeTransport{svc: w.svc, sent: map[string]int{}}
+		w.svc.Register(campaign.WeCom, ft, nil)
+		c := started(t, w)
+		if st := runAll(t, w.svc, c.ID); st != campaign.Finished {
+			t.Fatalf("step %v", st)
+		}
+		rows, err := db.R.QueryContext(ctx, "SELECT id, sender, marked_at FROM campaign_batches WHERE campaign_id = $1", c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doubts []campaign.Doubt
+		for rows.Next() {
+			d := campaign.Doubt{Campaign: c}
+			if err := rows.Scan(&d.BatchID, &d.Sender, &d.MarkedAt); err != nil {
+				t.Fatal(err)
+			}
+			doubts = append(doubts, d)
+		}
+		rows.Close()
+		if len(doubts) != 3 {
+			t.Fatalf("%d batches, want 3", len(doubts))
+		}
+		for _, d := range doubts {
+			if err := w.svc.ResolveDoubt(ctx, d); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var settled int
+		db.R.QueryRowContext(ctx, "SELECT COUNT(*) FROM campaign_batches WHERE campaign_id = $1 AND state = 'settled'", c.ID).Scan(&settled)
+		if settled != 3 {
+			t.Errorf("%d of 3 batches still settled", settled)
+		}
+		if got := w.deliveries(t, c.ID); got["sent"] != 8 || got["refused"] != 4 || len(got) != 2 {
+			t.Errorf("deliveries = %v", got)
+		}
+	})
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"runtime"
 	"slices"
 	"strings"
@@ -541,8 +542,65 @@ func TestStateTable(t *testing.T) {
 		}
 	}
 	tab.put(key(2000), entry{eventID: 2000}) // reuses a freed slot
-	if e, ok := tab.get(key(2000)); !ok || e.eventID != 2000 || len(tab.slots) != 1000 || tab.len() != 999 {
-		t.Errorf("after reuse: %+v %v, %d slots, %d entries", e, ok, len(tab.slots), tab.len())
+	if e, ok := tab.get(key(2000)); !ok || e.eventID != 2000 || tab.slots.n != 1000 || tab.len() != 999 {
+		t.Errorf("after reuse: %+v %v, %d slots, %d entries", e, ok, tab.slots.n, tab.len())
+	}
+}
+
+// An entry comes back whole from its slot and the rare fields kept aside,
+// and the fields aside go when the slot's entry no longer has them or the
+// slot is freed; the slots stay free of pointers for the collector.
+func TestStateTableRareFields(t *testing.T) {
+	if reflect.TypeFor[slot]().NumField() != 5 {
+		t.Fatal("slot's fields changed: check this test")
+	}
+	for i := range reflect.TypeFor[slot]().NumField() {
+		if f := reflect.TypeFor[slot]().Field(i); f.Type.Kind() != reflect.Uint64 && f.Type.Kind() != reflect.Int64 && f.Type.Kind() != reflect.Uint32 && f.Type.Kind() != reflect.Uint8 {
+			t.Errorf("slot.%s is a %s: a slot holds no pointers", f.Name, f.Type)
+		}
+	}
+	tab := newStateTable()
+	k := stateKey{consent.Email("a@x.example"), consent.Marketing, consent.ChannelEmail}
+	scope := &consent.Scope{}
+	cases := []entry{
+		{eventID: 1, receivedAt: 100, action: actionGrant},
+		{eventID: 2, receivedAt: 200, validUntil: 900, action: actionGrant, customer: true},
+		{eventID: 3, receivedAt: 300, suppressedAt: 250, suppressed: true, customer: true, action: actionGrant},
+		{eventID: 4, receivedAt: 400, scope: scope, action: actionWithdraw},
+		{eventID: 5, receivedAt: 500, action: actionRefuse, suppressed: true},
+		{eventID: 6, receivedAt: 600, action: actionGrant},
+	}
+	for _, e := range cases {
+		tab.put(k, e)
+		want := e
+		if !e.suppressed {
+			want.receivedAt = 0 // read only for a suppressed entry
+		}
+		if got, ok := tab.get(k); !ok || got != want {
+			t.Errorf("put %+v, got %+v %v", e, got, ok)
+		}
+		if rare := e.validUntil != 0 || e.suppressed || e.scope != nil; (len(tab.rare) == 1) != rare {
+			t.Errorf("after %+v: %d rare entries kept", e, len(tab.rare))
+		}
+	}
+	tab.put(k, entry{eventID: 7, validUntil: 1})
+	tab.deleteEvents(map[int64]bool{7: true})
+	if len(tab.rare) != 0 || tab.len() != 0 {
+		t.Errorf("after the erasure: %d rare entries, %d entries", len(tab.rare), tab.len())
+	}
+	// The view still tells a customer's own grant after a suppression.
+	c := &cache{states: newStateTable()}
+	c.states.put(k, entry{eventID: 8, receivedAt: 300, suppressedAt: 250, suppressed: true, customer: true, action: actionGrant})
+	if v := c.view(k, 1000, &worker{}); !v.permits || !v.suppressed {
+		t.Errorf("a grant after the suppression: %+v", v)
+	}
+	c.states.put(k, entry{eventID: 9, receivedAt: 200, suppressedAt: 250, suppressed: true, customer: true, action: actionGrant})
+	if v := c.view(k, 1000, &worker{}); v.permits {
+		t.Errorf("a grant before the suppression permits: %+v", v)
+	}
+	c.states.put(k, entry{eventID: 10, receivedAt: 200, validUntil: 500, action: actionGrant})
+	if v := c.view(k, 1000, &worker{}); v.permits || v.status != consent.StatusExpired {
+		t.Errorf("an expired grant: %+v", v)
 	}
 }
 
@@ -584,6 +642,30 @@ func TestOpenIndex(t *testing.T) {
 				t.Fatalf("crowded %v after the rebuild: hash %d at %d, %v", crowded, i, s, ok)
 			}
 		}
+	}
+}
+
+// Slots keep their values across chunks, and a slot's address stays put
+// as the table grows (nothing is copied).
+func TestChunked(t *testing.T) {
+	var c chunked[slot]
+	n := int32(2*chunkSize + 17)
+	first := c.at(c.push(slot{}))
+	for i := int32(1); i < n; i++ {
+		if got := c.push(slot{h1: uint64(i), eventID: -int64(i)}); got != i {
+			t.Fatalf("push %d returned slot %d", i, got)
+		}
+	}
+	if c.n != n || len(c.chunks) != 3 {
+		t.Fatalf("%d slots in %d chunks", c.n, len(c.chunks))
+	}
+	for i := range n {
+		if s := c.at(i); s.h1 != uint64(i) || s.eventID != -int64(i) {
+			t.Fatalf("slot %d: %+v", i, *s)
+		}
+	}
+	if first != c.at(0) {
+		t.Error("slot 0 moved as the table grew")
 	}
 }
 

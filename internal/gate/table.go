@@ -2,6 +2,8 @@ package gate
 
 import (
 	"hash/maphash"
+
+	"github.com/kith-scrm/kith/internal/consent"
 )
 
 // stateTable maps stateKeys to entries for a million persons and more
@@ -10,28 +12,83 @@ import (
 // confirms the key (two keys agreeing on both are as likely as a random
 // 128-bit collision; and a decision that went wrong on one would still be
 // re-checked by Consume). Keys whose first hash collides with another's go
-// to a plain map. The index and slots hold no pointers but the entries'
-// scopes, so the garbage collector has little to scan, and a lookup reads
-// a small index and one slot.
+// to a plain map. A slot holds what every entry has (32 bytes, no
+// pointers); the fields few entries use — a validity, a suppression, a
+// scope — are kept aside by slot number. The index and slots hold no
+// pointers, so the garbage collector does not scan them, and a lookup
+// reads a small index and one slot.
 type stateTable struct {
 	seed1, seed2 maphash.Seed
 	index        openIndex
-	slots        []slot
+	slots        chunked[slot]
+	rare         map[int32]rareFields // by slot number, for slots with hasRare
 	free         []int32
 	overflow     map[stateKey]entry
 	// hash, if set, replaces hashes (tests make collisions with it).
 	hash func(stateKey) (uint64, uint64)
 }
 
-// slot is 64 bytes: the two hashes and the entry. A slot is live while the
-// index points at it (freed slots are zero and listed in free).
+// slot is 24 bytes: the first hash, the common part of the entry and 32
+// bits of the second hash (with the first, 96 bits tell keys apart). A
+// slot is live while the index points at it (freed slots are zero and
+// listed in free).
 type slot struct {
-	h1, h2 uint64
-	e      entry
+	h1      uint64
+	eventID int64
+	h2      uint32
+	action  action
+	flags   slotFlags
+}
+
+type slotFlags uint8
+
+const (
+	slotCustomer   slotFlags = 1 << iota // entry.customer
+	slotSuppressed                       // entry.suppressed
+	slotHasRare                          // rare holds the slot's rareFields
+)
+
+// rareFields are the parts of an entry most entries leave zero.
+type rareFields struct {
+	receivedAt   int64 // kept only for a suppressed entry (the one use)
+	validUntil   int64
+	suppressedAt int64
+	scope        *consent.Scope
+}
+
+// split returns the slot's part of e (hashes unset) and the rest, and
+// whether the rest is needed.
+func split(e entry) (slot, rareFields, bool) {
+	s := slot{eventID: e.eventID, action: e.action}
+	if e.customer {
+		s.flags |= slotCustomer
+	}
+	r := rareFields{validUntil: e.validUntil, suppressedAt: e.suppressedAt, scope: e.scope}
+	if e.suppressed {
+		s.flags |= slotSuppressed
+		r.receivedAt = e.receivedAt
+	}
+	if r != (rareFields{}) {
+		s.flags |= slotHasRare
+		return s, r, true
+	}
+	return s, r, false
+}
+
+// entryAt joins slot i and its rare fields back into an entry (receivedAt
+// is zero for an entry not suppressed: nothing reads it then).
+func (t *stateTable) entryAt(i int32) entry {
+	s := t.slots.at(i)
+	e := entry{eventID: s.eventID, action: s.action, customer: s.flags&slotCustomer != 0, suppressed: s.flags&slotSuppressed != 0}
+	if s.flags&slotHasRare != 0 {
+		r := t.rare[i]
+		e.receivedAt, e.validUntil, e.suppressedAt, e.scope = r.receivedAt, r.validUntil, r.suppressedAt, r.scope
+	}
+	return e
 }
 
 func newStateTable() *stateTable {
-	return &stateTable{seed1: maphash.MakeSeed(), seed2: maphash.MakeSeed(), overflow: map[stateKey]entry{}}
+	return &stateTable{seed1: maphash.MakeSeed(), seed2: maphash.MakeSeed(), rare: map[int32]rareFields{}, overflow: map[stateKey]entry{}}
 }
 
 // hashes returns the two hashes of k.
@@ -43,7 +100,7 @@ func (t *stateTable) hashes(k stateKey) (uint64, uint64) {
 }
 
 // h1At returns the first hash of slot i (the index's view of the slots).
-func (t *stateTable) h1At(i int32) uint64 { return t.slots[i].h1 }
+func (t *stateTable) h1At(i int32) uint64 { return t.slots.at(i).h1 }
 
 func (k stateKey) writeHash(h *maphash.Hash) {
 	h.WriteString(string(k.person.Kind))
@@ -84,8 +141,8 @@ func sendHashTwice(seed1, seed2 maphash.Seed, k sendKey) (uint64, uint64) {
 // get returns k's entry.
 func (t *stateTable) get(k stateKey) (entry, bool) {
 	h1, h2 := t.hashes(k)
-	if i, ok := t.index.find(h1, t); ok && t.slots[i].h2 == h2 {
-		return t.slots[i].e, true
+	if i, ok := t.index.find(h1, t); ok && t.slots.at(i).h2 == uint32(h2) {
+		return t.entryAt(i), true
 	}
 	if len(t.overflow) > 0 {
 		e, ok := t.overflow[k]
@@ -97,25 +154,28 @@ func (t *stateTable) get(k stateKey) (entry, bool) {
 // put sets k's entry.
 func (t *stateTable) put(k stateKey, e entry) {
 	h1, h2 := t.hashes(k)
-	if i, ok := t.index.find(h1, t); ok {
-		if t.slots[i].h2 == h2 {
-			t.slots[i].e = e
-		} else {
-			t.overflow[k] = e
-		}
+	i, found := t.index.find(h1, t)
+	if found && t.slots.at(i).h2 != uint32(h2) {
+		t.overflow[k] = e
 		return
 	}
-	s := slot{h1: h1, h2: h2, e: e}
-	var i int32
-	if n := len(t.free); n > 0 {
-		i = t.free[n-1]
-		t.free = t.free[:n-1]
-		t.slots[i] = s
-	} else {
-		t.slots = append(t.slots, s)
-		i = int32(len(t.slots) - 1)
+	s, r, rare := split(e)
+	s.h1, s.h2 = h1, uint32(h2)
+	if !found {
+		if n := len(t.free); n > 0 {
+			i = t.free[n-1]
+			t.free = t.free[:n-1]
+		} else {
+			i = t.slots.push(slot{})
+		}
+		t.index.insert(h1, i, t)
 	}
-	t.index.insert(h1, i, t)
+	if rare {
+		t.rare[i] = r
+	} else if t.slots.at(i).flags&slotHasRare != 0 {
+		delete(t.rare, i)
+	}
+	*t.slots.at(i) = s
 }
 
 // deleteEvents removes every entry resting on one of the events. Erasures
@@ -126,18 +186,19 @@ func (t *stateTable) deleteEvents(gone map[int64]bool) {
 		freed[i] = true
 	}
 	n := len(t.free)
-	for i := range t.slots {
-		if s := &t.slots[i]; !freed[int32(i)] && gone[s.e.eventID] {
+	for i := range t.slots.n {
+		if s := t.slots.at(i); !freed[i] && gone[s.eventID] {
 			*s = slot{}
-			t.free = append(t.free, int32(i))
-			freed[int32(i)] = true
+			delete(t.rare, i)
+			t.free = append(t.free, i)
+			freed[i] = true
 		}
 	}
 	if len(t.free) > n {
-		t.index.rebuild(len(t.slots)-len(t.free), func(place func(h uint64, i int32)) {
-			for i := range t.slots {
-				if !freed[int32(i)] {
-					place(t.slots[i].h1, int32(i))
+		t.index.rebuild(int(t.slots.n)-len(t.free), func(place func(h uint64, i int32)) {
+			for i := range t.slots.n {
+				if !freed[i] {
+					place(t.slots.at(i).h1, i)
 				}
 			}
 		})
@@ -165,18 +226,28 @@ func (t *stateTable) len() int { return t.index.n + len(t.overflow) }
 type sendTable struct {
 	seed1, seed2 maphash.Seed
 	index        openIndex
-	slots        []sendSlot
+	slots        chunked[sendSlot]
 	more         map[int32][]int64   // all the sends of slots with two or more
 	overflow     map[sendKey][]int64 // keys whose first hash is another key's
 	// hash, if set, replaces hashes (tests make collisions with it).
 	hash func(sendKey) (uint64, uint64)
 }
 
-// sendSlot is a key's two hashes and its first send (24 bytes).
+// sendSlot is a key's two hashes (64 and 32 bits) and its first send, in
+// 32-bit words: 20 bytes, where the same fields as 64-bit words take 24.
 type sendSlot struct {
-	h1, h2 uint64
-	first  int64
+	h1Lo, h1Hi, firstLo, firstHi, h2 uint32
 }
+
+func makeSendSlot(h1 uint64, h2 uint32, first int64) sendSlot {
+	s := sendSlot{h1Lo: uint32(h1), h1Hi: uint32(h1 >> 32), h2: h2}
+	s.setFirst(first)
+	return s
+}
+
+func (s *sendSlot) h1() uint64       { return uint64(s.h1Hi)<<32 | uint64(s.h1Lo) }
+func (s *sendSlot) first() int64     { return int64(uint64(s.firstHi)<<32 | uint64(s.firstLo)) }
+func (s *sendSlot) setFirst(v int64) { s.firstLo, s.firstHi = uint32(v), uint32(uint64(v)>>32) }
 
 func newSendTable() *sendTable {
 	return &sendTable{seed1: maphash.MakeSeed(), seed2: maphash.MakeSeed(), more: map[int32][]int64{}, overflow: map[sendKey][]int64{}}
@@ -190,7 +261,7 @@ func (t *sendTable) hashes(k sendKey) (uint64, uint64) {
 }
 
 // h1At returns the first hash of slot i (the index's view of the slots).
-func (t *sendTable) h1At(i int32) uint64 { return t.slots[i].h1 }
+func (t *sendTable) h1At(i int32) uint64 { return t.slots.at(i).h1() }
 
 func (k sendKey) writeHash(h *maphash.Hash) {
 	h.WriteString(string(k.person.Kind))
@@ -208,13 +279,13 @@ func (t *sendTable) get(k sendKey, one *[1]int64) []int64 {
 	if !ok {
 		return nil
 	}
-	if t.slots[i].h2 != h2 {
+	if t.slots.at(i).h2 != uint32(h2) {
 		return t.overflow[k]
 	}
 	if ts, ok := t.more[i]; ok {
 		return ts
 	}
-	one[0] = t.slots[i].first
+	one[0] = t.slots.at(i).first()
 	return one[:]
 }
 
@@ -225,13 +296,12 @@ func (t *sendTable) add(k sendKey, horizon int64, ts ...int64) {
 	}
 	h1, h2 := t.hashes(k)
 	i, ok := t.index.find(h1, t)
-	if ok && t.slots[i].h2 != h2 {
+	if ok && t.slots.at(i).h2 != uint32(h2) {
 		t.overflow[k] = appendKept(t.overflow[k], horizon, ts)
 		return
 	}
 	if !ok {
-		i = int32(len(t.slots))
-		t.slots = append(t.slots, sendSlot{h1: h1, h2: h2, first: ts[0]})
+		i = t.slots.push(makeSendSlot(h1, uint32(h2), ts[0]))
 		t.index.insert(h1, i, t)
 		if len(ts) > 1 {
 			t.more[i] = append([]int64(nil), ts...)
@@ -240,10 +310,10 @@ func (t *sendTable) add(k sendKey, horizon int64, ts ...int64) {
 	}
 	old, many := t.more[i]
 	if !many {
-		old = []int64{t.slots[i].first}
+		old = []int64{t.slots.at(i).first()}
 	}
 	all := appendKept(old, horizon, ts)
-	t.slots[i].first = all[0]
+	t.slots.at(i).setFirst(all[0])
 	if len(all) > 1 {
 		t.more[i] = all
 	} else {
@@ -264,6 +334,32 @@ func appendKept(old []int64, horizon int64, ts []int64) []int64 {
 
 // len returns how many keys have sends.
 func (t *sendTable) len() int { return t.index.n + len(t.overflow) }
+
+// chunked is a table's slots, kept in chunks of chunkSize: a table that
+// grows to a million slots never copies them, nor leaves an array of half
+// its size behind for the collector to free (with append, growing from
+// 0.8 to 1.6 million 24-byte slots held 58 MB at once).
+type chunked[T any] struct {
+	chunks [][]T
+	n      int32 // slots in use
+}
+
+const chunkBits = 13
+const chunkSize = 1 << chunkBits
+
+// at returns slot i (i < n).
+func (c *chunked[T]) at(i int32) *T { return &c.chunks[i>>chunkBits][i&(chunkSize-1)] }
+
+// push appends v and returns its slot number.
+func (c *chunked[T]) push(v T) int32 {
+	i := c.n
+	if int(i>>chunkBits) == len(c.chunks) {
+		c.chunks = append(c.chunks, make([]T, chunkSize))
+	}
+	c.n++
+	*c.at(i) = v
+	return i
+}
 
 // openIndex finds a slot by its first hash: open addressing with linear
 // probing over a power-of-two array of slot numbers, at most three

@@ -1,0 +1,115 @@
+// Package gcfloor keeps the garbage collector from running more often than
+// once per Floor bytes of new allocation, without raising the target of a
+// large heap.
+//
+// A serving process with a few MB of live data collects after every few MB
+// of allocation: under a burst of callbacks (each some tens of KB of
+// short-lived garbage) the collector ran several times a second and took
+// about a tenth of the server's CPU (`kith bench callbacks
+// --kith-cpuprofile`, docs/operations.md). Kith first fixed that with a 64
+// MB ballast — allocated, never touched, counted as live — which also
+// raised a large heap's target by twice its size: at 1 M campaign
+// recipients (about 70 MB live, the gate's tables) the heap could grow to
+// 270 MB before a collection instead of 140. Keep instead sets the GC
+// percentage after each collection from the live heap it found: the
+// Go default of 100 once the live heap is Floor or more, and enough more
+// below that for the next collection to wait for Floor bytes of
+// allocation.
+//
+// An operator who sets GOGC or GOMEMLIMIT tunes the collector himself:
+// Keep then does nothing.
+package gcfloor
+
+import (
+	"os"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
+	"sync"
+	"sync/atomic"
+)
+
+// Floor is the allocation a collection waits for at least.
+const Floor = 64 << 20
+
+// minHeap is the Go runtime's smallest heap target at GOGC=100 (4 MB); it
+// scales with the percentage, so a percentage above floor/minHeap×100 would
+// raise it above the floor (at 100,000 the first collection of a busy
+// process waited for 4 GB).
+const minHeap = 4 << 20
+
+// Percent is the GC percentage that makes the next collection wait for
+// max(live, floor) bytes of new allocation (floor at least, for a heap
+// below minHeap).
+func Percent(live, floor uint64) int {
+	maxPercent := max(100, floor*100/minHeap)
+	if live >= floor {
+		return 100
+	}
+	if live == 0 {
+		return int(maxPercent)
+	}
+	return int(min(maxPercent, (floor*100+live-1)/live))
+}
+
+// mu makes Keep, its stop and the adjustments one at a time (so none
+// lands after a stop; tests start Keep more than once).
+var mu sync.Mutex
+
+// Keep starts tuning the collector with floor (Floor in the server) and
+// returns the function that stops it and restores the percentage found.
+// It does nothing when GOGC or GOMEMLIMIT is set.
+func Keep(floor uint64) (stop func()) {
+	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		return func() {}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	t := &tuner{floor: floor, before: debug.SetGCPercent(100)}
+	t.adjust()
+	t.arm()
+	return func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if t.stopped.Swap(true) {
+			return
+		}
+		debug.SetGCPercent(t.before)
+	}
+}
+
+type tuner struct {
+	floor   uint64
+	before  int
+	stopped atomic.Bool
+	sample  [1]metrics.Sample
+}
+
+// sentinel is an object the collector finds unreachable once per cycle;
+// its finalizer adjusts the percentage and arms a new one. It holds a
+// pointer so that it is not placed in a tiny block with other objects
+// (whose finalizers may then never run).
+type sentinel struct{ _ *int }
+
+func (t *tuner) arm() {
+	runtime.SetFinalizer(&sentinel{}, func(*sentinel) {
+		mu.Lock()
+		defer mu.Unlock()
+		if t.stopped.Load() {
+			return
+		}
+		t.adjust()
+		t.arm()
+	})
+}
+
+// adjust sets the percentage from the live heap the last collection found
+// (runs on the finalizer goroutine, and once in Keep).
+func (t *tuner) adjust() {
+	t.sample[0].Name = "/gc/heap/live:bytes"
+	metrics.Read(t.sample[:])
+	if t.sample[0].Value.Kind() != metrics.KindUint64 {
+		return
+	}
+	debug.SetGCPercent(Percent(t.sample[0].Value.Uint64(), t.floor))
+}

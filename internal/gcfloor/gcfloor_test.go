@@ -1,0 +1,101 @@
+package gcfloor
+
+import (
+	"runtime"
+	"runtime/debug"
+	"testing"
+	"time"
+)
+
+func TestPercent(t *testing.T) {
+	for _, c := range []struct {
+		live, floor uint64
+		want        int
+	}{
+		{0, 64 << 20, 1600},       // the runtime's 4 MB minimum, times 16
+		{1, 64 << 20, 1600},       // not more: the minimum would grow with it
+		{3 << 20, 64 << 20, 1600}, //
+		{4 << 20, 64 << 20, 1600}, // a small server: wait for 64 MB
+		{5 << 20, 64 << 20, 1280}, //
+		{6 << 20, 64 << 20, 1067}, // rounded up
+		{1 << 20, 2 << 20, 100},   // a floor below the minimum
+		{32 << 20, 64 << 20, 200}, // 64 MB more
+		{64 << 20, 64 << 20, 100}, // the default from the floor on
+		{70 << 20, 64 << 20, 100}, // a large heap: twice its size, not more
+		{1 << 30, 64 << 20, 100},
+	} {
+		if got := Percent(c.live, c.floor); got != c.want {
+			t.Errorf("Percent(%d, %d) = %d, want %d", c.live, c.floor, got, c.want)
+		}
+	}
+}
+
+// percentNow returns the GC percentage in force.
+func percentNow() int {
+	p := debug.SetGCPercent(100)
+	debug.SetGCPercent(p)
+	return p
+}
+
+// waitPercent collects until the tuner has set a percentage that ok
+// accepts (its finalizer runs after a collection, on another goroutine).
+func waitPercent(t *testing.T, ok func(int) bool) int {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+		if p := percentNow(); ok(p) || time.Now().After(deadline) {
+			return p
+		}
+	}
+}
+
+// The tuner follows the live heap from one collection to the next: high
+// while the heap is small, the default once it holds more than the floor,
+// and the percentage it found back when stopped.
+func TestKeep(t *testing.T) {
+	t.Setenv("GOGC", "")
+	t.Setenv("GOMEMLIMIT", "")
+	const floor = 16 << 20
+	stop := Keep(floor)
+	defer stop()
+	if p := waitPercent(t, func(p int) bool { return p > 150 }); p <= 150 {
+		t.Fatalf("with a small heap the percentage is %d", p)
+	}
+	held := make([]byte, 3*floor)
+	for i := range held {
+		held[i] = 1
+	}
+	if p := waitPercent(t, func(p int) bool { return p == 100 }); p != 100 {
+		t.Fatalf("with %d MB held the percentage is %d", len(held)>>20, p)
+	}
+	runtime.KeepAlive(held)
+	held = nil
+	if p := waitPercent(t, func(p int) bool { return p > 150 }); p <= 150 {
+		t.Fatalf("after the heap shrank the percentage is %d", p)
+	}
+	stop()
+	if p := percentNow(); p != 100 {
+		t.Errorf("after stop the percentage is %d, want the 100 it found", p)
+	}
+	stop() // a second stop does nothing
+}
+
+// An operator's GOGC or GOMEMLIMIT wins: Keep changes nothing.
+func TestKeepLeavesOperatorSettings(t *testing.T) {
+	for _, env := range []string{"GOGC", "GOMEMLIMIT"} {
+		t.Run(env, func(t *testing.T) {
+			t.Setenv(env, "100")
+			before := debug.SetGCPercent(137)
+			defer debug.SetGCPercent(before)
+			stop := Keep(1 << 30)
+			runtime.GC()
+			time.Sleep(20 * time.Millisecond)
+			if p := percentNow(); p != 137 {
+				t.Errorf("with %s set the percentage became %d", env, p)
+			}
+			stop()
+		})
+	}
+}
