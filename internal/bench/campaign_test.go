@@ -41,15 +41,18 @@ func TestCampaignBenchEmail(t *testing.T) {
 // A memory sample's parts add up to the resident size: the Go runtime's
 // resident classes plus what lies outside it and the mapped files.
 func TestSampleMemory(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("reads /proc/self/status")
-	}
 	keep := make([]byte, 32<<20)
 	for i := range keep {
 		keep[i] = 1
 	}
 	m, ok := sampleMemory()
 	runtime.KeepAlive(keep)
+	if _, err := os.Stat("/proc/self/status"); err != nil {
+		if ok {
+			t.Fatalf("a sample without /proc/self/status: %+v", m)
+		}
+		return // elsewhere the bench reports no breakdown
+	}
 	if !ok {
 		t.Fatal("no sample")
 	}

@@ -335,6 +335,15 @@ func (o *overlapTransport) Send(ctx context.Context, permits []gate.Permit, b ca
 	return res, err
 }
 
+// overlapWorld is 24 customers (8 permitted) in batches of 3, a step
+// handing over up to 4 of them.
+func overlapWorld(t *testing.T, db *store.DB) *world {
+	w := newWorld(t, db, 24)
+	w.svc.BatchSize = 3
+	w.svc.Overlap = 4
+	return w
+}
+
 // TestRunBatchOverlap: with Overlap, one RunBatch hands over several
 // batches, the next one prepared and claimed while the one before is still
 // sending; the batch in flight is not taken for one in doubt, and every
@@ -342,9 +351,7 @@ func (o *overlapTransport) Send(ctx context.Context, permits []gate.Permit, b ca
 func TestRunBatchOverlap(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		w := newWorld(t, db, 24)
-		w.svc.BatchSize = 3
-		w.svc.Overlap = 4
+		w := overlapWorld(t, db)
 		ot := &overlapTransport{ft: &fakeTransport{svc: w.svc, sent: map[string]int{}}, second: make(chan struct{})}
 		w.svc.Register(campaign.WeCom, ot, nil)
 		c := started(t, w)
@@ -387,11 +394,8 @@ func TestRunBatchOverlap(t *testing.T) {
 func TestDoubtSettledMeanwhile(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		w := newWorld(t, db, 24)
-		w.svc.BatchSize = 3
-		w.svc.Overlap = 4
-		ft := &fakeTransport{svc: w.svc, sent: map[string]int{}}
-		w.svc.Register(campaign.WeCom, ft, nil)
+		w := overlapWorld(t, db)
+		w.svc.Register(campaign.WeCom, &fakeTransport{svc: w.svc, sent: map[string]int{}}, nil)
 		c := started(t, w)
 		if st := runAll(t, w.svc, c.ID); st != campaign.Finished {
 			t.Fatalf("step %v", st)

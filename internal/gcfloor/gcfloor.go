@@ -52,29 +52,44 @@ func Percent(live, floor uint64) int {
 	return int(min(maxPercent, (floor*100+live-1)/live))
 }
 
-// mu makes Keep, its stop and the adjustments one at a time (so none
-// lands after a stop; tests start Keep more than once).
-var mu sync.Mutex
+// The collector's percentage is the process's: one tuner runs while any
+// Keep is in force (tests serve several instances in one process), from
+// the first Keep to the last stop. mu makes Keep, the stops and the
+// adjustments one at a time, so none lands after the last stop.
+var (
+	mu     sync.Mutex
+	keeps  int
+	active *tuner
+)
 
-// Keep starts tuning the collector with floor (Floor in the server) and
-// returns the function that stops it and restores the percentage found.
-// It does nothing when GOGC or GOMEMLIMIT is set.
+// Keep starts tuning the collector with floor (Floor in the server; while
+// one Keep is in force, later ones share its tuner and floor) and returns
+// the function that ends this Keep; the last one ended restores the
+// percentage the first found. It does nothing when GOGC or GOMEMLIMIT is
+// set.
 func Keep(floor uint64) (stop func()) {
 	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
 		return func() {}
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	t := &tuner{floor: floor, before: debug.SetGCPercent(100)}
-	t.adjust()
-	t.arm()
+	if keeps == 0 {
+		active = &tuner{floor: floor, before: debug.SetGCPercent(100)}
+		active.adjust()
+		active.arm()
+	}
+	keeps++
+	var once sync.Once
 	return func() {
-		mu.Lock()
-		defer mu.Unlock()
-		if t.stopped.Swap(true) {
-			return
-		}
-		debug.SetGCPercent(t.before)
+		once.Do(func() {
+			mu.Lock()
+			defer mu.Unlock()
+			if keeps--; keeps == 0 {
+				active.stopped.Store(true)
+				debug.SetGCPercent(active.before)
+				active = nil
+			}
+		})
 	}
 }
 

@@ -99,3 +99,28 @@ func TestKeepLeavesOperatorSettings(t *testing.T) {
 		})
 	}
 }
+
+// Two Keeps in force share one tuner: the percentage found before the
+// first comes back only when both have ended, whatever their order.
+func TestKeepNested(t *testing.T) {
+	t.Setenv("GOGC", "")
+	t.Setenv("GOMEMLIMIT", "")
+	before := debug.SetGCPercent(123)
+	defer debug.SetGCPercent(before)
+	stop1 := Keep(16 << 20)
+	stop2 := Keep(16 << 20)
+	if p := waitPercent(t, func(p int) bool { return p > 150 && p != 123 }); p <= 150 || p == 123 {
+		t.Fatalf("with two Keeps the percentage is %d", p)
+	}
+	stop1()
+	stop1() // once only: it must not end the other Keep
+	if p := waitPercent(t, func(p int) bool { return p > 150 && p != 123 }); p <= 150 || p == 123 {
+		t.Fatalf("with one Keep left the percentage is %d", p)
+	}
+	stop2()
+	runtime.GC()
+	time.Sleep(20 * time.Millisecond)
+	if p := percentNow(); p != 123 {
+		t.Errorf("after both ended the percentage is %d, want the 123 found", p)
+	}
+}
