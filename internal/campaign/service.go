@@ -13,12 +13,12 @@ import (
 	"github.com/kith-scrm/kith/internal/store"
 )
 
-// Service keeps, plans and runs campaigns.
 // ServerOverlap is the Overlap the server gives SMS and e-mail campaigns,
 // and `kith bench campaign` by default: a step of four batches (20,000
 // e-mails) takes a second or two, so a pause or a cancel waits no longer.
 const ServerOverlap = 4
 
+// Service keeps, plans and runs campaigns.
 type Service struct {
 	db       *store.DB
 	gate     *gate.Gate

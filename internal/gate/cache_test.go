@@ -547,6 +547,37 @@ func TestStateTable(t *testing.T) {
 	}
 }
 
+// A key in the overflow (another key held its first hash) takes a slot of
+// its own once that key is erased and it is put again; its overflow entry
+// goes, so erasing its new event leaves nothing of it behind.
+func TestStateTableOverflowMoves(t *testing.T) {
+	tab := newStateTable()
+	a := stateKey{consent.Email("a@x.example"), consent.Marketing, consent.ChannelEmail}
+	b := stateKey{consent.Email("b@x.example"), consent.Marketing, consent.ChannelEmail}
+	ha, _ := hashTwice(tab.seed1, tab.seed2, a)
+	tab.hash = func(k stateKey) (uint64, uint64) {
+		h1, h2 := hashTwice(tab.seed1, tab.seed2, k)
+		if k == b {
+			h1 = ha
+		}
+		return h1, h2
+	}
+	tab.put(a, entry{eventID: 1})
+	tab.put(b, entry{eventID: 2})
+	if len(tab.overflow) != 1 {
+		t.Fatalf("b should be in the overflow: %d there", len(tab.overflow))
+	}
+	tab.deleteEvents(map[int64]bool{1: true})
+	tab.put(b, entry{eventID: 3})
+	if e, ok := tab.get(b); !ok || e.eventID != 3 || len(tab.overflow) != 0 || tab.len() != 1 {
+		t.Fatalf("b put again: %+v %v, %d in the overflow, %d entries", e, ok, len(tab.overflow), tab.len())
+	}
+	tab.deleteEvents(map[int64]bool{3: true})
+	if e, ok := tab.get(b); ok || tab.len() != 0 {
+		t.Errorf("b after its erasure: %+v %v, %d entries", e, ok, tab.len())
+	}
+}
+
 // An entry comes back whole from its slot and the rare fields kept aside,
 // and the fields aside go when the slot's entry no longer has them or the
 // slot is freed; the slots stay free of pointers for the collector.

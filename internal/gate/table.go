@@ -8,15 +8,18 @@ import (
 
 // stateTable maps stateKeys to entries for a million persons and more
 // without a map keyed by four strings: an index from a 64-bit hash of the
-// key to a slot, the slot holding a second, independent 64-bit hash that
-// confirms the key (two keys agreeing on both are as likely as a random
-// 128-bit collision; and a decision that went wrong on one would still be
-// re-checked by Consume). Keys whose first hash collides with another's go
-// to a plain map. A slot holds what every entry has (32 bytes, no
-// pointers); the fields few entries use — a validity, a suppression, a
-// scope — are kept aside by slot number. The index and slots hold no
-// pointers, so the garbage collector does not scan them, and a lookup
-// reads a small index and one slot.
+// key to a slot, the slot holding 32 bits of a second, independent hash
+// that confirms the key (two keys agreeing on both are as likely as a
+// random 96-bit collision; and a decision that went wrong on one would
+// still be re-checked by Consume). Keys whose first hash collides with
+// another's go to a plain map. A slot holds what every entry has (24
+// bytes, no pointers); the fields few entries use — a validity, a
+// suppression, a scope — are kept aside in a map by slot number (about 60
+// bytes more for each entry that has one: were most grants given with a
+// scope or a validity, a state would take more than the 64 bytes it took
+// with them inline). The index and slots hold no pointers, so the garbage
+// collector does not scan them, and a lookup reads a small index and one
+// slot.
 type stateTable struct {
 	seed1, seed2 maphash.Seed
 	index        openIndex
@@ -162,6 +165,11 @@ func (t *stateTable) put(k stateKey, e entry) {
 	s, r, rare := split(e)
 	s.h1, s.h2 = h1, uint32(h2)
 	if !found {
+		// A key may have gone to the overflow while another held its
+		// first hash; that one is gone (erased), so the key moves here.
+		if len(t.overflow) > 0 {
+			delete(t.overflow, k)
+		}
 		if n := len(t.free); n > 0 {
 			i = t.free[n-1]
 			t.free = t.free[:n-1]
@@ -215,14 +223,15 @@ func (t *stateTable) len() int { return t.index.n + len(t.overflow) }
 
 // sendTable holds the marketing sends (Unix µs) of each person and channel
 // the cap counters need, laid out like stateTable: an index from a 64-bit
-// hash of the key to a slot holding a second, independent 64-bit hash that
-// confirms the key and the first send; a key with more sends keeps them all
-// in a small map, and a key whose first hash collides with another's goes
-// to a plain map. A million recipients' sends take about 55 MB instead of
-// the 110 of a map from both hashes to a slice, and the collector scans no
-// key strings. Two keys agreeing on both hashes are as likely as a random
-// 128-bit collision; it would only add sends to a count (a refusal, never
-// a send allowed), and Consume re-checks the caps in the database anyway.
+// hash of the key to a 20-byte slot holding 32 bits of a second,
+// independent hash that confirms the key and the first send; a key with
+// more sends keeps them all in a small map, and a key whose first hash
+// collides with another's goes to a plain map. A million recipients' sends
+// take about 28 MB (slots and index) instead of the 110 of a map from both
+// hashes to a slice, and the collector scans none of it. Two keys agreeing
+// on both hashes are as likely as a random 96-bit collision; it would only
+// add sends to a count (a refusal, never a send allowed), and Consume
+// re-checks the caps in the database anyway.
 type sendTable struct {
 	seed1, seed2 maphash.Seed
 	index        openIndex

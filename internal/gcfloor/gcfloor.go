@@ -39,17 +39,20 @@ const Floor = 64 << 20
 const minHeap = 4 << 20
 
 // Percent is the GC percentage that makes the next collection wait for
-// max(live, floor) bytes of new allocation (floor at least, for a heap
-// below minHeap).
-func Percent(live, floor uint64) int {
+// max(work, floor) bytes of new allocation, work being what the runtime
+// scales the percentage by: the live heap, the goroutine stacks and the
+// globals it scanned (Go's target is live + work × percentage / 100). For
+// work below minHeap it is floor×100/minHeap: the minimum target is then
+// the floor.
+func Percent(work, floor uint64) int {
 	maxPercent := max(100, floor*100/minHeap)
-	if live >= floor {
+	if work >= floor {
 		return 100
 	}
-	if live == 0 {
+	if work == 0 {
 		return int(maxPercent)
 	}
-	return int(min(maxPercent, (floor*100+live-1)/live))
+	return int(min(maxPercent, (floor*100+work-1)/work))
 }
 
 // The collector's percentage is the process's: one tuner runs while any
@@ -97,7 +100,7 @@ type tuner struct {
 	floor   uint64
 	before  int
 	stopped atomic.Bool
-	sample  [1]metrics.Sample
+	sample  [3]metrics.Sample
 }
 
 // sentinel is an object the collector finds unreachable once per cycle;
@@ -118,13 +121,18 @@ func (t *tuner) arm() {
 	})
 }
 
-// adjust sets the percentage from the live heap the last collection found
-// (runs on the finalizer goroutine, and once in Keep).
+// adjust sets the percentage from what the last collection found (runs
+// on the finalizer goroutine, and once in Keep).
 func (t *tuner) adjust() {
 	t.sample[0].Name = "/gc/heap/live:bytes"
+	t.sample[1].Name = "/gc/scan/stack:bytes"
+	t.sample[2].Name = "/gc/scan/globals:bytes"
 	metrics.Read(t.sample[:])
-	if t.sample[0].Value.Kind() != metrics.KindUint64 {
-		return
+	var work uint64
+	for _, s := range t.sample {
+		if s.Value.Kind() == metrics.KindUint64 {
+			work += s.Value.Uint64()
+		}
 	}
-	debug.SetGCPercent(Percent(t.sample[0].Value.Uint64(), t.floor))
+	debug.SetGCPercent(Percent(work, t.floor))
 }

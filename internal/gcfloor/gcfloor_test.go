@@ -3,6 +3,8 @@ package gcfloor
 import (
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
+	"sync"
 	"testing"
 	"time"
 )
@@ -19,6 +21,7 @@ func TestPercent(t *testing.T) {
 		{5 << 20, 64 << 20, 1280}, //
 		{6 << 20, 64 << 20, 1067}, // rounded up
 		{1 << 20, 2 << 20, 100},   // a floor below the minimum
+		{48 << 20, 64 << 20, 134}, // e.g. 3 MB live and 45 MB of goroutine stacks: 64 MB, not 16 × 48
 		{32 << 20, 64 << 20, 200}, // 64 MB more
 		{64 << 20, 64 << 20, 100}, // the default from the floor on
 		{70 << 20, 64 << 20, 100}, // a large heap: twice its size, not more
@@ -30,8 +33,11 @@ func TestPercent(t *testing.T) {
 	}
 }
 
-// percentNow returns the GC percentage in force.
+// percentNow returns the GC percentage in force (under mu, so that no
+// adjustment lands between the two calls).
 func percentNow() int {
+	mu.Lock()
+	defer mu.Unlock()
 	p := debug.SetGCPercent(100)
 	debug.SetGCPercent(p)
 	return p
@@ -122,5 +128,48 @@ func TestKeepNested(t *testing.T) {
 	time.Sleep(20 * time.Millisecond)
 	if p := percentNow(); p != 123 {
 		t.Errorf("after both ended the percentage is %d, want the 123 found", p)
+	}
+}
+
+// Goroutine stacks count as the runtime counts them: many goroutines with
+// a small live heap do not multiply the target by the floor's percentage
+// (with the live heap alone, 5,000 goroutines of 9 KB stacks and 3 MB live
+// made a target of 778 MB).
+func TestKeepCountsStacks(t *testing.T) {
+	t.Setenv("GOGC", "")
+	t.Setenv("GOMEMLIMIT", "")
+	const floor = 16 << 20
+	stop := Keep(floor)
+	defer stop()
+	release := make(chan struct{})
+	var ready sync.WaitGroup
+	for range 4000 {
+		ready.Add(1)
+		go func() {
+			var deep func(n int) int
+			deep = func(n int) int {
+				var pad [256]byte
+				if n == 0 {
+					ready.Done()
+					<-release
+					return int(pad[0])
+				}
+				return deep(n-1) + int(pad[n%256])
+			}
+			deep(24) // about 8 KB of stack
+		}()
+	}
+	ready.Wait()
+	defer close(release)
+	s := []metrics.Sample{{Name: "/gc/scan/stack:bytes"}}
+	p := waitPercent(t, func(int) bool {
+		metrics.Read(s)
+		return s[0].Value.Uint64() > floor
+	})
+	if s[0].Value.Uint64() <= floor {
+		t.Fatalf("the stacks scanned are %d bytes", s[0].Value.Uint64())
+	}
+	if p != 100 {
+		t.Errorf("with %d MB of stacks the percentage is %d, want 100", s[0].Value.Uint64()>>20, p)
 	}
 }
