@@ -495,14 +495,7 @@ func TestStateTable(t *testing.T) {
 	}
 	// Force a collision: a key whose first hash is another's.
 	odd := stateKey{consent.ExternalUser("wmOdd"), consent.Profiling, consent.ChannelWeCom}
-	h1, _ := tab.hashes(key(7))
-	tab.hash = func(k stateKey) (uint64, uint64) {
-		a, b := hashTwice(tab.seed1, tab.seed2, k)
-		if k == odd {
-			a = h1
-		}
-		return a, b
-	}
+	shareFirstHash(tab, odd, key(7))
 	tab.put(odd, entry{eventID: 5000})
 	if e, ok := tab.get(odd); !ok || e.eventID != 5000 {
 		t.Fatalf("odd: %+v %v", e, ok)
@@ -547,6 +540,19 @@ func TestStateTable(t *testing.T) {
 	}
 }
 
+// shareFirstHash makes tab hash k with like's first hash (its second
+// stays its own).
+func shareFirstHash(tab *stateTable, k, like stateKey) {
+	h, _ := hashTwice(tab.seed1, tab.seed2, like)
+	tab.hash = func(x stateKey) (uint64, uint64) {
+		h1, h2 := hashTwice(tab.seed1, tab.seed2, x)
+		if x == k {
+			h1 = h
+		}
+		return h1, h2
+	}
+}
+
 // A key in the overflow (another key held its first hash) takes a slot of
 // its own once that key is erased and it is put again; its overflow entry
 // goes, so erasing its new event leaves nothing of it behind.
@@ -554,14 +560,7 @@ func TestStateTableOverflowMoves(t *testing.T) {
 	tab := newStateTable()
 	a := stateKey{consent.Email("a@x.example"), consent.Marketing, consent.ChannelEmail}
 	b := stateKey{consent.Email("b@x.example"), consent.Marketing, consent.ChannelEmail}
-	ha, _ := hashTwice(tab.seed1, tab.seed2, a)
-	tab.hash = func(k stateKey) (uint64, uint64) {
-		h1, h2 := hashTwice(tab.seed1, tab.seed2, k)
-		if k == b {
-			h1 = ha
-		}
-		return h1, h2
-	}
+	shareFirstHash(tab, b, a)
 	tab.put(a, entry{eventID: 1})
 	tab.put(b, entry{eventID: 2})
 	if len(tab.overflow) != 1 {

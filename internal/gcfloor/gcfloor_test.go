@@ -33,6 +33,22 @@ func TestPercent(t *testing.T) {
 	}
 }
 
+// clearEnv leaves the collector to Keep (an operator's GOGC or GOMEMLIMIT
+// would turn it off).
+func clearEnv(t *testing.T) {
+	t.Setenv("GOGC", "")
+	t.Setenv("GOMEMLIMIT", "")
+}
+
+// keep starts Keep(floor) for the test and ends it after (the returned stop
+// may end it sooner).
+func keep(t *testing.T, floor uint64) func() {
+	clearEnv(t)
+	stop := Keep(floor)
+	t.Cleanup(stop)
+	return stop
+}
+
 // percentNow returns the GC percentage in force (under mu, so that no
 // adjustment lands between the two calls).
 func percentNow() int {
@@ -61,11 +77,8 @@ func waitPercent(t *testing.T, ok func(int) bool) int {
 // while the heap is small, the default once it holds more than the floor,
 // and the percentage it found back when stopped.
 func TestKeep(t *testing.T) {
-	t.Setenv("GOGC", "")
-	t.Setenv("GOMEMLIMIT", "")
 	const floor = 16 << 20
-	stop := Keep(floor)
-	defer stop()
+	stop := keep(t, floor)
 	if p := waitPercent(t, func(p int) bool { return p > 150 }); p <= 150 {
 		t.Fatalf("with a small heap the percentage is %d", p)
 	}
@@ -109,8 +122,7 @@ func TestKeepLeavesOperatorSettings(t *testing.T) {
 // Two Keeps in force share one tuner: the percentage found before the
 // first comes back only when both have ended, whatever their order.
 func TestKeepNested(t *testing.T) {
-	t.Setenv("GOGC", "")
-	t.Setenv("GOMEMLIMIT", "")
+	clearEnv(t)
 	before := debug.SetGCPercent(123)
 	defer debug.SetGCPercent(before)
 	stop1 := Keep(16 << 20)
@@ -136,11 +148,8 @@ func TestKeepNested(t *testing.T) {
 // (with the live heap alone, 5,000 goroutines of 9 KB stacks and 3 MB live
 // made a target of 778 MB).
 func TestKeepCountsStacks(t *testing.T) {
-	t.Setenv("GOGC", "")
-	t.Setenv("GOMEMLIMIT", "")
 	const floor = 16 << 20
-	stop := Keep(floor)
-	defer stop()
+	keep(t, floor)
 	release := make(chan struct{})
 	var ready sync.WaitGroup
 	for range 4000 {
