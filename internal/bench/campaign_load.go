@@ -1,11 +1,9 @@
 package bench
 
 import (
-	"bufio"
 	"context"
 	"database/sql"
 	"encoding/json"
-	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -168,18 +166,7 @@ func resetPeakMemory() {
 // peakMemoryMB is the process's peak resident size (VmHWM), or 0 when
 // unknown.
 func peakMemoryMB() float64 {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			var kb float64
-			fmt.Sscanf(strings.TrimSpace(v), "%f", &kb)
-			return kb / 1024
-		}
-	}
-	return 0
+	var hwm float64
+	statusMB(map[string]*float64{"VmHWM": &hwm})
+	return hwm
 }

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -82,20 +83,8 @@ var memMetrics = []string{
 
 // sampleMemory reads the resident sizes and the Go runtime's classes.
 func sampleMemory() (MemoryAtPeak, bool) {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return MemoryAtPeak{}, false
-	}
-	defer f.Close()
 	var rss, anon, file float64
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		for name, p := range map[string]*float64{"VmRSS:": &rss, "RssAnon:": &anon, "RssFile:": &file} {
-			if v, ok := strings.CutPrefix(sc.Text(), name); ok {
-				*p = kbToMB(v)
-			}
-		}
-	}
+	statusMB(map[string]*float64{"VmRSS": &rss, "RssAnon": &anon, "RssFile": &file})
 	if rss == 0 {
 		return MemoryAtPeak{}, false
 	}
@@ -133,13 +122,22 @@ func writeHeapProfile(path string) error {
 	return f.Close()
 }
 
-func kbToMB(v string) float64 {
-	var kb float64
-	for _, c := range strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")) {
-		if c < '0' || c > '9' {
-			return 0
-		}
-		kb = kb*10 + float64(c-'0')
+// statusMB sets each field named in fields to its value in
+// /proc/self/status ("Name:   1234 kB"), in MB; fields it cannot read stay
+// as they are.
+func statusMB(fields map[string]*float64) {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return
 	}
-	return kb / 1024
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		name, v, ok := strings.Cut(sc.Text(), ":")
+		if p := fields[name]; ok && p != nil {
+			if kb, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64); err == nil {
+				*p = kb / 1024
+			}
+		}
+	}
 }

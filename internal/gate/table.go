@@ -105,40 +105,36 @@ func (t *stateTable) hashes(k stateKey) (uint64, uint64) {
 // h1At returns the first hash of slot i (the index's view of the slots).
 func (t *stateTable) h1At(i int32) uint64 { return t.slots.at(i).h1 }
 
-func (k stateKey) writeHash(h *maphash.Hash) {
-	h.WriteString(string(k.person.Kind))
-	h.WriteByte(0)
-	h.WriteString(k.person.Key)
-	h.WriteByte(0)
-	h.WriteString(string(k.purpose))
-	h.WriteByte(0)
-	h.WriteString(string(k.channel))
-}
-
 // hashTwice returns k's hashes under two seeds: the tables index a key by
-// the first and check the second, so two keys are taken for one only if
-// both 64-bit hashes collide. It is written out per key type: through a
-// generic function the hasher escaped to the heap, an allocation per
-// lookup.
+// the first and confirm it by (32 bits of) the second.
 func hashTwice(seed1, seed2 maphash.Seed, k stateKey) (uint64, uint64) {
-	var h maphash.Hash
-	h.SetSeed(seed1)
-	k.writeHash(&h)
-	h1 := h.Sum64()
-	h.SetSeed(seed2)
-	k.writeHash(&h)
-	return h1, h.Sum64()
+	return hashParts(seed1, seed2, string(k.person.Kind), k.person.Key, string(k.purpose), string(k.channel))
 }
 
-// sendHashTwice is hashTwice for a sendKey.
+// sendHashTwice is hashTwice for a sendKey (no purpose).
 func sendHashTwice(seed1, seed2 maphash.Seed, k sendKey) (uint64, uint64) {
+	return hashParts(seed1, seed2, string(k.person.Kind), k.person.Key, "", string(k.channel))
+}
+
+// hashParts hashes a key's four parts, each followed by a zero byte, under
+// each seed. The parts are passed as strings: a hasher reached through a
+// generic function or a method value escaped to the heap, an allocation
+// per lookup (TestStateTable counts them).
+func hashParts(seed1, seed2 maphash.Seed, kind, key, purpose, channel string) (uint64, uint64) {
 	var h maphash.Hash
-	h.SetSeed(seed1)
-	k.writeHash(&h)
-	h1 := h.Sum64()
-	h.SetSeed(seed2)
-	k.writeHash(&h)
-	return h1, h.Sum64()
+	var sums [2]uint64
+	for i, seed := range [2]maphash.Seed{seed1, seed2} {
+		h.SetSeed(seed)
+		h.WriteString(kind)
+		h.WriteByte(0)
+		h.WriteString(key)
+		h.WriteByte(0)
+		h.WriteString(purpose)
+		h.WriteByte(0)
+		h.WriteString(channel)
+		sums[i] = h.Sum64()
+	}
+	return sums[0], sums[1]
 }
 
 // get returns k's entry.
@@ -271,14 +267,6 @@ func (t *sendTable) hashes(k sendKey) (uint64, uint64) {
 
 // h1At returns the first hash of slot i (the index's view of the slots).
 func (t *sendTable) h1At(i int32) uint64 { return t.slots.at(i).h1() }
-
-func (k sendKey) writeHash(h *maphash.Hash) {
-	h.WriteString(string(k.person.Kind))
-	h.WriteByte(0)
-	h.WriteString(k.person.Key)
-	h.WriteByte(0)
-	h.WriteString(string(k.channel))
-}
 
 // get returns k's sends, not to be changed; a single send is returned in
 // one (the caller's buffer).

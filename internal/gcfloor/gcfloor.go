@@ -26,7 +26,6 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"sync"
-	"sync/atomic"
 )
 
 // Floor is the allocation a collection waits for at least.
@@ -88,7 +87,7 @@ func Keep(floor uint64) (stop func()) {
 			mu.Lock()
 			defer mu.Unlock()
 			if keeps--; keeps == 0 {
-				active.stopped.Store(true)
+				active.stopped = true
 				debug.SetGCPercent(active.before)
 				active = nil
 			}
@@ -99,7 +98,7 @@ func Keep(floor uint64) (stop func()) {
 type tuner struct {
 	floor   uint64
 	before  int
-	stopped atomic.Bool
+	stopped bool // under mu
 	sample  [3]metrics.Sample
 }
 
@@ -113,7 +112,7 @@ func (t *tuner) arm() {
 	runtime.SetFinalizer(&sentinel{}, func(*sentinel) {
 		mu.Lock()
 		defer mu.Unlock()
-		if t.stopped.Load() {
+		if t.stopped {
 			return
 		}
 		t.adjust()
